@@ -1,0 +1,160 @@
+"""Source contracts: the columns, types, keys and nullability a raw file must honour.
+
+Contracts are declared in YAML next to the domain code (one source of truth for types and
+descriptions) and loaded into :class:`Contract` objects::
+
+    sources:
+      raw_orders:
+        file: raw_orders.csv
+        description: One row per order.
+        primary_key: [id]
+        columns:
+          id: {type: string, nullable: false, description: Order id}
+          ordered_at: {type: timestamp, no_future: true}
+
+:func:`validate_rows` is the pure transform that applies a contract to rows read as text.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from pathlib import Path
+
+import ibis
+import ibis.expr.types as ir
+import yaml
+
+#: Contract type names and the Ibis types they cast to.
+TYPES = {
+    "string": "string",
+    "int64": "int64",
+    "float64": "float64",
+    "boolean": "boolean",
+    "date": "date",
+    "timestamp": "timestamp",
+}
+
+
+class ContractError(ValueError):
+    """A source file cannot be read under its contract (missing file, missing column, bad YAML)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    nullable: bool = True
+    no_future: bool = False
+    description: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Contract:
+    """The contract of one raw table, read from one file."""
+
+    name: str
+    file: str
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...] = ()
+    description: str = ""
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def schema(self) -> ibis.Schema:
+        return ibis.schema({c.name: TYPES[c.type] for c in self.columns})
+
+
+def load_contracts(path: Path) -> dict[str, Contract]:
+    """Read every source contract from a YAML file, checking names and types."""
+    try:
+        doc = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ContractError(f"{path}: not valid YAML: {exc}") from None
+    out = {}
+    for name, spec in (doc.get("sources") or {}).items():
+        where = f"{path}: source {name}"
+        cols = []
+        for col_name, col in (spec.get("columns") or {}).items():
+            col = col or {}
+            if col.get("type") not in TYPES:
+                raise ContractError(f"{where}: column {col_name} has type {col.get('type')!r}; use one of {', '.join(TYPES)}")
+            cols.append(Column(col_name, col["type"], bool(col.get("nullable", True)), bool(col.get("no_future", False)), str(col.get("description", ""))))
+        if not cols or "file" not in spec:
+            raise ContractError(f"{where}: needs 'file' and at least one column")
+        key = tuple(spec.get("primary_key") or ())
+        unknown = set(key) - {c.name for c in cols}
+        if unknown:
+            raise ContractError(f"{where}: primary_key names unknown column(s) {sorted(unknown)}")
+        out[name] = Contract(name, spec["file"], tuple(cols), key, str(spec.get("description", "")))
+    return out
+
+
+def validate_rows(text: ir.Table, contract: Contract, *, latest_allowed: ibis.Scalar | None = None) -> ir.Table:
+    """Apply ``contract`` to rows read as text.
+
+    ``text`` has one string column per contract column and ``_line``. The result has the
+    typed columns, ``_line``, ``_raw`` (the row's fields joined with commas) and ``_reason``:
+    null for a good row, else the first broken rule as ``rule:column`` —
+    ``missing_key``, ``missing_value``, ``invalid_<type>``, ``future_value`` — or
+    ``duplicate_key`` for every later copy of a key (the first by line is kept).
+
+    Examples
+    --------
+    >>> import ibis
+    >>> from duckbook.contracts import Column, Contract, validate_rows
+    >>> c = Contract("t", "t.csv", (Column("id", "string", nullable=False), Column("n", "int64")), ("id",))
+    >>> text = ibis.memtable({"_line": [2, 3, 4, 5], "id": ["a", "b", None, "a"], "n": ["1", "x", "3", "4"]})
+    >>> validate_rows(text, c).order_by("_line").select("_line", "_reason").to_pyarrow().to_pylist()  # doctest: +NORMALIZE_WHITESPACE
+    [{'_line': 2, '_reason': None}, {'_line': 3, '_reason': 'invalid_int64:n'},
+     {'_line': 4, '_reason': 'missing_key:id'}, {'_line': 5, '_reason': 'duplicate_key:id'}]
+    """
+    typed = {}
+    rules: list[tuple[ir.BooleanValue, str]] = []
+    for col in contract.columns:
+        raw = text[col.name]
+        value = raw if col.type == "string" else raw.strip().try_cast(TYPES[col.type])
+        typed[col.name] = value
+        if col.name in contract.primary_key:
+            rules.append((raw.isnull(), f"missing_key:{col.name}"))
+        elif not col.nullable:
+            rules.append((raw.isnull(), f"missing_value:{col.name}"))
+        if col.type != "string":
+            rules.append((raw.notnull() & value.isnull(), f"invalid_{col.type}:{col.name}"))
+        if col.no_future and latest_allowed is not None:
+            rules.append((value > latest_allowed.cast(TYPES[col.type]), f"future_value:{col.name}"))
+    reason = ibis.cases(*rules, else_=ibis.null("string")) if rules else ibis.null("string")
+    raw_row = ibis.literal(",").join([text[c].fill_null("") for c in contract.column_names])
+    out = text.select("_line", _raw=raw_row, _reason=reason, **typed)
+    if contract.primary_key:
+        key = list(contract.primary_key)
+        first = ibis.row_number().over(group_by=[*key, out._reason.isnull()], order_by="_line")
+        dup = out._reason.isnull() & (first > 0)
+        out = out.mutate(_reason=ibis.cases((dup, f"duplicate_key:{','.join(key)}"), else_=out._reason))
+    return out
+
+
+def quarantine_rows(validated: ir.Table, contract: Contract, *, batch_id: str, source_file: str, run_id: str,
+                    quarantined_at: ibis.Scalar) -> ir.Table:
+    """The rows of ``validated`` that broke the contract, in the shape of ``ops.quarantine``."""
+    bad = validated.filter(validated._reason.notnull())
+    return bad.select(
+        source_table=ibis.literal(contract.name),
+        batch_id=ibis.literal(batch_id),
+        source_file=ibis.literal(source_file),
+        line=bad._line.cast("int64"),
+        reason_code=bad._reason.split(":")[0],
+        reason=bad._reason,
+        raw_row=bad._raw,
+        run_id=ibis.literal(run_id),
+        quarantined_at=quarantined_at,
+    )
+
+
+def good_rows(validated: ir.Table, contract: Contract, metadata: Mapping[str, ibis.Value]) -> ir.Table:
+    """The rows of ``validated`` that honour the contract, with ingestion metadata columns."""
+    good = validated.filter(validated._reason.isnull())
+    return good.select(*contract.column_names, **metadata)

@@ -1,0 +1,199 @@
+"""The one door to the engine.
+
+Every connection is opened here, and raw SQL lives only here (and in the benchmark floor).
+Transforms elsewhere are pure Ibis; this module materializes them.
+
+DuckDB allows a single read-write process per database file, and even a read-only open fails while
+a writer holds the file. duckbook therefore never lets a pipeline run write the file interactive
+sessions read: :mod:`duckbook.runner` builds a copy and swaps it in with an atomic rename, and each
+stage notebook disconnects when it ends. Open the warehouse from an exploration notebook with
+``connect(read_only=True)``; your session keeps its snapshot until it reconnects.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import ibis
+from ibis.backends.duckdb import Backend as DuckDBBackend
+
+from duckbook import config as _config
+
+#: Schemas the toolkit itself writes (run log, check results, quarantine, manifests).
+OPS_SCHEMA = "ops"
+
+
+def connect(
+    warehouse: str | os.PathLike[str] | None = None,
+    *,
+    read_only: bool = False,
+    cfg: _config.Config | None = None,
+) -> DuckDBBackend:
+    """Open the warehouse (default: the configured one) with the configured engine settings.
+
+    Parameters
+    ----------
+    warehouse
+        Path of the DuckDB file; ``None`` or ``""`` means the configured ``warehouse``.
+        ``":memory:"`` opens an in-memory database (tests, docs).
+    read_only
+        Open without taking the write lock (exploration notebooks).
+    """
+    cfg = cfg or _config.load()
+    if warehouse in (None, ""):
+        path = str(cfg.warehouse)
+    elif str(warehouse) == ":memory:":
+        path = ":memory:"
+    else:
+        path = str(Path(warehouse).expanduser().resolve())
+    if path != ":memory:":
+        if read_only and not Path(path).exists():
+            raise FileNotFoundError(f"warehouse {path} does not exist yet: run `make run` first")
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    cfg.temp_directory.mkdir(parents=True, exist_ok=True)
+    return ibis.duckdb.connect(
+        path,
+        read_only=read_only,
+        memory_limit=cfg.memory_limit,
+        threads=cfg.threads,
+        temp_directory=str(cfg.temp_directory),
+    )
+
+
+def ensure_schema(con: DuckDBBackend, schema: str) -> None:
+    """Create ``schema`` if it does not exist."""
+    con.raw_sql(f"CREATE SCHEMA IF NOT EXISTS {_ident(schema)}")
+
+
+def table_exists(con: DuckDBBackend, schema: str, name: str) -> bool:
+    return name in con.list_tables(database=schema) if schema in con.list_databases() else False
+
+
+def read_csv_as_text(con: DuckDBBackend, path: Path, columns: list[str]) -> ibis.Table:
+    """Read a CSV with every column as text, plus ``_line`` (1-based line number in the file).
+
+    Nothing is cast here: types are checked by the contract, so a bad value becomes a
+    quarantined row instead of a failed read. Rows with too many or too few fields are kept
+    (``null_padding``) so that the contract can name them.
+    """
+    name = f"_csv_{uuid.uuid4().hex[:12]}"
+    cols = ", ".join(f"{_literal(c)}: 'VARCHAR'" for c in columns)
+    # Single-threaded scan keeps file order, so row_number() is the data row number.
+    con.raw_sql(
+        f"""
+        CREATE OR REPLACE TEMP TABLE {name} AS
+        SELECT row_number() OVER () + 1 AS _line, *
+        FROM read_csv({_literal(str(path))}, header = true, columns = {{{cols}}},
+                      auto_detect = false, null_padding = true, parallel = false)
+        """
+    )
+    return con.table(name)
+
+
+def csv_header(path: Path) -> list[str]:
+    """Return the header fields of a CSV file (quotes stripped, BOM removed)."""
+    import csv
+
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        return next(csv.reader(f), [])
+
+
+def materialize_temp(con: DuckDBBackend, expr: ibis.Table, prefix: str = "_tmp") -> ibis.Table:
+    """Compute ``expr`` once into a temporary table and return it (dropped with the session)."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    return con.create_table(name, obj=expr, temp=True)
+
+
+def write_parquet(con: DuckDBBackend, expr: ibis.Table, path: Path) -> Path:
+    """Write ``expr`` to ``path`` atomically: write beside it, then rename over it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        con.to_parquet(expr, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def stage_table(con: DuckDBBackend, schema: str, name: str, expr: ibis.Table) -> str:
+    """Materialize ``expr`` under a hidden name in ``schema`` and return that name."""
+    ensure_schema(con, schema)
+    staged = f"_wap_{name}"
+    con.create_table(staged, obj=expr, database=schema, overwrite=True)
+    return staged
+
+
+def swap_in(con: DuckDBBackend, schema: str, staged: dict[str, str]) -> None:
+    """Replace ``schema.<name>`` by its staged build for every ``{name: staged_name}``, all in
+    one transaction: readers of this file see every old table or every new one."""
+    s = _ident(schema)
+    statements = ["BEGIN TRANSACTION"]
+    for name, staged_name in staged.items():
+        statements.append(f"DROP TABLE IF EXISTS {s}.{_ident(name)}")
+        statements.append(f"ALTER TABLE {s}.{_ident(staged_name)} RENAME TO {_ident(name)}")
+    statements.append("COMMIT")
+    try:
+        con.raw_sql(";\n".join(statements))
+    except Exception:
+        con.raw_sql("ROLLBACK")
+        raise
+
+
+def drop_staged(con: DuckDBBackend, schema: str, staged_names: list[str]) -> None:
+    for staged_name in staged_names:
+        con.raw_sql(f"DROP TABLE IF EXISTS {_ident(schema)}.{_ident(staged_name)}")
+
+
+def append(con: DuckDBBackend, schema: str, name: str, rows: ibis.Table, *, replace_where: dict[str, object]) -> None:
+    """Append ``rows`` to ``schema.name`` (created on first use), first deleting the rows whose
+    columns equal ``replace_where`` (a list value means "any of"), in one transaction, so
+    re-recording the same batch or run is idempotent."""
+    ensure_schema(con, schema)
+    if not table_exists(con, schema, name):
+        con.create_table(name, schema=rows.schema(), database=schema)
+    where = " AND ".join(
+        f"{_ident(k)} IN ({', '.join(map(_literal, v)) or 'NULL'})" if isinstance(v, list) else f"{_ident(k)} = {_literal(v)}"
+        for k, v in replace_where.items()
+    ) or "false"
+    con.raw_sql("BEGIN TRANSACTION")
+    try:
+        con.raw_sql(f"DELETE FROM {_ident(schema)}.{_ident(name)} WHERE {where}")
+        con.insert(name, obj=rows.select(*con.table(name, database=schema).columns), database=schema)
+        con.raw_sql("COMMIT")
+    except Exception:
+        con.raw_sql("ROLLBACK")
+        raise
+
+
+def copy_database(src: Path, dst: Path) -> None:
+    """Copy a closed DuckDB file (and its WAL, if any) to ``dst``."""
+    dst.unlink(missing_ok=True)
+    Path(f"{dst}.wal").unlink(missing_ok=True)
+    if src.exists():
+        shutil.copyfile(src, dst)
+        if Path(f"{src}.wal").exists():
+            shutil.copyfile(f"{src}.wal", f"{dst}.wal")
+
+
+def replace_database(built: Path, live: Path) -> None:
+    """Atomically make ``built`` the live warehouse. Readers that still hold the old file keep
+    reading their snapshot (POSIX rename semantics)."""
+    Path(f"{live}.wal").unlink(missing_ok=True)
+    os.replace(built, live)
+
+
+def checkpoint(con: DuckDBBackend) -> None:
+    """Fold the WAL into the database file (before it is copied or swapped)."""
+    con.raw_sql("CHECKPOINT")
+
+
+def _ident(name: str) -> str:
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def _literal(value: object) -> str:
+    return "'" + str(value).replace("'", "''") + "'"

@@ -1,0 +1,124 @@
+"""Parameter validation: names are identifiers, values are typed, dates parse.
+
+papermill escapes string values but not parameter names, and passes non-JSON values through
+unescaped, so everything that reaches a notebook is checked here first. Every error names the
+parameter.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import keyword
+import re
+from collections.abc import Iterable, Mapping
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+class ParameterError(ValueError):
+    """A parameter is unknown, malformed or of the wrong type."""
+
+
+def validate_identifier(param: str, value: str, *, extra: str = "") -> str:
+    """Return ``value`` if it is an identifier (letters, digits, ``_`` plus the characters in
+    ``extra``, not starting with a digit), else raise :class:`ParameterError` naming ``param``.
+
+    >>> validate_identifier("schema", "marts")
+    'marts'
+    >>> validate_identifier("schema", "x; drop table y")
+    Traceback (most recent call last):
+    ...
+    duckbook.params.ParameterError: schema: 'x; drop table y' is not a valid identifier (letters, digits and _ only)
+    """
+    probe = value
+    for ch in extra:
+        probe = probe.replace(ch, "_")
+    if not isinstance(value, str) or not _IDENT.match(probe) or keyword.iskeyword(value):
+        allowed = "letters, digits and _" + "".join(f" and {c}" for c in extra)
+        raise ParameterError(f"{param}: {value!r} is not a valid identifier ({allowed} only)")
+    return value
+
+
+def parse_date(param: str, value: str) -> dt.date:
+    """Parse an ISO date (``YYYY-MM-DD``) or raise :class:`ParameterError` naming ``param``."""
+    try:
+        return dt.date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ParameterError(f"{param}: {value!r} is not a date (expected YYYY-MM-DD)") from None
+
+
+def parse_timestamp(param: str, value: str) -> dt.datetime:
+    """Parse an ISO timestamp (``YYYY-MM-DDTHH:MM:SS``, UTC, naive) or raise naming ``param``."""
+    try:
+        ts = dt.datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ParameterError(f"{param}: {value!r} is not a timestamp (expected YYYY-MM-DDTHH:MM:SS)") from None
+    return ts.astimezone(dt.UTC).replace(tzinfo=None) if ts.tzinfo else ts
+
+
+def coerce(name: str, raw: str, type_name: str) -> object:
+    """Convert the command-line text ``raw`` to the type declared in the notebook.
+
+    Names ending in ``_date`` must be ISO dates and names ending in ``_at`` ISO timestamps; they
+    stay strings (papermill passes literals) but are checked here.
+    """
+    type_name = (type_name or "str").strip()
+    try:
+        if type_name == "int":
+            value: object = int(raw)
+        elif type_name == "float":
+            value = float(raw)
+        elif type_name == "bool":
+            lowered = raw.strip().lower()
+            if lowered not in {"true", "false", "1", "0", "yes", "no"}:
+                raise ValueError
+            value = lowered in {"true", "1", "yes"}
+        elif type_name == "str":
+            value = raw
+        else:
+            raise ParameterError(f"{name}: the notebook declares type {type_name!r}, which cannot be set from the command line")
+    except ValueError:
+        raise ParameterError(f"{name}: {raw!r} is not a valid {type_name}") from None
+    if isinstance(value, str) and value:
+        if name.endswith("_date"):
+            parse_date(name, value)
+        elif name.endswith("_at"):
+            parse_timestamp(name, value)
+    return value
+
+
+def validate(given: Mapping[str, str], declared: Mapping[str, Mapping[str, str]]) -> dict[str, object]:
+    """Check ``NAME=VALUE`` pairs from the command line against the parameters the stage
+    notebooks declare (``{notebook: {name: type}}``) and return them typed.
+
+    Raises :class:`ParameterError` listing every problem at once.
+    """
+    types: dict[str, str] = {}
+    for params in declared.values():
+        for name, type_name in params.items():
+            types.setdefault(name, type_name)
+    errors, typed = [], {}
+    for name, raw in given.items():
+        if not _IDENT.match(name) or keyword.iskeyword(name):
+            errors.append(f"{name!r} is not a valid parameter name")
+        elif name not in types:
+            errors.append(f"unknown parameter {name!r}; the stages declare: {', '.join(sorted(types))}")
+        else:
+            try:
+                typed[name] = coerce(name, raw, types[name])
+            except ParameterError as exc:
+                errors.append(str(exc))
+    if errors:
+        raise ParameterError("invalid parameter(s):\n" + "\n".join(f"- {e}" for e in errors))
+    return typed
+
+
+def split_assignments(pairs: Iterable[str]) -> dict[str, str]:
+    """Turn ``["a=1", "b=x"]`` into ``{"a": "1", "b": "x"}``; raise for a pair without ``=``."""
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise ParameterError(f"parameter {pair!r} must be written NAME=VALUE")
+        out[name.strip()] = value
+    return out

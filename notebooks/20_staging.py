@@ -1,0 +1,61 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 20 · Staging
+# **Purpose:** one staging model per raw table, as the jaffle-shop reference defines them: rename
+# to `*_id` / `*_name` columns, convert cents to dollars (`decimal(16,2)`, cents kept on orders),
+# truncate timestamps to the day, add food/drink flags and the supply surrogate key.
+#
+# **Inputs:** schema `raw`. **Outputs:** schema `staging` (`stg_customers`, `stg_orders`,
+# `stg_order_items`, `stg_products`, `stg_locations`, `stg_supplies`).
+
+# %% tags=["parameters"]
+run_id: str = ""  # run identifier; empty = manual-<stage>
+run_started_at: str = ""  # run timestamp, UTC, YYYY-MM-DDTHH:MM:SS; empty = now
+run_date: str = ""  # logical date YYYY-MM-DD; empty = today
+warehouse: str = ""  # DuckDB warehouse file; empty = configured (DUCKBOOK_WAREHOUSE or data/warehouse.duckdb)
+
+# %%
+import duckbook
+from jaffle_shop import checks
+from jaffle_shop.staging import MODELS
+
+ctx = duckbook.start_stage("20_staging", run_id=run_id, run_started_at=run_started_at, run_date=run_date, warehouse=warehouse)
+raw = ctx.tables("raw")
+
+# %% [markdown]
+# ## Build
+
+# %%
+build = ctx.build("staging")
+for name, (source, transform) in MODELS.items():
+    build.add(name, transform(raw[source]))
+build.row_counts()
+
+# %% [markdown]
+# A few orders, as staged:
+
+# %%
+build.tables["stg_orders"].order_by("ordered_at", "order_id").limit(5).to_polars()
+
+# %% [markdown]
+# ## Audit and publish
+
+# %%
+build.audit(checks.STAGING).select("table_name", "check_name", "failing_rows", "status")
+
+# %%
+published = build.publish()
+ctx.close()
+published

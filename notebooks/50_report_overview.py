@@ -1,0 +1,122 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Jaffle Shop · Executive overview
+# Revenue, orders and customers across the shop's locations. Revenue is item revenue before tax;
+# figures come from the `metrics` schema, which reconciles with the marts on every run.
+
+# %% tags=["parameters"]
+run_id: str = ""  # run identifier; empty = manual-<stage>
+run_started_at: str = ""  # run timestamp, UTC, YYYY-MM-DDTHH:MM:SS; empty = now
+run_date: str = ""  # logical date YYYY-MM-DD; empty = today
+warehouse: str = ""  # DuckDB warehouse file; empty = configured (DUCKBOOK_WAREHOUSE or data/warehouse.duckdb)
+
+# %%
+import altair as alt
+import polars as pl
+
+import duckbook
+from duckbook import report
+
+ctx = duckbook.start_stage("50_report_overview", run_id=run_id, run_started_at=run_started_at, run_date=run_date, warehouse=warehouse)
+metrics_tables = {name: t.to_polars() for name, t in ctx.tables("metrics").items()}
+data_date = ctx.tables("marts")["orders"].ordered_at.max().to_pyarrow().as_py()
+ctx.close()
+report.setup_charts()
+
+# %% tags=["report-header"]
+# NBVAL_IGNORE_OUTPUT
+report.header("Jaffle Shop · Executive overview", run_id=ctx.run_id, data_date=data_date, run_started_at=ctx.run_started_at)
+
+# %% [markdown]
+# ## Headline figures
+
+# %%
+monthly = metrics_tables["monthly"].sort("period")
+headline = monthly.select(
+    pl.col("period").dt.strftime("%Y-%m").alias("month"),
+    "revenue",
+    "order_count",
+    "average_order_value",
+    "new_customer_orders",
+    pl.col("food_revenue_pct") * 100,
+    "gross_profit",
+).rename({"food_revenue_pct": "food_revenue_%"})
+report.table(headline)
+
+# %% [markdown]
+# ## Revenue trend (daily)
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+daily = metrics_tables["daily"].sort("period").with_columns(pl.col("revenue").cast(pl.Float64))
+alt.Chart(daily).mark_line(point=True).encode(
+    x=alt.X("period:T", title="Day"),
+    y=alt.Y("revenue:Q", title="Revenue ($)"),
+    tooltip=["period:T", "revenue:Q", "order_count:Q"],
+).properties(width=800, height=260, title="Revenue per day")
+
+# %% [markdown]
+# ## Orders by location (monthly)
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+by_location = metrics_tables["monthly_by_location"].with_columns(
+    pl.col("period").dt.strftime("%Y-%m").alias("month"), pl.col("revenue").cast(pl.Float64)
+)
+alt.Chart(by_location).mark_bar().encode(
+    x=alt.X("month:N", title="Month"),
+    xOffset="location_name:N",
+    y=alt.Y("order_count:Q", title="Orders"),
+    color=alt.Color("location_name:N", title="Location"),
+).properties(width=800, height=260, title="Orders by location and month")
+
+# %% [markdown]
+# ## Food vs drink revenue mix (monthly)
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+mix = (
+    monthly.select(pl.col("period").dt.strftime("%Y-%m").alias("month"), "food_revenue", "drink_revenue")
+    .unpivot(index="month", variable_name="category", value_name="revenue")
+    .with_columns(pl.col("category").str.replace("_revenue", ""), pl.col("revenue").cast(pl.Float64))
+)
+alt.Chart(mix).mark_bar().encode(
+    x=alt.X("month:N", title="Month"),
+    y=alt.Y("revenue:Q", stack="normalize", title="Share of revenue", axis=alt.Axis(format="%")),
+    color=alt.Color("category:N", title="Category"),
+).properties(width=400, height=260, title="Food vs drink revenue")
+
+# %% [markdown]
+# ## New vs returning customers (daily orders)
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+customers = (
+    metrics_tables["daily"]
+    .select("period", pl.col("new_customer_orders").alias("new"), pl.col("returning_customer_orders").alias("returning"))
+    .unpivot(index="period", variable_name="customer", value_name="orders")
+)
+alt.Chart(customers).mark_area().encode(
+    x=alt.X("period:T", title="Day"),
+    y=alt.Y("orders:Q", stack=True, title="Orders"),
+    color=alt.Color("customer:N", title="Customer"),
+).properties(width=800, height=260, title="Orders from new and returning customers")
+
+# %% [markdown]
+# ## By location, latest month
+
+# %%
+latest = by_location.filter(pl.col("period") == by_location["period"].max()).sort("location_name")
+report.table(latest.select("month", "location_name", "revenue", "order_count", "average_order_value", "new_customer_orders", "gross_profit"))
