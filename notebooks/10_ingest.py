@@ -24,10 +24,10 @@
 
 # %% tags=["parameters"]
 source_dir: str = "data/sample"  # directory with the jafgen raw_*.csv files (relative to the project root)
-run_id: str = ""  # run identifier; empty = manual-<stage>
-run_started_at: str = ""  # run timestamp, UTC, YYYY-MM-DDTHH:MM:SS; empty = now
-run_date: str = ""  # logical date YYYY-MM-DD; values after it are quarantined as future; empty = today
-warehouse: str = ""  # DuckDB warehouse file; empty = configured (DUCKBOOK_WAREHOUSE or data/warehouse.duckdb)
+run_id: str = ""  # run identifier; empty: manual-<stage>
+run_started_at: str = ""  # run timestamp, UTC, YYYY-MM-DDTHH:MM:SS; empty: now
+run_date: str = ""  # logical date YYYY-MM-DD; values after it are quarantined as future; empty: today
+warehouse: str = ""  # DuckDB warehouse file; empty: configured (DUCKBOOK_WAREHOUSE or data/warehouse.duckdb)
 
 # %%
 import duckbook

@@ -17,10 +17,10 @@
 # figures come from the `metrics` schema, which reconciles with the marts on every run.
 
 # %% tags=["parameters"]
-run_id: str = ""  # run identifier; empty = manual-<stage>
-run_started_at: str = ""  # run timestamp, UTC, YYYY-MM-DDTHH:MM:SS; empty = now
-run_date: str = ""  # logical date YYYY-MM-DD; empty = today
-warehouse: str = ""  # DuckDB warehouse file; empty = configured (DUCKBOOK_WAREHOUSE or data/warehouse.duckdb)
+run_id: str = ""  # run identifier; empty: manual-<stage>
+run_started_at: str = ""  # run timestamp, UTC, YYYY-MM-DDTHH:MM:SS; empty: now
+run_date: str = ""  # logical date YYYY-MM-DD; empty: today
+warehouse: str = ""  # DuckDB warehouse file; empty: configured (DUCKBOOK_WAREHOUSE or data/warehouse.duckdb)
 
 # %%
 import altair as alt
@@ -30,7 +30,8 @@ import duckbook
 from duckbook import report
 
 ctx = duckbook.start_stage("50_report_overview", run_id=run_id, run_started_at=run_started_at, run_date=run_date, warehouse=warehouse)
-metrics_tables = {name: t.to_polars() for name, t in ctx.tables("metrics").items()}
+# Charts take floats; the metric tables keep exact decimals.
+metrics_tables = {name: t.to_polars().with_columns(pl.col(pl.Decimal).cast(pl.Float64)) for name, t in ctx.tables("metrics").items()}
 data_date = ctx.tables("marts")["orders"].ordered_at.max().to_pyarrow().as_py()
 ctx.close()
 report.setup_charts()
@@ -60,7 +61,7 @@ report.table(headline)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-daily = metrics_tables["daily"].sort("period").with_columns(pl.col("revenue").cast(pl.Float64))
+daily = metrics_tables["daily"].sort("period")
 alt.Chart(daily).mark_line(point=True).encode(
     x=alt.X("period:T", title="Day"),
     y=alt.Y("revenue:Q", title="Revenue ($)"),
@@ -72,9 +73,7 @@ alt.Chart(daily).mark_line(point=True).encode(
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-by_location = metrics_tables["monthly_by_location"].with_columns(
-    pl.col("period").dt.strftime("%Y-%m").alias("month"), pl.col("revenue").cast(pl.Float64)
-)
+by_location = metrics_tables["monthly_by_location"].with_columns(pl.col("period").dt.strftime("%Y-%m").alias("month"))
 alt.Chart(by_location).mark_bar().encode(
     x=alt.X("month:N", title="Month"),
     xOffset="location_name:N",
@@ -90,7 +89,7 @@ alt.Chart(by_location).mark_bar().encode(
 mix = (
     monthly.select(pl.col("period").dt.strftime("%Y-%m").alias("month"), "food_revenue", "drink_revenue")
     .unpivot(index="month", variable_name="category", value_name="revenue")
-    .with_columns(pl.col("category").str.replace("_revenue", ""), pl.col("revenue").cast(pl.Float64))
+    .with_columns(pl.col("category").str.replace("_revenue", ""))
 )
 alt.Chart(mix).mark_bar().encode(
     x=alt.X("month:N", title="Month"),

@@ -169,10 +169,15 @@ def append(con: DuckDBBackend, schema: str, name: str, rows: ibis.Table, *, repl
         raise
 
 
+def remove_database(path: Path) -> None:
+    """Delete a DuckDB file and its WAL, if they exist."""
+    path.unlink(missing_ok=True)
+    Path(f"{path}.wal").unlink(missing_ok=True)
+
+
 def copy_database(src: Path, dst: Path) -> None:
-    """Copy a closed DuckDB file (and its WAL, if any) to ``dst``."""
-    dst.unlink(missing_ok=True)
-    Path(f"{dst}.wal").unlink(missing_ok=True)
+    """Copy a DuckDB file (and its WAL, if any) to ``dst``; nothing to copy leaves no ``dst``."""
+    remove_database(dst)
     if src.exists():
         shutil.copyfile(src, dst)
         if Path(f"{src}.wal").exists():

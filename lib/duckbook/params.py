@@ -39,6 +39,21 @@ def validate_identifier(param: str, value: str, *, extra: str = "") -> str:
     return value
 
 
+_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\Z")
+
+
+def validate_token(param: str, value: str) -> str:
+    """Return ``value`` if it is a safe token for ids and file names (letters, digits, ``_ . -``,
+    at most 128 characters, not starting with punctuation), else raise naming ``param``.
+
+    >>> validate_token("run_id", "20240101T000000Z-ab12cd")
+    '20240101T000000Z-ab12cd'
+    """
+    if not isinstance(value, str) or not _TOKEN.match(value):
+        raise ParameterError(f"{param}: {value!r} must be letters, digits, '_', '.' or '-' (at most 128, starting with a letter or digit)")
+    return value
+
+
 def parse_date(param: str, value: str) -> dt.date:
     """Parse an ISO date (``YYYY-MM-DD``) or raise :class:`ParameterError` naming ``param``."""
     try:

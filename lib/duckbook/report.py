@@ -51,9 +51,29 @@ def header(title: str, *, run_id: str, data_date: dt.date | dt.datetime | str | 
     display(HTML(body), metadata={META_KEY: meta})
 
 
-def table(df: pl.DataFrame, *, decimals: int = 2) -> pl.DataFrame:
-    """Round float and decimal columns for display (stable notebook output)."""
-    return df.with_columns(pl.col(pl.Float32, pl.Float64, pl.Decimal).round(decimals))
+class Table:
+    """A small table for a published page: plain HTML (no dtype row, no index) and a stable
+    text form for nbval."""
+
+    def __init__(self, df: pl.DataFrame) -> None:
+        self.df = df
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in self.df.columns)
+        rows = "".join(
+            "<tr>" + "".join(f"<td>{'' if v is None else html.escape(f'{v:,}' if isinstance(v, int | float) else str(v))}</td>" for v in row) + "</tr>"
+            for row in self.df.iter_rows()
+        )
+        return f"<table class='report-table'><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+
+    def __repr__(self) -> str:
+        with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True):
+            return repr(self.df)
+
+
+def table(df: pl.DataFrame, *, decimals: int = 2) -> Table:
+    """``df`` with floats and decimals rounded, shown as a plain table (stable notebook output)."""
+    return Table(df.with_columns(pl.col(pl.Float32, pl.Float64, pl.Decimal).round(decimals)))
 
 
 def read_meta(nb_path: Path) -> dict[str, str]:
@@ -74,7 +94,8 @@ def render_html(nb_path: Path, out_path: Path, *, index_href: str = "index.html"
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(nb_path, as_version=4)
-    exporter = HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    exporter = HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
+                            anchor_link_text="")
     body, _ = exporter.from_notebook_node(nb)
     meta = read_meta(nb_path)
     title = meta.get("title", Path(nb_path).stem)

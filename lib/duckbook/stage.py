@@ -19,7 +19,7 @@ import polars as pl
 from duckbook import checks as _checks
 from duckbook import config as _config
 from duckbook import engine
-from duckbook.params import parse_date, parse_timestamp, validate_identifier
+from duckbook.params import parse_date, parse_timestamp, validate_identifier, validate_token
 
 
 @dataclasses.dataclass
@@ -67,7 +67,7 @@ def start_stage(
     Raises ``ValueError`` naming the parameter when one is malformed.
     """
     run_id = run_id or f"manual-{stage}"
-    validate_identifier("run_id", run_id, extra="-")
+    validate_token("run_id", run_id)
     started = parse_timestamp("run_started_at", run_started_at) if run_started_at else dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
     day = parse_date("run_date", run_date) if run_date else started.date()
     cfg = _config.load(warehouse=warehouse)

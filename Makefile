@@ -1,0 +1,54 @@
+# duckbook: `make help` lists every target. `make run` and `make test` do all setup themselves.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+YEARS ?= 1
+ARGS ?=
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+
+.PHONY: help setup run test test-fast lab notebooks sync data sample bench clean
+
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*?## "} /^[a-zA-Z_-]+:.*?## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+setup: $(STAMP) ## Create .venv and install the pinned dependencies (idempotent)
+
+run: setup ## Run every stage on data/sample and write reports/ (ARGS="-p run_date=2019-08-11" to pass more)
+	$(BIN)/duckbook run $(ARGS)
+
+test: setup ## Unit tests, doctests, nbval on the stage notebooks and the end-to-end test
+	$(BIN)/python -m pytest $(ARGS)
+
+test-fast: setup ## Only the fast unit tests and doctests (no notebooks, no CLI runs)
+	$(BIN)/python -m pytest -m "not slow" $(ARGS)
+
+lab: setup ## Start JupyterLab with the project's kernel
+	cd notebooks && ../$(BIN)/jupyter lab
+
+notebooks: setup ## Re-execute the stage notebooks in place on the sample (refreshes nbval baselines)
+	$(BIN)/python -m duckbook.refresh $(NOTEBOOKS)
+
+sync: setup ## Pair notebooks with their py:percent twins (edit either, then run this)
+	$(BIN)/jupytext --sync notebooks/[0-9][0-9]_*.ipynb
+
+data: setup ## Generate a larger raw dataset with jafgen into data/jaffle-$(YEARS)y (YEARS=N)
+	mkdir -p data/jaffle-$(YEARS)y && cd data/jaffle-$(YEARS)y && ../../$(BIN)/jafgen $(YEARS) --pre raw >/dev/null \
+	  && mv jaffle-data/raw_*.csv . && rm -rf jaffle-data raw_tweets.csv
+	@echo "run on it: $(BIN)/duckbook run -p source_dir=data/jaffle-$(YEARS)y --warehouse data/jaffle-$(YEARS)y.duckdb"
+
+bench: setup ## Time the full run against a hand-written DuckDB SQL floor on a jafgen 1-year dataset
+	@test -f data/jaffle-1y/raw_orders.csv || $(MAKE) data YEARS=1
+	$(BIN)/python benchmarks/bench.py --source data/jaffle-1y $(ARGS)
+
+clean: ## Remove the warehouse, lake and run artifacts (keeps .venv and data/sample)
+	rm -rf data/warehouse.duckdb* data/.warehouse.* data/lake data/tmp reports/*.html reports/runs
