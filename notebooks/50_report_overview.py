@@ -23,10 +23,9 @@ run_date: str = ""  # logical date YYYY-MM-DD; empty: today
 warehouse: str = ""  # DuckDB warehouse file; empty: configured (DUCKBOOK_WAREHOUSE or data/warehouse.duckdb)
 
 # %%
+import duckbook  # first: it spares altair's jsonschema a slow optional import
 import altair as alt
 import polars as pl
-
-import duckbook
 from duckbook import report
 
 ctx = duckbook.start_stage("50_report_overview", run_id=run_id, run_started_at=run_started_at, run_date=run_date, warehouse=warehouse)

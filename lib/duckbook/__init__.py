@@ -12,8 +12,23 @@ The pieces a stage notebook uses:
 * :mod:`duckbook.runner` executes the stage notebooks with papermill (``duckbook run``).
 """
 
-from duckbook.engine import connect
-from duckbook.stage import start_stage
+import sys as _sys
+
+# jsonschema (under nbformat/papermill) imports rfc3987_syntax, when installed, for 'iri' format
+# checks; building its grammar costs ~2.8 s per process and notebooks never need it.
+_sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
 __all__ = ["connect", "start_stage"]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):  # noqa: ANN202 - lazy: the CLI must not pay for importing ibis
+    if name == "connect":
+        from duckbook.engine import connect
+
+        return connect
+    if name == "start_stage":
+        from duckbook.stage import start_stage
+
+        return start_stage
+    raise AttributeError(f"module 'duckbook' has no attribute {name!r}")

@@ -157,10 +157,10 @@ def run_checks(checks: Sequence[Check], tables: Tables) -> ir.Table:
     ``pass``, ``warn`` (a failing warn check) or ``fail`` (a failing error check). The result is
     an in-memory table; :class:`duckbook.publish.Build` stores it with the run id.
     """
+    failing = [check.failing(tables) for check in checks]
+    counts = count_rows(failing)
     rows = []
-    for check in checks:
-        bad = check.failing(tables)
-        n = int(bad.count().to_pyarrow().as_py())
+    for check, bad, n in zip(checks, failing, counts, strict=True):
         sample = ""
         if n and check.key:
             keys = bad.select(*check.key).distinct().order_by(list(check.key)).limit(SAMPLE_SIZE).to_pyarrow().to_pylist()
@@ -179,6 +179,16 @@ def run_checks(checks: Sequence[Check], tables: Tables) -> ir.Table:
             }
         )
     return ibis.memtable(pa.Table.from_pylist(rows, schema=_RESULT_SCHEMA.to_pyarrow()))
+
+
+def count_rows(tables: Sequence[ir.Table]) -> list[int]:
+    """Row counts of many expressions in one query (one round trip instead of one per check)."""
+    if not tables:
+        return []
+    parts = [t.aggregate(_i=ibis.literal(i), _n=ibis._.count()) for i, t in enumerate(tables)]
+    result = ibis.union(*parts).to_pyarrow().to_pylist() if len(parts) > 1 else parts[0].to_pyarrow().to_pylist()
+    by_index = {r["_i"]: int(r["_n"]) for r in result}
+    return [by_index[i] for i in range(len(tables))]
 
 
 def raise_for_failures(results: ir.Table) -> None:

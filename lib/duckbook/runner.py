@@ -91,13 +91,7 @@ def select(stages: Sequence[Stage], names: Sequence[str]) -> list[Stage]:
 
 def declared_parameters(stages: Sequence[Stage]) -> dict[str, dict[str, str]]:
     """``{stage: {parameter: type name}}`` as the notebooks' ``parameters`` cells declare them."""
-    import papermill
-
-    out = {}
-    for stage in stages:
-        info = papermill.inspect_notebook(str(stage.path))
-        out[stage.name] = {name: (p.get("inferred_type_name") or "str") for name, p in info.items()}
-    return out
+    return {stage.name: params.declared_in_notebook(stage.path) for stage in stages}
 
 
 def new_run_id(now: dt.datetime) -> str:

@@ -82,13 +82,14 @@ class Build:
         self.ctx, self.schema = ctx, schema
         self._staged: dict[str, str] = {}
         self._results: ir.Table | None = None
+        self._counts: pl.DataFrame | None = None
 
     def add(self, name: str, expr: ir.Table) -> ir.Table:
         """Materialize ``expr`` as the staged version of ``name`` and return the staged table,
         so later models of the same build read it instead of recomputing it."""
         validate_identifier("table name", name)
         self._staged[name] = engine.stage_table(self.ctx.con, self.schema, name, expr)
-        self._results = None
+        self._results = self._counts = None
         return self.ctx.con.table(self._staged[name], database=self.schema)
 
     @property
@@ -97,9 +98,13 @@ class Build:
         return {n: self.ctx.con.table(s, database=self.schema) for n, s in self._staged.items()}
 
     def row_counts(self) -> pl.DataFrame:
-        """Rows per staged table, sorted by table name."""
-        counts = [{"table": f"{self.schema}.{n}", "rows": int(t.count().to_pyarrow().as_py())} for n, t in sorted(self.tables.items())]
-        return pl.DataFrame(counts, schema={"table": pl.String, "rows": pl.Int64})
+        """Rows per staged table, sorted by table name (counted once per change of the build)."""
+        if self._counts is None:
+            names = sorted(self._staged)
+            counts = _checks.count_rows([self.tables[n] for n in names])
+            self._counts = pl.DataFrame({"table": [f"{self.schema}.{n}" for n in names], "rows": counts},
+                                        schema={"table": pl.String, "rows": pl.Int64})
+        return self._counts
 
     def audit(self, checks: Sequence[_checks.Check], context: Mapping[str, ir.Table] | None = None) -> pl.DataFrame:
         """Run ``checks`` on the staged tables (``context`` supplies other tables they reference),
@@ -145,5 +150,5 @@ class Build:
         )
         engine.append(self.ctx.con, engine.OPS_SCHEMA, "publish_log", log,
                       replace_where={"run_id": self.ctx.run_id, "stage": self.ctx.stage, "schema_name": self.schema})
-        self._staged = {}
+        self._staged, self._results, self._counts = {}, None, None
         return counts

@@ -1,0 +1,172 @@
+"""End to end: `duckbook run` on the committed sample into a temporary warehouse and reports dir."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+DUCKBOOK = str(Path(sys.executable).with_name("duckbook"))
+SAMPLE_ROWS = {"raw_customers": 937, "raw_orders": 6771, "raw_items": 10161, "raw_products": 10, "raw_stores": 6, "raw_supplies": 65}
+
+
+def duckbook(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([DUCKBOOK, *args], cwd=cwd, capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    base = tmp_path_factory.mktemp("e2e")
+    warehouse, reports = base / "warehouse.duckdb", base / "reports"
+    proc = duckbook("run", "--warehouse", str(warehouse), "--reports-dir", str(reports), "-p", "run_date=2019-08-11")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return {"warehouse": warehouse, "reports": reports, "stdout": proc.stdout, "base": base}
+
+
+def query(warehouse: Path, sql: str) -> list[tuple]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def scalar(warehouse: Path, sql: str) -> object:
+    return query(warehouse, sql)[0][0]
+
+
+def test_raw_row_counts_reconcile(run):
+    wh = run["warehouse"]
+    for table, rows in SAMPLE_ROWS.items():
+        assert scalar(wh, f"select count(*) from raw.{table}") == rows
+    manifest = query(wh, "select rows_read, rows_landed, rows_quarantined from ops.ingest_manifest")
+    assert len(manifest) == 6
+    assert all(read == landed + quarantined for read, landed, quarantined in manifest)
+    assert scalar(wh, "select count(*) from ops.quarantine") == 0
+
+
+def test_mart_row_counts_and_keys(run):
+    wh = run["warehouse"]
+    assert scalar(wh, "select count(*) from marts.orders") == SAMPLE_ROWS["raw_orders"]
+    assert scalar(wh, "select count(*) from marts.order_items") == SAMPLE_ROWS["raw_items"]
+    assert scalar(wh, "select count(*) from marts.customers") == SAMPLE_ROWS["raw_customers"]
+    assert scalar(wh, "select count(*) from marts.fct_order_items") == SAMPLE_ROWS["raw_items"]
+    for table, key in [("customers", "customer_id"), ("orders", "order_id"), ("order_items", "order_item_id"),
+                       ("products", "product_id"), ("locations", "location_id"), ("supplies", "supply_uuid")]:
+        assert scalar(wh, f"select count(*) - count(distinct {key}) from marts.{table}") == 0, table
+
+
+def test_mart_invariants(run):
+    wh = run["warehouse"]
+    assert scalar(wh, "select count(*) from marts.orders where order_total != subtotal + tax_paid") == 0
+    assert scalar(wh, "select count(*) from marts.orders where count_order_items > 0 and order_items_subtotal != subtotal") == 0
+    assert scalar(wh, "select count(*) from marts.customers where lifetime_spend != lifetime_spend_pretax + lifetime_tax_paid") == 0
+    assert {r[0] for r in query(wh, "select distinct customer_type from marts.customers")} == {"new", "returning"}
+    assert scalar(wh, "select count(*) from marts.orders o anti join marts.customers c using (customer_id)") == 0
+    assert scalar(wh, "select count(*) from marts.order_items i anti join marts.orders o using (order_id)") == 0
+    # every fact key resolves to a dimension row
+    for dim, key in [("dim_customer", "customer_key"), ("dim_product", "product_key"), ("dim_location", "location_key"), ("dim_date", "date_key")]:
+        assert scalar(wh, f"select count(*) from marts.fct_order_items f anti join marts.{dim} d using ({key})") == 0, dim
+
+
+def test_marts_match_hand_written_sql(run):
+    """The Ibis marts equal the benchmark's hand-written SQL floor, row for row."""
+    wh = run["warehouse"]
+    sql = (ROOT / "benchmarks" / "floor.sql").read_text().replace("{source}", str(ROOT / "data" / "sample"))
+    with duckdb.connect() as con:
+        con.execute(sql)
+        con.execute(f"attach '{wh}' as built (read_only)")
+        for table in ["customers", "orders", "order_items", "products", "locations", "supplies"]:
+            cols = ", ".join(c[0] for c in con.execute(f"describe marts.{table}").fetchall())
+            diff = con.execute(
+                f"select count(*) from ((select {cols} from marts.{table} except all select {cols} from built.marts.{table})"
+                f" union all (select {cols} from built.marts.{table} except all select {cols} from marts.{table}))"
+            ).fetchone()[0]
+            assert diff == 0, table
+
+
+def test_checks_and_run_log_recorded(run):
+    wh = run["warehouse"]
+    assert scalar(wh, "select count(*) from ops.check_results where status = 'fail'") == 0
+    assert scalar(wh, "select count(*) from ops.check_results") >= 50
+    log = query(wh, "select stage, status, rows_written, duration_s, parameters from ops.run_log order by stage")
+    assert [r[0] for r in log] == ["10_ingest", "20_staging", "30_marts", "40_metrics", "50_report_overview"]
+    assert all(r[1] == "success" and r[3] > 0 for r in log)
+    assert log[0][2] == sum(SAMPLE_ROWS.values())
+    assert json.loads(log[0][4])["run_date"] == "2019-08-11"
+
+
+def test_metrics_reconcile_with_marts(run):
+    wh = run["warehouse"]
+    revenue = scalar(wh, "select sum(product_price) from marts.order_items")
+    for table in ["daily", "monthly", "monthly_by_location"]:
+        assert scalar(wh, f"select sum(revenue) from metrics.{table}") == revenue
+        assert scalar(wh, f"select sum(order_count) from metrics.{table}") == SAMPLE_ROWS["raw_orders"]
+    aov = query(wh, "select average_order_value, revenue / order_count from metrics.monthly")
+    assert all(abs(a - b) < 1e-9 for a, b in aov)
+
+
+def test_report_is_self_contained_with_charts(run):
+    reports = run["reports"]
+    page = (reports / "overview.html").read_text()
+    assert len(re.findall(r"<img[^>]+src=\"data:image/svg\+xml;base64,", page)) == 4
+    assert not re.search(r"<(script|link|img|iframe)[^>]+(src|href)=[\"']?(https?:)?//", page), "network reference in report"
+    assert "def " not in page and "import " not in page, "code cells leaked into the report"
+    index = (reports / "index.html").read_text()
+    assert "overview.html" in index and "2019-08-11" in index
+    run_id = re.search(r"run (\d{8}T\d{6}Z-[0-9a-f]{6})", run["stdout"]).group(1)
+    assert run_id in index
+    executed = reports / "runs" / run_id
+    assert sorted(p.name for p in executed.glob("*.ipynb")) == [
+        "10_ingest.ipynb", "20_staging.ipynb", "30_marts.ipynb", "40_metrics.ipynb", "50_report_overview.ipynb"]
+
+
+def test_rerun_is_idempotent(run, tmp_path):
+    wh = run["warehouse"]
+    before = {t: scalar(wh, f"select count(*) from {t}") for t in ["raw.raw_orders", "marts.orders", "ops.quarantine", "ops.ingest_manifest"]}
+    proc = duckbook("run", "--warehouse", str(wh), "--reports-dir", str(run["reports"]), "--stage", "ingest", "--stage", "staging")
+    assert proc.returncode == 0, proc.stderr
+    after = {t: scalar(wh, f"select count(*) from {t}") for t in before}
+    assert after == before
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-p", "nope=1"], "unknown parameter 'nope'"),
+        (["-p", "run_date=2019-13-45"], "run_date"),
+        (["-p", "bad name=1"], "not a valid parameter name"),
+        (["-p", "run_date"], "NAME=VALUE"),
+        (["--stage", "99_nothing"], "unknown stage"),
+    ],
+)
+def test_bad_parameter_exits_2_and_writes_nothing(tmp_path, args, message):
+    warehouse, reports = tmp_path / "w.duckdb", tmp_path / "reports"
+    proc = duckbook("run", "--warehouse", str(warehouse), "--reports-dir", str(reports), *args)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert message in proc.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failing_stage_names_notebook_cell_and_keeps_warehouse(run, tmp_path):
+    """A broken source stops the run at 10_ingest; the previous warehouse stays as it was."""
+    wh = tmp_path / "w.duckdb"
+    wh.write_bytes(Path(run["warehouse"]).read_bytes())
+    bad_source = tmp_path / "src"
+    bad_source.mkdir()
+    for f in (ROOT / "data" / "sample").glob("raw_*.csv"):
+        (bad_source / f.name).write_text(f.read_text())
+    (bad_source / "raw_stores.csv").unlink()
+    proc = duckbook("run", "--warehouse", str(wh), "--reports-dir", str(tmp_path / "reports"), "-p", f"source_dir={bad_source}")
+    assert proc.returncode == 1
+    assert "10_ingest" in proc.stderr and "cell" in proc.stderr and "raw_stores.csv: file is missing" in proc.stderr
+    kept = list((tmp_path / "reports" / "runs").glob("*/10_ingest.ipynb"))
+    assert len(kept) == 1
+    assert scalar(wh, "select count(*) from marts.orders") == SAMPLE_ROWS["raw_orders"]
+    assert scalar(wh, "select status from ops.run_log where stage = '10_ingest' order by started_at desc limit 1") == "failed"
+    assert not list(tmp_path.glob(".w.*.duckdb")), "the failed build was not removed"

@@ -1,0 +1,57 @@
+"""Runner pieces that need no kernel: stage discovery and selection, parameters, the lock."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from duckbook import config, params, runner
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def stages():
+    return runner.discover(config.load(ROOT))
+
+
+def test_discover_finds_stages_in_order():
+    assert [s.name for s in stages()] == ["10_ingest", "20_staging", "30_marts", "40_metrics", "50_report_overview"]
+    assert [s.report_name for s in stages()] == [None, None, None, None, "overview"]
+
+
+def test_select_by_full_or_short_name_keeps_pipeline_order():
+    chosen = runner.select(stages(), ["marts", "10_ingest"])
+    assert [s.name for s in chosen] == ["10_ingest", "30_marts"]
+    with pytest.raises(params.ParameterError, match="unknown stage"):
+        runner.select(stages(), ["nope"])
+
+
+def test_declared_parameters_and_validation():
+    declared = runner.declared_parameters(stages())
+    assert declared["10_ingest"]["source_dir"] == "str"
+    assert "source_dir" not in declared["20_staging"]
+    assert params.validate({"run_date": "2019-08-11"}, declared) == {"run_date": "2019-08-11"}
+    with pytest.raises(params.ParameterError, match="unknown parameter 'x'.*source_dir"):
+        params.validate({"x": "1"}, declared)
+
+
+def test_declared_in_notebook_rejects_code_in_parameters_cell(tmp_path):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("import os\nx: int = 1", metadata={"tags": ["parameters"]})]
+    path = tmp_path / "n.ipynb"
+    nbformat.write(nb, path)
+    with pytest.raises(params.ParameterError, match="line 1"):
+        params.declared_in_notebook(path)
+
+
+def test_run_lock_is_exclusive(tmp_path):
+    wh = tmp_path / "w.duckdb"
+    with runner.run_lock(wh):
+        with pytest.raises(runner.RunLocked, match="another run"):
+            with runner.run_lock(wh):
+                pass
+    with runner.run_lock(wh):  # released
+        pass
