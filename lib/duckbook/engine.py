@@ -16,11 +16,13 @@ import os
 import shutil
 import uuid
 from pathlib import Path
-
-import ibis
-from ibis.backends.duckdb import Backend as DuckDBBackend
+from typing import TYPE_CHECKING
 
 from duckbook import config as _config
+
+if TYPE_CHECKING:  # ibis is imported on first connect: the runner process never needs it
+    import ibis
+    from ibis.backends.duckdb import Backend as DuckDBBackend
 
 #: Schemas the toolkit itself writes (run log, check results, quarantine, manifests).
 OPS_SCHEMA = "ops"
@@ -54,6 +56,8 @@ def connect(
             raise FileNotFoundError(f"warehouse {path} does not exist yet: run `make run` first")
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     cfg.temp_directory.mkdir(parents=True, exist_ok=True)
+    import ibis
+
     return ibis.duckdb.connect(
         path,
         read_only=read_only,
@@ -167,6 +171,44 @@ def append(con: DuckDBBackend, schema: str, name: str, rows: ibis.Table, *, repl
     except Exception:
         con.raw_sql("ROLLBACK")
         raise
+
+
+_RUN_LOG_DDL = """
+CREATE TABLE IF NOT EXISTS ops.run_log (
+    run_id VARCHAR, stage VARCHAR, status VARCHAR, parameters VARCHAR, started_at TIMESTAMP,
+    ended_at TIMESTAMP, duration_s DOUBLE, rows_written BIGINT
+)"""
+
+
+def write_run_log(path: Path, rows: list[dict[str, object]]) -> None:
+    """Replace the run's rows in ``ops.run_log`` of the DuckDB file ``path``, in one transaction.
+
+    Uses the duckdb module directly: the runner process should not pay for importing Ibis.
+    """
+    import duckdb
+
+    cols = ["run_id", "stage", "status", "parameters", "started_at", "ended_at", "duration_s", "rows_written"]
+    with duckdb.connect(str(path)) as con:
+        con.execute("BEGIN TRANSACTION")
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {OPS_SCHEMA}")
+        con.execute(_RUN_LOG_DDL)
+        con.execute("DELETE FROM ops.run_log WHERE run_id = ?", [rows[0]["run_id"]])
+        con.executemany(f"INSERT INTO ops.run_log ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                        [[r[c] for c in cols] for r in rows])
+        con.execute("COMMIT")
+        con.execute("CHECKPOINT")
+
+
+def rows_published(path: Path, run_id: str) -> dict[str, int]:
+    """Rows published per stage by ``run_id``, from ``ops.publish_log`` of the file ``path``."""
+    import duckdb
+
+    with duckdb.connect(str(path)) as con:
+        exists = con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'ops' AND table_name = 'publish_log'").fetchone()[0]
+        if not exists:
+            return {}
+        rows = con.execute("SELECT stage, sum(rows) FROM ops.publish_log WHERE run_id = ? GROUP BY stage", [run_id]).fetchall()
+    return {stage: int(n) for stage, n in rows}
 
 
 def remove_database(path: Path) -> None:

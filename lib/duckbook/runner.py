@@ -159,7 +159,7 @@ def run(
     warehouse: str | os.PathLike[str] | None = None,
     reports_dir: str | os.PathLike[str] | None = None,
     isolated: bool = False,
-    echo=print,  # noqa: ANN001
+    echo=None,  # noqa: ANN001 - typer.echo-like: echo(message, err=False)
 ) -> RunResult:
     """Validate, then execute the selected stages as one atomic run (see module docstring).
 
@@ -177,6 +177,7 @@ def run(
         if reserved in user:
             raise params.ParameterError(f"{reserved}: set by the runner; use --warehouse for the warehouse")
 
+    echo = echo or _echo
     started = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
     run_id = new_run_id(started)
     with run_lock(cfg.warehouse):
@@ -254,37 +255,23 @@ def _execute(cfg, chosen, declared, user, run_id, started, isolated, echo) -> Ru
     return RunResult(run_id, status, log, cfg.warehouse, rendered, error)
 
 
+def _echo(message: str, err: bool = False) -> None:
+    print(message, file=sys.stderr if err else sys.stdout)
+
+
 def _finish(built: Path, log: list[dict[str, object]]) -> None:
     """Fill rows_written from ops.publish_log and store the run log in the build."""
-    import ibis
-
-    con = engine.connect(built)
-    try:
-        if engine.table_exists(con, engine.OPS_SCHEMA, "publish_log"):
-            pl_ = con.table("publish_log", database=engine.OPS_SCHEMA)
-            run_id = log[0]["run_id"]
-            rows = pl_.filter(pl_.run_id == run_id).group_by("stage").agg(rows=pl_.rows.sum()).to_pyarrow().to_pylist()
-            written = {r["stage"]: int(r["rows"]) for r in rows}
-            for entry in log:
-                entry["rows_written"] = written.get(entry["stage"], 0)
-        engine.append(con, engine.OPS_SCHEMA, "run_log", ibis.memtable(log), replace_where={"run_id": log[0]["run_id"]})
-        engine.checkpoint(con)
-    finally:
-        con.disconnect()
+    written = engine.rows_published(built, str(log[0]["run_id"]))
+    for entry in log:
+        entry["rows_written"] = written.get(str(entry["stage"]), 0)
+    engine.write_run_log(built, log)
 
 
 def _record_failure(warehouse: Path, log: list[dict[str, object]], echo) -> None:  # noqa: ANN001
     """Record a failed run's log in the live warehouse (best effort: a reader may hold it)."""
-    import ibis
-
     if not log:
         return
     try:
-        con = engine.connect(warehouse)
+        engine.write_run_log(warehouse, log)
     except Exception as exc:  # locked by an interactive session
-        echo(f"note: could not record the failed run in {warehouse} ({exc}); see the run directory's run_log.json", file=sys.stderr)
-        return
-    try:
-        engine.append(con, engine.OPS_SCHEMA, "run_log", ibis.memtable(log), replace_where={"run_id": log[0]["run_id"]})
-    finally:
-        con.disconnect()
+        echo(f"note: could not record the failed run in {warehouse} ({exc}); see the run directory's run_log.json", err=True)
