@@ -185,7 +185,7 @@ def count_rows(tables: Sequence[ir.Table]) -> list[int]:
     """Row counts of many expressions in one query (one round trip instead of one per check)."""
     if not tables:
         return []
-    parts = [t.aggregate(_i=ibis.literal(i), _n=ibis._.count()) for i, t in enumerate(tables)]
+    parts = [t.aggregate(_i=ibis.literal(i, type="int64"), _n=ibis._.count()) for i, t in enumerate(tables)]
     result = ibis.union(*parts).to_pyarrow().to_pylist() if len(parts) > 1 else parts[0].to_pyarrow().to_pylist()
     by_index = {r["_i"]: int(r["_n"]) for r in result}
     return [by_index[i] for i in range(len(tables))]

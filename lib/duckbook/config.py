@@ -65,10 +65,12 @@ def load(root: Path | None = None, **overrides: object) -> Config:
     if pyproject.is_file():
         settings.update(tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {}).get("duckbook", {}))
     for field in dataclasses.fields(Config):
+        if field.name == "root":
+            continue  # the root is where pyproject.toml is (or DUCKBOOK_PROJECT_DIR), not a setting
         if (value := os.environ.get(f"DUCKBOOK_{field.name.upper()}")) not in (None, ""):
             settings[field.name] = value
     settings.update({k: v for k, v in overrides.items() if v not in (None, "")})
-    unknown = set(settings) - {f.name for f in dataclasses.fields(Config)}
+    unknown = set(settings) - {f.name for f in dataclasses.fields(Config)} | ({"root"} & set(settings))
     if unknown:
         raise ValueError(f"unknown duckbook setting(s): {', '.join(sorted(unknown))}")
     defaults = {

@@ -82,6 +82,14 @@ class MetricLayer:
             for dep in m.inputs:
                 if dep not in self.by_name:
                     raise MetricError(f"metric {m.name}: unknown input metric {dep!r}")
+        for m in self.metrics:
+            self._check_acyclic(m.name, ())
+
+    def _check_acyclic(self, name: str, path: tuple[str, ...]) -> None:
+        if name in path:
+            raise MetricError(f"metric {path[0]} depends on itself: {' -> '.join((*path, name))}")
+        for dep in self.by_name[name].inputs:
+            self._check_acyclic(dep, (*path, name))
 
     @property
     def by_name(self) -> dict[str, Metric]:
@@ -137,7 +145,9 @@ class MetricLayer:
         spine = ibis.union(*(p.select(keys) for p in parts), distinct=True) if len(parts) > 1 else parts[0].select(keys)
         result = spine
         for part in parts:
-            result = result.left_join(part, keys).select(result, *[c for c in part.columns if c not in keys])
+            # null-safe: a NULL dimension member (or period) is a group of its own, not a miss
+            joined = result.left_join(part, [result[k].identical_to(part[k]) for k in keys])
+            result = joined.select(*[joined[c] for c in result.columns], *[joined[c] for c in part.columns if c not in keys])
         for n in self._derived_order(names):
             result = result.mutate(**{n: self.by_name[n].formula(result)})  # type: ignore[misc]
         return result.select(*keys, *names).order_by(keys)

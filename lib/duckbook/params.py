@@ -33,6 +33,8 @@ def validate_identifier(param: str, value: str, *, extra: str = "") -> str:
     ...
     duckbook.params.ParameterError: schema: 'x; drop table y' is not a valid identifier (letters, digits and _ only)
     """
+    if not isinstance(value, str):
+        raise ParameterError(f"{param}: {value!r} is not a valid identifier (it is not a string)")
     probe = value
     for ch in extra:
         probe = probe.replace(ch, "_")
@@ -74,6 +76,9 @@ def parse_timestamp(param: str, value: str) -> dt.datetime:
     return ts.astimezone(dt.UTC).replace(tzinfo=None) if ts.tzinfo else ts
 
 
+_UNSUPPORTED = object()
+
+
 def coerce(name: str, raw: str, type_name: str) -> object:
     """Convert the command-line text ``raw`` to the type declared in the notebook.
 
@@ -94,9 +99,11 @@ def coerce(name: str, raw: str, type_name: str) -> object:
         elif type_name == "str":
             value = raw
         else:
-            raise ParameterError(f"{name}: the notebook declares type {type_name!r}, which cannot be set from the command line")
+            value = _UNSUPPORTED
     except ValueError:
         raise ParameterError(f"{name}: {raw!r} is not a valid {type_name}") from None
+    if value is _UNSUPPORTED:
+        raise ParameterError(f"{name}: the notebook declares type {type_name!r}, which cannot be set from the command line")
     if isinstance(value, str) and value:
         if name.endswith("_date"):
             parse_date(name, value)
