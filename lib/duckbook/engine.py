@@ -85,10 +85,11 @@ def read_csv_as_text(con: DuckDBBackend, path: Path, columns: list[str]) -> ibis
     """
     name = f"_csv_{uuid.uuid4().hex[:12]}"
     cols = ", ".join(f"{_literal(c)}: 'VARCHAR'" for c in columns)
-    # Single-threaded scan keeps file order, so row_number() is the data row number.
+    # Single-threaded scan keeps file order, so row_number() is the data row number. A view:
+    # the file is scanned once, by whatever materializes the validated rows.
     con.raw_sql(
         f"""
-        CREATE OR REPLACE TEMP TABLE {name} AS
+        CREATE OR REPLACE TEMP VIEW {name} AS
         SELECT row_number() OVER () + 1 AS _line, *
         FROM read_csv({_literal(str(path))}, header = true, columns = {{{cols}}},
                       auto_detect = false, null_padding = true, parallel = false)
@@ -127,7 +128,9 @@ def stage_table(con: DuckDBBackend, schema: str, name: str, expr: ibis.Table) ->
     """Materialize ``expr`` under a hidden name in ``schema`` and return that name."""
     ensure_schema(con, schema)
     staged = f"_wap_{name}"
-    con.create_table(staged, obj=expr, database=schema, overwrite=True)
+    # drop first: ibis's overwrite path builds under a third name and renames (two extra statements)
+    con.raw_sql(f"DROP TABLE IF EXISTS {_ident(schema)}.{_ident(staged)}")
+    con.create_table(staged, obj=expr, database=schema)
     return staged
 
 

@@ -85,9 +85,10 @@ def ingest_file(ctx: StageContext, build: Build, contract: Contract, source_dir:
     build.add(contract.name, con.read_parquet(parquet))
     bad = quarantine_rows(validated, contract, batch_id=batch_id, source_file=str(path), run_id=ctx.run_id, quarantined_at=ingested_at)
     engine.append(con, engine.OPS_SCHEMA, "quarantine", bad, replace_where={"batch_id": batch_id})
-    # Counted independently (what was read, what landed in the warehouse, what was quarantined)
-    # so the reconciliation check can catch a row lost between them; one query for all three.
-    read, landed, quarantined = checks.count_rows([text, build.tables[contract.name], bad])
+    # Counted independently (rows read = validated rows, one per data line; what landed in the
+    # warehouse; what was quarantined) so the reconciliation check catches a row lost between
+    # them; one query for all three.
+    read, landed, quarantined = checks.count_rows([validated, build.tables[contract.name], bad])
     return Batch(
         table=contract.name,
         batch_id=batch_id,

@@ -11,9 +11,10 @@ import html
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import altair as alt
-import polars as pl
+if TYPE_CHECKING:  # the runner renders pages without importing these
+    import polars as pl
 
 #: Output metadata key a report's header carries; the runner reads it for reports/index.html.
 META_KEY = "duckbook"
@@ -35,6 +36,8 @@ td:first-child, th:first-child { text-align: left; }
 
 def setup_charts() -> None:
     """Render Altair charts as inline SVG (offline, via vl-convert) in this kernel."""
+    import altair as alt
+
     alt.renderers.enable("svg")
 
 
@@ -67,12 +70,16 @@ class Table:
         return f"<table class='report-table'><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
     def __repr__(self) -> str:
+        import polars as pl
+
         with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True):
             return repr(self.df)
 
 
 def table(df: pl.DataFrame, *, decimals: int = 2) -> Table:
     """``df`` with floats and decimals rounded, shown as a plain table (stable notebook output)."""
+    import polars as pl
+
     return Table(df.with_columns(pl.col(pl.Float32, pl.Float64, pl.Decimal).round(decimals)))
 
 
