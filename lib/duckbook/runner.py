@@ -29,7 +29,9 @@ import fcntl
 import json
 import os
 import secrets
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -123,6 +125,7 @@ class _Kernel:
 
     def __init__(self, cwd: Path, env: Mapping[str, str], isolated: bool) -> None:
         self.km = None
+        self._sockets = ""
         self.cwd, self.env, self.isolated = cwd, dict(env), isolated
 
     def manager(self):  # noqa: ANN201 - jupyter_client type
@@ -131,7 +134,9 @@ class _Kernel:
         if self.km is None:
             from jupyter_client.manager import KernelManager
 
-            self.km = KernelManager(kernel_name=KERNEL)
+            # Unix sockets in a private temp dir instead of TCP ports on localhost.
+            self._sockets = tempfile.mkdtemp(prefix="duckbook-kernel-")
+            self.km = KernelManager(kernel_name=KERNEL, transport="ipc", ip=os.path.join(self._sockets, "k"))
             self.km.start_kernel(cwd=str(self.cwd), env=self.env)
         else:
             self._reset()
@@ -150,6 +155,9 @@ class _Kernel:
         if self.km is not None and self.km.has_kernel:
             self.km.shutdown_kernel(now=True)
         self.km = None
+        if self._sockets:
+            shutil.rmtree(self._sockets, ignore_errors=True)
+            self._sockets = ""
 
 
 def run(
