@@ -10,7 +10,7 @@ YEARS ?= 1
 ARGS ?=
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 
-.PHONY: help setup run test test-fast lab notebooks sync data sample bench clean
+.PHONY: help setup run test test-fast lab notebooks sync data bench clean browser docs
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*?## "} /^[a-zA-Z_-]+:.*?## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -23,10 +23,19 @@ $(STAMP): pyproject.toml constraints.txt
 
 setup: $(STAMP) ## Create .venv and install the pinned dependencies (idempotent)
 
-run: setup ## Run every stage on data/sample and write reports/ (ARGS="-p run_date=2019-08-11" to pass more)
+run: setup ## Run every stage on data/sample, write reports/ and the docs site (ARGS="-p run_date=2019-08-11")
 	$(BIN)/duckbook run $(ARGS)
+	$(BIN)/duckbook docs
 
-test: setup ## Unit tests, doctests, nbval on the stage notebooks and the end-to-end test
+docs: setup ## Write the data dictionary and lineage site to reports/docs/
+	$(BIN)/duckbook docs
+
+browser: ## Install Debian's chromium for the browser tests (needs root; skipped with a warning otherwise)
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "warning: chromium missing and not root: browser tests will be skipped (sudo make browser)"; fi; }
+
+test: setup browser ## Unit tests, doctests, nbval, end-to-end and browser tests
 	$(BIN)/python -m pytest $(ARGS)
 
 test-fast: setup ## Only the fast unit tests and doctests (no notebooks, no CLI runs)
@@ -51,4 +60,4 @@ bench: setup ## Time the full run against a hand-written DuckDB SQL floor on a j
 	$(BIN)/python benchmarks/bench.py --source data/jaffle-1y $(ARGS)
 
 clean: ## Remove the warehouse, lake and run artifacts (keeps .venv and data/sample)
-	rm -rf data/warehouse.duckdb* data/.warehouse.* data/lake data/tmp reports/*.html reports/runs
+	rm -rf data/warehouse.duckdb* data/.warehouse.* data/lake data/tmp reports/*.html reports/index.json reports/runs reports/docs tests/artifacts

@@ -13,12 +13,13 @@
 
 # %% [markdown]
 # # 40 · Metrics
-# **Purpose:** compute the metrics declared once in `lib/jaffle_shop/metrics.py` (revenue,
-# order_count, average_order_value, new_customer_orders, food_revenue_pct, gross_profit, ...) by
-# day, by month and by month and location.
+# **Purpose:** compute the metrics of the semantic layer (`lib/jaffle_shop/semantic_models.yml`:
+# revenue, orders, average_order_value, new_customer_orders, food_revenue_pct, order_gross_profit,
+# revenue_growth_mom, cumulative_revenue, ...) into tables the reports read.
 #
-# **Inputs:** schema `marts`. **Outputs:** schema `metrics` (`daily`, `monthly`,
-# `monthly_by_location`), one column per metric.
+# **Inputs:** schema `marts`. **Outputs:** schema `metrics` (`daily`, `weekly`, `monthly`,
+# `monthly_by_location`, `monthly_by_product`), one column per metric. Query any other cut with
+# `duckbook metrics query` or `duckbook.metrics.query(...)`.
 
 # %% tags=["parameters"]
 run_id: str = ""  # run identifier; empty: manual-<stage>
@@ -27,6 +28,8 @@ run_date: str = ""  # logical date YYYY-MM-DD; empty: today
 warehouse: str = ""  # DuckDB warehouse file; empty: configured (DUCKBOOK_WAREHOUSE or data/warehouse.duckdb)
 
 # %%
+import polars as pl
+
 import duckbook
 from duckbook import checks
 from duckbook.report import table
@@ -34,26 +37,28 @@ from jaffle_shop import metrics
 
 ctx = duckbook.start_stage("40_metrics", run_id=run_id, run_started_at=run_started_at, run_date=run_date, warehouse=warehouse)
 marts = ctx.tables("marts")
-models = metrics.models(marts)
+tables = {f"marts.{name}": t for name, t in marts.items()}  # what the semantic models read
 
 # %% [markdown]
 # ## The metric catalogue
 
 # %%
-metrics.LAYER.describe().to_polars()
+table(pl.DataFrame(metrics.LAYER.describe()))
 
 # %% [markdown]
 # ## Build the metric tables
 
 # %%
-names = [m.name for m in metrics.LAYER.metrics]
 build = ctx.build("metrics")
-for table_name, (grain, by) in metrics.TABLES.items():
-    build.add(table_name, metrics.LAYER.compute(names, models, grain=grain, by=by))
-table(build.tables["monthly"].to_polars())
+for table_name, (grain, by, names) in metrics.TABLES.items():
+    build.add(table_name, metrics.LAYER.query(names, tables, grain=grain, by=by))
+build.row_counts()
 
 # %%
-table(build.tables["monthly_by_location"].select("period", "location_name", "revenue", "order_count", "average_order_value", "gross_profit").to_polars())
+table(build.tables["monthly"].select("period", "revenue", "orders", "average_order_value", "new_customer_orders", "food_revenue_pct", "order_gross_profit").to_polars())
+
+# %%
+table(build.tables["monthly_by_location"].select("period", "location_name", "revenue", "orders", "average_order_value", "order_gross_profit").to_polars())
 
 # %% [markdown]
 # ## Audit and publish
@@ -74,11 +79,12 @@ reconcile = [
 ] + [
     checks.expression(
         name,
-        "order_count_reconciles",
-        lambda t: t.order_count.sum().fill_null(0) == total_orders,
-        f"metrics.{name}: sum of order_count = number of orders",
+        "orders_reconcile",
+        lambda t: t.orders.sum().fill_null(0) == total_orders,
+        f"metrics.{name}: sum of orders = number of orders",
     )
     for name in metrics.TABLES
+    if name != "monthly_by_product"  # an order spans several products
 ] + [checks.not_null(name, "period") for name in metrics.TABLES]
 build.audit(reconcile).select("table_name", "check_name", "failing_rows", "status")
 

@@ -35,24 +35,26 @@ data_date = ctx.tables("marts")["orders"].ordered_at.max().to_pyarrow().as_py()
 ctx.close()
 report.setup_charts()
 
-# %% tags=["report-header"]
+# %%
 # NBVAL_IGNORE_OUTPUT
-report.header("Jaffle Shop · Executive overview", run_id=ctx.run_id, data_date=data_date, run_started_at=ctx.run_started_at)
+report.header("Jaffle Shop · Executive overview", run_id=ctx.run_id, data_date=data_date, run_started_at=ctx.run_started_at, run_date=ctx.run_date)
 
 # %% [markdown]
-# ## Headline figures
+# ## Headline figures by month
+# Growth is against the previous month; the first month of the data has none.
 
 # %%
 monthly = metrics_tables["monthly"].sort("period")
 headline = monthly.select(
     pl.col("period").dt.strftime("%Y-%m").alias("month"),
     "revenue",
-    "order_count",
+    "orders",
     "average_order_value",
+    (pl.col("revenue_growth_mom") * 100).alias("growth_%"),
     "new_customer_orders",
-    pl.col("food_revenue_pct") * 100,
-    "gross_profit",
-).rename({"food_revenue_pct": "food_revenue_%"})
+    (pl.col("food_revenue_pct") * 100).alias("food_revenue_%"),
+    "order_gross_profit",
+)
 report.table(headline)
 
 # %% [markdown]
@@ -64,11 +66,11 @@ daily = metrics_tables["daily"].sort("period")
 alt.Chart(daily).mark_line(point=True).encode(
     x=alt.X("period:T", title="Day"),
     y=alt.Y("revenue:Q", title="Revenue ($)"),
-    tooltip=["period:T", "revenue:Q", "order_count:Q"],
+    tooltip=["period:T", "revenue:Q", "orders:Q"],
 ).properties(width=800, height=260, title="Revenue per day")
 
 # %% [markdown]
-# ## Orders by location (monthly)
+# ## By location (monthly)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -76,9 +78,16 @@ by_location = metrics_tables["monthly_by_location"].with_columns(pl.col("period"
 alt.Chart(by_location).mark_bar().encode(
     x=alt.X("month:N", title="Month"),
     xOffset="location_name:N",
-    y=alt.Y("order_count:Q", title="Orders"),
+    y=alt.Y("orders:Q", title="Orders"),
     color=alt.Color("location_name:N", title="Location"),
 ).properties(width=800, height=260, title="Orders by location and month")
+
+# %%
+report.table(
+    by_location.sort("period", "location_name").select(
+        "month", "location_name", "revenue", "orders", "average_order_value", "new_customer_orders", "order_gross_profit"
+    )
+)
 
 # %% [markdown]
 # ## Food vs drink revenue mix (monthly)
@@ -97,6 +106,26 @@ alt.Chart(mix).mark_bar().encode(
 ).properties(width=400, height=260, title="Food vs drink revenue")
 
 # %% [markdown]
+# ## Top products (latest month)
+
+# %%
+products = metrics_tables["monthly_by_product"]
+top = (
+    products.filter(pl.col("period") == products["period"].max(), pl.col("revenue").is_not_null())
+    .sort("revenue", "product_name", descending=[True, False])
+    .select("product_name", "product_type", "revenue", "order_gross_profit")
+)
+report.table(top)
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+alt.Chart(top).mark_bar().encode(
+    x=alt.X("revenue:Q", title="Revenue ($)"),
+    y=alt.Y("product_name:N", sort="-x", title=None),
+    color=alt.Color("product_type:N", title="Type"),
+).properties(width=600, height=240, title="Revenue by product, latest month")
+
+# %% [markdown]
 # ## New vs returning customers (daily orders)
 
 # %%
@@ -111,10 +140,3 @@ alt.Chart(customers).mark_area().encode(
     y=alt.Y("orders:Q", stack=True, title="Orders"),
     color=alt.Color("customer:N", title="Customer"),
 ).properties(width=800, height=260, title="Orders from new and returning customers")
-
-# %% [markdown]
-# ## By location, latest month
-
-# %%
-latest = by_location.filter(pl.col("period") == by_location["period"].max()).sort("location_name")
-report.table(latest.select("month", "location_name", "revenue", "order_count", "average_order_value", "new_customer_orders", "gross_profit"))

@@ -56,5 +56,73 @@ def stages() -> None:
         typer.echo(f"{name}: " + ", ".join(f"{k}: {v}" for k, v in declared.items()))
 
 
+@app.command()
+def docs(
+    warehouse: Annotated[Path | None, typer.Option(help="Warehouse file [default: configured].")] = None,
+    reports_dir: Annotated[Path | None, typer.Option(help="Reports directory; the site goes to <dir>/docs.")] = None,
+) -> None:
+    """Write the docs site (data dictionary and lineage) to reports/docs/index.html."""
+    from duckbook import config
+    from duckbook import docs as docs_site
+
+    cfg = config.load(warehouse=str(warehouse or ""), reports_dir=str(reports_dir or ""))
+    if not cfg.warehouse.exists():
+        typer.echo(f"error: warehouse {cfg.warehouse} does not exist: run `duckbook run` first", err=True)
+        raise typer.Exit(2)
+    typer.echo(f"docs: {docs_site.build(cfg)}")
+
+
+metrics_app = typer.Typer(help="The semantic layer: list metrics, query them.", no_args_is_help=True)
+app.add_typer(metrics_app, name="metrics")
+
+
+@metrics_app.command("list")
+def metrics_list() -> None:
+    """List every metric with its type, description and the dimensions it can be sliced by."""
+    from duckbook import metrics
+
+    for row in metrics.load().describe():
+        typer.echo(f"{row['metric']:<28} {row['type']:<10} {row['description']}")
+        typer.echo(f"{'':<28} by: {row['dimensions'] or '-'}")
+
+
+@metrics_app.command("query")
+def metrics_query(
+    names: Annotated[list[str], typer.Argument(help="Metric names (none: list the members of --by).")] = None,  # type: ignore[assignment]
+    by: Annotated[list[str], typer.Option("--by", help="Dimension to slice by (repeatable).")] = [],  # noqa: B006
+    grain: Annotated[str, typer.Option(help="day, week, month, quarter, year, or none for totals.")] = "month",
+    where: Annotated[str | None, typer.Option(help="Filter, e.g. \"location_name == 'Brooklyn'\".")] = None,
+    start: Annotated[str | None, typer.Option(help="First period (YYYY-MM-DD), inclusive.")] = None,
+    end: Annotated[str | None, typer.Option(help="Last period (YYYY-MM-DD), inclusive.")] = None,
+    keep_empty: Annotated[bool, typer.Option(help="Keep dimension members and periods without facts.")] = False,
+    format: Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")] = "table",  # noqa: A002
+    warehouse: Annotated[Path | None, typer.Option(help="Warehouse file [default: configured].")] = None,
+) -> None:
+    """Query metrics from the warehouse: `duckbook metrics query revenue orders --by location_name`."""
+    import sys
+
+    from duckbook import metrics
+
+    if format not in ("table", "csv", "json"):
+        typer.echo(f"error: --format must be table, csv or json, not {format!r}", err=True)
+        raise typer.Exit(2)
+    try:
+        result = metrics.query(names or [], by=by, grain=None if grain == "none" else grain, where=where, start=start,
+                               end=end, keep_empty=keep_empty, warehouse=str(warehouse or ""))
+        df = result.to_polars()
+    except (metrics.MetricError, FileNotFoundError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if format == "csv":
+        df.write_csv(sys.stdout)
+    elif format == "json":
+        typer.echo(df.write_json())
+    else:
+        import polars as pl
+
+        with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_hide_dataframe_shape=True, tbl_width_chars=200):
+            typer.echo(df)
+
+
 if __name__ == "__main__":
     app()

@@ -41,8 +41,10 @@ class Config:
     reports_dir: Path
     notebooks_dir: Path
     temp_directory: Path
+    semantic_layer: Path
     memory_limit: str = "4GB"
     threads: int = 2
+    docs_yaml: tuple[Path, ...] = ()
 
     @property
     def runs_dir(self) -> Path:
@@ -50,7 +52,7 @@ class Config:
         return self.reports_dir / "runs"
 
 
-_PATH_KEYS = ("warehouse", "lake_dir", "source_dir", "reports_dir", "notebooks_dir", "temp_directory")
+_PATH_KEYS = ("warehouse", "lake_dir", "source_dir", "reports_dir", "notebooks_dir", "temp_directory", "semantic_layer")
 
 
 def load(root: Path | None = None, **overrides: object) -> Config:
@@ -80,10 +82,15 @@ def load(root: Path | None = None, **overrides: object) -> Config:
         "reports_dir": "reports",
         "notebooks_dir": "notebooks",
         "temp_directory": "data/tmp",
+        "semantic_layer": "lib/jaffle_shop/semantic_models.yml",
     }
     paths = {k: (root / str(settings.get(k, defaults[k]))).resolve() for k in _PATH_KEYS}
     try:
         threads = int(settings.get("threads", 2))  # type: ignore[arg-type]
     except ValueError:
         raise ValueError(f"setting 'threads' must be an integer, got {settings['threads']!r}") from None
-    return Config(root=root, memory_limit=str(settings.get("memory_limit", "4GB")), threads=threads, **paths)
+    docs = settings.get("docs_yaml", [])
+    if isinstance(docs, str):
+        docs = [p for p in docs.split(",") if p]
+    docs_yaml = tuple((root / str(p)).resolve() for p in docs)  # type: ignore[union-attr]
+    return Config(root=root, memory_limit=str(settings.get("memory_limit", "4GB")), threads=threads, docs_yaml=docs_yaml, **paths)

@@ -124,14 +124,19 @@ def write_parquet(con: DuckDBBackend, expr: ibis.Table, path: Path) -> Path:
     return path
 
 
-def stage_table(con: DuckDBBackend, schema: str, name: str, expr: ibis.Table) -> str:
-    """Materialize ``expr`` under a hidden name in ``schema`` and return that name."""
+def stage_table(con: DuckDBBackend, schema: str, name: str, expr: ibis.Table) -> tuple[str, str]:
+    """Materialize ``expr`` under a hidden name in ``schema``; return that name and the SQL it
+    was built with (kept for column-level lineage).
+
+    One ``CREATE OR REPLACE TABLE ... AS`` from SQL compiled once; ibis's own create_table
+    compiles too and runs create + insert (+ drop and rename to overwrite).
+    """
     ensure_schema(con, schema)
     staged = f"_wap_{name}"
-    # drop first: ibis's overwrite path builds under a third name and renames (two extra statements)
-    con.raw_sql(f"DROP TABLE IF EXISTS {_ident(schema)}.{_ident(staged)}")
-    con.create_table(staged, obj=expr, database=schema)
-    return staged
+    con._run_pre_execute_hooks(expr)  # registers in-memory tables (memtables) the query reads
+    sql = str(con.compile(expr))
+    con.raw_sql(f"CREATE OR REPLACE TABLE {_ident(schema)}.{_ident(staged)} AS {sql}")
+    return staged, sql
 
 
 def swap_in(con: DuckDBBackend, schema: str, staged: dict[str, str]) -> None:
@@ -247,3 +252,22 @@ def _ident(name: str) -> str:
 
 def _literal(value: object) -> str:
     return "'" + str(value).replace("'", "''") + "'"
+
+
+def profile(con: DuckDBBackend, schema: str, table: str) -> dict[str, object]:
+    """Row count and, per column, type, null count, min and max (as text) in one scan."""
+    columns = con.raw_sql(
+        "SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = ? AND table_name = ? ORDER BY column_index",
+        parameters=[schema, table],
+    ).fetchall()
+    parts = ["count(*)"]
+    for name, _ in columns:
+        c = _ident(name)
+        parts += [f"count({c})", f"CAST(min({c}) AS VARCHAR)", f"CAST(max({c}) AS VARCHAR)"]
+    row = con.raw_sql(f"SELECT {', '.join(parts)} FROM {_ident(schema)}.{_ident(table)}").fetchone()
+    n = row[0]
+    cols = []
+    for i, (name, dtype) in enumerate(columns):
+        non_null, lo, hi = row[1 + 3 * i: 4 + 3 * i]
+        cols.append({"name": name, "type": dtype, "nulls": n - non_null, "min": lo, "max": hi})
+    return {"rows": n, "columns": cols}

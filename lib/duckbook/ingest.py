@@ -82,7 +82,9 @@ def ingest_file(ctx: StageContext, build: Build, contract: Contract, source_dir:
     })
     parquet = ctx.cfg.lake_dir / "raw" / contract.name / f"batch_id={batch_id}" / "data.parquet"
     engine.write_parquet(con, good, parquet)
-    build.add(contract.name, con.read_parquet(parquet))
+    # hive_partitioning off: the batch_id=... directory must not become a column
+    landed = con.read_parquet(parquet, hive_partitioning=False)
+    build.add(contract.name, landed, sources=[f"file:{path}", f"lake:{parquet.parent.parent}"])
     bad = quarantine_rows(validated, contract, batch_id=batch_id, source_file=str(path), run_id=ctx.run_id, quarantined_at=ingested_at)
     engine.append(con, engine.OPS_SCHEMA, "quarantine", bad, replace_where={"batch_id": batch_id})
     # Counted independently (rows read = validated rows, one per data line; what landed in the

@@ -229,11 +229,13 @@ def _execute(cfg, chosen, declared, user, run_id, started, isolated, echo) -> Ru
                     km=kernel.manager(), cwd=str(cfg.notebooks_dir), progress_bar=False, log_output=False,
                 )
                 if stage.report_name:
-                    page = report.render_html(out_nb, cfg.reports_dir / f"{stage.report_name}.html")
+                    # rendered into the run directory; published only if the whole run succeeds
+                    page = report.render_html(out_nb, run_dir / f"{stage.report_name}.html")
                     rendered.append(page)
                     meta = report.read_meta(out_nb)
                     pages.append({"file": page.name, "title": meta.get("title", stage.name), "run_id": run_id,
-                                  "data_date": meta.get("data_date", "n/a")})
+                                  "data_date": meta.get("data_date", "n/a"), "freshness": meta.get("freshness", "n/a"),
+                                  "status": "success"})
             except PapermillExecutionError as exc:
                 status = "failed"
                 error = (f"stage {stage.name} failed in cell {exc.cell_index + 1} of {stage.path}:\n"
@@ -255,12 +257,25 @@ def _execute(cfg, chosen, declared, user, run_id, started, isolated, echo) -> Ru
     if status == "success":
         _finish(built, log)
         engine.replace_database(built, cfg.warehouse)
+        rendered = [_publish_page(page, cfg.reports_dir) for page in rendered]
         report.write_index(cfg.reports_dir, pages, run_id=run_id, status=status)
     else:
         engine.remove_database(built)
         _record_failure(cfg.warehouse, log, echo)
+        # the pages of the last good run stay; the index says this run failed
+        report.write_index(cfg.reports_dir, report.published_pages(cfg.reports_dir), run_id=run_id, status=status)
     (run_dir / "run_log.json").write_text(json.dumps(log, default=str, indent=2), encoding="utf-8")
     return RunResult(run_id, status, log, cfg.warehouse, rendered, error)
+
+
+def _publish_page(page: Path, reports_dir: Path) -> Path:
+    """Move a rendered page from the run directory into ``reports/`` (atomic rename), leaving a
+    copy with the run's artifacts."""
+    target = reports_dir / page.name
+    tmp = target.with_name(f".{page.name}.tmp")
+    shutil.copyfile(page, tmp)
+    os.replace(tmp, target)
+    return target
 
 
 def _echo(message: str, err: bool = False) -> None:

@@ -18,7 +18,7 @@ import polars as pl
 
 from duckbook import checks as _checks
 from duckbook import config as _config
-from duckbook import engine
+from duckbook import engine, lineage
 from duckbook.params import parse_date, parse_timestamp, validate_identifier, validate_token
 
 
@@ -81,14 +81,21 @@ class Build:
         validate_identifier("schema", schema)
         self.ctx, self.schema = ctx, schema
         self._staged: dict[str, str] = {}
+        self._lineage: dict[str, dict[str, object]] = {}
         self._results: ir.Table | None = None
         self._counts: pl.DataFrame | None = None
 
-    def add(self, name: str, expr: ir.Table) -> ir.Table:
+    def add(self, name: str, expr: ir.Table, *, sources: Sequence[str] = ()) -> ir.Table:
         """Materialize ``expr`` as the staged version of ``name`` and return the staged table,
-        so later models of the same build read it instead of recomputing it."""
+        so later models of the same build read it instead of recomputing it.
+
+        Lineage comes from the tables ``expr`` reads; ``sources`` adds inputs outside the
+        warehouse (``file:...``, ``lake:...``).
+        """
         validate_identifier("table name", name)
-        self._staged[name] = engine.stage_table(self.ctx.con, self.schema, name, expr)
+        self._staged[name], sql = engine.stage_table(self.ctx.con, self.schema, name, expr)
+        upstream = [*lineage.upstream_tables(expr, self.schema), *sources]
+        self._lineage[name] = {"upstream": upstream, "sql": sql}
         self._results = self._counts = None
         return self.ctx.con.table(self._staged[name], database=self.schema)
 
@@ -150,5 +157,6 @@ class Build:
         )
         engine.append(self.ctx.con, engine.OPS_SCHEMA, "publish_log", log,
                       replace_where={"run_id": self.ctx.run_id, "stage": self.ctx.stage, "schema_name": self.schema})
-        self._staged, self._results, self._counts = {}, None, None
+        lineage.record(self.ctx.con, self.schema, self._lineage, run_id=self.ctx.run_id)
+        self._staged, self._lineage, self._results, self._counts = {}, {}, None, None
         return counts

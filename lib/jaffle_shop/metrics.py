@@ -1,58 +1,25 @@
-"""Jaffle Shop metrics: declared once here, computed by :mod:`duckbook.metrics`.
-
-Models are marts joined to their location so every metric can be sliced by ``location_name``.
-Revenue is item revenue before tax (the sum of ``product_price``), as in the jaffle-shop
-semantic layer.
-"""
+"""Jaffle Shop metrics: the semantic layer declared in ``semantic_models.yml``, and the metric
+tables the ``40_metrics`` stage publishes from it."""
 
 from __future__ import annotations
 
-import ibis.expr.types as ir
+from pathlib import Path
 
-from duckbook.metrics import Metric, MetricLayer, Model, safe_divide
+from duckbook.metrics import SemanticLayer
 
-LAYER = MetricLayer(
-    models={
-        "orders": Model("orders", time_column="ordered_at", dimensions=("location_name",)),
-        "order_items": Model("order_items", time_column="ordered_at", dimensions=("location_name",)),
-    },
-    metrics=[
-        Metric("revenue", "Item revenue before tax: sum of product_price over order lines.",
-               model="order_items", measure=lambda t: t.product_price.sum(), format="currency"),
-        Metric("food_revenue", "Revenue from food items (jaffles).",
-               model="order_items", measure=lambda t: t.product_price.sum(where=t.is_food_item), format="currency"),
-        Metric("drink_revenue", "Revenue from drink items (beverages).",
-               model="order_items", measure=lambda t: t.product_price.sum(where=t.is_drink_item), format="currency"),
-        Metric("order_cost", "Supply cost of the items sold.",
-               model="order_items", measure=lambda t: t.supply_cost.sum(), format="currency"),
-        Metric("order_count", "Number of orders.",
-               model="orders", measure=lambda t: t.order_id.nunique()),
-        Metric("new_customer_orders", "Orders that were the customer's first order.",
-               model="orders", measure=lambda t: t.order_id.nunique(where=t.customer_order_number == 1)),
-        Metric("returning_customer_orders", "Orders from customers who had ordered before.",
-               model="orders", measure=lambda t: t.order_id.nunique(where=t.customer_order_number > 1)),
-        Metric("average_order_value", "Revenue per order.", inputs=("revenue", "order_count"),
-               formula=lambda m: safe_divide(m.revenue, m.order_count), format="currency"),
-        Metric("food_revenue_pct", "Share of revenue from food items.", inputs=("food_revenue", "revenue"),
-               formula=lambda m: safe_divide(m.food_revenue, m.revenue), format="percent"),
-        Metric("gross_profit", "Revenue minus the supply cost of the items sold.", inputs=("revenue", "order_cost"),
-               formula=lambda m: m.revenue - m.order_cost, format="currency"),
-    ],
-)
+SEMANTIC_MODELS_YML = Path(__file__).with_name("semantic_models.yml")
+LAYER = SemanticLayer.from_yaml(SEMANTIC_MODELS_YML)
 
+#: Metrics aggregated by order time (average_tax_rate is by store opening date, so it is not
+#: published in the order-time tables).
+ORDER_METRICS = [name for name in LAYER.metrics if name != "average_tax_rate"]
 
-def models(marts: dict[str, ir.Table]) -> dict[str, ir.Table]:
-    """The metric models built from the published marts (each with ``location_name``)."""
-    locations = marts["locations"].select("location_id", "location_name")
-    orders = marts["orders"].left_join(locations, "location_id").drop("location_id_right")
-    order_location = orders.select("order_id", "location_name")
-    items = marts["order_items"].left_join(order_location, "order_id").drop("order_id_right")
-    return {"orders": orders, "order_items": items}
-
-
-#: The metric tables the 40_metrics stage publishes: name -> (grain, dimensions).
+#: The metric tables the 40_metrics stage publishes: name -> (grain, dimensions, metrics).
 TABLES = {
-    "daily": ("day", ()),
-    "monthly": ("month", ()),
-    "monthly_by_location": ("month", ("location_name",)),
+    "daily": ("day", (), ORDER_METRICS),
+    "weekly": ("week", (), ORDER_METRICS),
+    "monthly": ("month", (), ORDER_METRICS),
+    "monthly_by_location": ("month", ("location_name",), [m for m in ORDER_METRICS if "location_name" in LAYER.dimensions(m)]),
+    "monthly_by_product": ("month", ("product_name", "product_type"),
+                           [m for m in ORDER_METRICS if {"product_name", "product_type"} <= LAYER.dimensions(m)]),
 }

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
@@ -13,22 +11,7 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
-DUCKBOOK = str(Path(sys.executable).with_name("duckbook"))
-SAMPLE_ROWS = {"raw_customers": 937, "raw_orders": 6771, "raw_items": 10161, "raw_products": 10, "raw_stores": 6, "raw_supplies": 65}
-
-
-def duckbook(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([DUCKBOOK, *args], cwd=cwd, capture_output=True, text=True, timeout=600)
-
-
-@pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
-    base = tmp_path_factory.mktemp("e2e")
-    warehouse, reports = base / "warehouse.duckdb", base / "reports"
-    proc = duckbook("run", "--warehouse", str(warehouse), "--reports-dir", str(reports), "-p", "run_date=2019-08-11")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return {"warehouse": warehouse, "reports": reports, "stdout": proc.stdout, "base": base}
+from tests.e2e.conftest import ROOT, SAMPLE_ROWS, duckbook
 
 
 def query(warehouse: Path, sql: str) -> list[tuple]:
@@ -95,7 +78,7 @@ def test_checks_and_run_log_recorded(run):
     assert scalar(wh, "select count(*) from ops.check_results where status = 'fail'") == 0
     assert scalar(wh, "select count(*) from ops.check_results") >= 50
     log = query(wh, "select stage, status, rows_written, duration_s, parameters from ops.run_log order by stage")
-    assert [r[0] for r in log] == ["10_ingest", "20_staging", "30_marts", "40_metrics", "50_report_overview"]
+    assert [r[0] for r in log] == ["10_ingest", "20_staging", "30_marts", "40_metrics", "50_report_customers", "50_report_overview"]
     assert all(r[1] == "success" and r[3] > 0 for r in log)
     assert log[0][2] == sum(SAMPLE_ROWS.values())
     assert json.loads(log[0][4])["run_date"] == "2019-08-11"
@@ -104,26 +87,31 @@ def test_checks_and_run_log_recorded(run):
 def test_metrics_reconcile_with_marts(run):
     wh = run["warehouse"]
     revenue = scalar(wh, "select sum(product_price) from marts.order_items")
-    for table in ["daily", "monthly", "monthly_by_location"]:
+    for table in ["daily", "weekly", "monthly", "monthly_by_location", "monthly_by_product"]:
         assert scalar(wh, f"select sum(revenue) from metrics.{table}") == revenue
-        assert scalar(wh, f"select sum(order_count) from metrics.{table}") == SAMPLE_ROWS["raw_orders"]
-    aov = query(wh, "select average_order_value, revenue / order_count from metrics.monthly")
+    for table in ["daily", "weekly", "monthly", "monthly_by_location"]:
+        assert scalar(wh, f"select sum(orders) from metrics.{table}") == SAMPLE_ROWS["raw_orders"]
+    aov = query(wh, "select average_order_value, revenue / orders from metrics.monthly")
     assert all(abs(a - b) < 1e-9 for a, b in aov)
 
 
-def test_report_is_self_contained_with_charts(run):
+@pytest.mark.parametrize(("name", "charts"), [("overview", 5), ("customers", 3)])
+def test_report_is_self_contained_with_charts(run, name, charts):
     reports = run["reports"]
-    page = (reports / "overview.html").read_text()
-    assert len(re.findall(r"<img[^>]+src=\"data:image/svg\+xml;base64,", page)) == 4
+    page = (reports / f"{name}.html").read_text()
+    assert len(re.findall(r"<img[^>]+src=\"data:image/svg\+xml;base64,", page)) == charts
     assert not re.search(r"<(script|link|img|iframe)[^>]+(src|href)=[\"']?(https?:)?//", page), "network reference in report"
     assert "def " not in page and "import " not in page, "code cells leaked into the report"
+    assert "docs/index.html" in page, "footer links the docs"
+    assert len(page.encode()) < 1_000_000, "a report page over 1 MB is a bug"
     index = (reports / "index.html").read_text()
-    assert "overview.html" in index and "2019-08-11" in index
+    assert "overview.html" in index and "customers.html" in index and "2019-08-11" in index
     run_id = re.search(r"run (\d{8}T\d{6}Z-[0-9a-f]{6})", run["stdout"]).group(1)
     assert run_id in index
     executed = reports / "runs" / run_id
     assert sorted(p.name for p in executed.glob("*.ipynb")) == [
-        "10_ingest.ipynb", "20_staging.ipynb", "30_marts.ipynb", "40_metrics.ipynb", "50_report_overview.ipynb"]
+        "10_ingest.ipynb", "20_staging.ipynb", "30_marts.ipynb", "40_metrics.ipynb", "50_report_customers.ipynb",
+        "50_report_overview.ipynb"]
 
 
 def test_rerun_is_idempotent(run, tmp_path):

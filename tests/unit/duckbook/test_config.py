@@ -45,6 +45,7 @@ def test_load_defaults(tmp_path):
         reports_dir=tmp_path / "reports",
         notebooks_dir=tmp_path / "notebooks",
         temp_directory=tmp_path / "data" / "tmp",
+        semantic_layer=tmp_path / "lib" / "jaffle_shop" / "semantic_models.yml",
         memory_limit="4GB",
         threads=2,
     )

@@ -1,0 +1,80 @@
+"""Lineage, derived from the Ibis expressions themselves (no hand-maintained lists).
+
+When a build stages a table, :func:`upstream_tables` walks the expression for the tables it
+reads, and the SQL it was compiled to is kept; :func:`record` stores both in ``ops.lineage``
+when the build publishes. :func:`column_lineage` asks sqlglot which upstream columns each output
+column comes from.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+import ibis
+import ibis.expr.types as ir
+
+from duckbook import engine
+
+STAGED_PREFIX = "_wap_"
+
+
+def upstream_tables(expr: ir.Table, schema: str) -> list[str]:
+    """``schema.table`` names of the warehouse tables ``expr`` reads, sorted; staged tables of
+    the same build count as their final names; in-memory and temporary inputs are left out."""
+    from ibis.expr import operations as ops
+
+    found = set()
+    for node in expr.op().find(ops.DatabaseTable):
+        if isinstance(node, ops.InMemoryTable):
+            continue
+        db = node.namespace.database
+        if not db or node.name.startswith(("_csv_", "_validated_", "ibis_")):
+            continue  # temporary views (CSV scans, parquet reads) are recorded by the caller
+        name = node.name.removeprefix(STAGED_PREFIX)
+        found.add(f"{db}.{name}")
+    return sorted(found)
+
+
+def record(con: engine.DuckDBBackend, schema: str, tables: Mapping[str, Mapping[str, object]], *, run_id: str) -> None:
+    """Store the lineage of published ``tables`` (``{name: {"upstream": [...], "sql": str}}``)."""
+    if not tables:
+        return
+    rows = [
+        {"schema_name": schema, "table_name": name, "upstream": json.dumps(info["upstream"]), "sql": str(info["sql"]),
+         "run_id": run_id}
+        for name, info in sorted(tables.items())
+    ]
+    engine.append(con, engine.OPS_SCHEMA, "lineage", ibis.memtable(rows),
+                  replace_where={"schema_name": schema, "table_name": sorted(tables)})
+
+
+def column_lineage(sql: str, columns: list[str]) -> dict[str, list[str]]:
+    """``{column: ["schema.table.column", ...]}`` for the output ``columns`` of ``sql``, as far
+    as sqlglot can trace them (columns it cannot trace map to an empty list)."""
+    import sqlglot
+    from sqlglot.lineage import lineage
+    from sqlglot.optimizer.qualify import qualify
+    from sqlglot.optimizer.scope import build_scope
+
+    out: dict[str, list[str]] = {column: [] for column in columns}
+    try:  # qualify and scope once per query, not once per column
+        parsed = qualify(sqlglot.parse_one(sql, dialect="duckdb"), dialect="duckdb", validate_qualify_columns=False, identify=False)
+        scope = build_scope(parsed)
+    except Exception:  # sqlglot cannot parse or qualify every construct
+        return out
+    for column in columns:
+        try:
+            node = lineage(column, parsed, dialect="duckdb", scope=scope, copy=False)
+        except Exception:  # nor trace every column (unnest, some window frames, ...)
+            continue
+        sources = set()
+        for leaf in node.walk():
+            if leaf.downstream or not isinstance(leaf.source, sqlglot.exp.Table):
+                continue
+            table = leaf.source.name.removeprefix(STAGED_PREFIX)
+            if not leaf.source.db or table.startswith(("_csv_", "_validated_", "ibis_")):
+                continue
+            sources.add(f"{leaf.source.db}.{table}.{leaf.name.split('.')[-1].strip(chr(34))}")
+        out[column] = sorted(sources)
+    return out
