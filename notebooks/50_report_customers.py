@@ -45,7 +45,8 @@ report.header("Jaffle Shop · Customers", run_id=ctx.run_id, data_date=data_date
 
 # %% [markdown]
 # ## New and returning customers
-# A customer is *returning* once they have ordered more than once.
+# A customer is *returning* once they have ordered more than once; customers who have not ordered
+# yet count as *new*.
 
 # %%
 report.table(customer_types)
@@ -56,9 +57,10 @@ weekly = (
     metrics_tables["weekly"]
     .select("period", pl.col("new_customer_orders").alias("new"), pl.col("returning_customer_orders").alias("returning"))
     .unpivot(index="period", variable_name="customer", value_name="orders")
+    .with_columns(pl.col("period").dt.strftime("%Y-%m-%d").alias("week"))
 )
 alt.Chart(weekly).mark_bar().encode(
-    x=alt.X("period:T", title="Week"),
+    x=alt.X("week:O", title="Week starting"),
     y=alt.Y("orders:Q", title="Orders"),
     color=alt.Color("customer:N", title="Customer"),
 ).properties(width=700, height=240, title="Orders from new and returning customers, by week")
@@ -85,7 +87,7 @@ alt.Chart(retention).mark_rect().encode(
 
 # %% [markdown]
 # ## Lifetime spend
-# Customers by lifetime spend (with tax), in $25 bands.
+# Customers who have ordered, by lifetime spend (with tax), in $25 bands.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
