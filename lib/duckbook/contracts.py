@@ -117,6 +117,8 @@ def validate_rows(text: ir.Table, contract: Contract, *, latest_allowed: ibis.Sc
     for col in contract.columns:
         raw = text[col.name]
         value = raw if col.type == "string" else raw.strip().try_cast(TYPES[col.type])
+        if col.type == "int64":  # the engine's cast rounds "2.5" to an integer: accept digits only
+            value = raw.strip().re_search(r"^[+-]?[0-9]+$").ifelse(value, ibis.null("int64"))
         typed[col.name] = value
         if col.name in contract.primary_key:
             rules.append((raw.isnull(), f"missing_key:{col.name}"))
@@ -127,7 +129,7 @@ def validate_rows(text: ir.Table, contract: Contract, *, latest_allowed: ibis.Sc
         if col.no_future and latest_allowed is not None:
             rules.append((value > latest_allowed.cast(TYPES[col.type]), f"future_value:{col.name}"))
     reason = ibis.cases(*rules, else_=ibis.null("string")) if rules else ibis.null("string")
-    raw_row = ibis.literal(",").join([text[c].fill_null("") for c in contract.column_names])
+    raw_row = text["_raw"] if "_raw" in text.columns else ibis.literal(",").join([text[c].fill_null("") for c in contract.column_names])
     out = text.select("_line", _raw=raw_row, _reason=reason, **typed)
     if contract.primary_key:
         # The first good row of a key (by line) wins. An aggregate and a join, not a window:

@@ -76,36 +76,6 @@ def table_exists(con: DuckDBBackend, schema: str, name: str) -> bool:
     return name in con.list_tables(database=schema) if schema in con.list_databases() else False
 
 
-def read_csv_as_text(con: DuckDBBackend, path: Path, columns: list[str]) -> ibis.Table:
-    """Read a CSV with every column as text, plus ``_line`` (1-based line number in the file).
-
-    Nothing is cast here: types are checked by the contract, so a bad value becomes a
-    quarantined row instead of a failed read. Rows with too many or too few fields are kept
-    (``null_padding``) so that the contract can name them.
-    """
-    name = f"_csv_{uuid.uuid4().hex[:12]}"
-    cols = ", ".join(f"{_literal(c)}: 'VARCHAR'" for c in columns)
-    # Single-threaded scan keeps file order, so row_number() is the data row number. A view:
-    # the file is scanned once, by whatever materializes the validated rows.
-    con.raw_sql(
-        f"""
-        CREATE OR REPLACE TEMP VIEW {name} AS
-        SELECT row_number() OVER () + 1 AS _line, *
-        FROM read_csv({_literal(str(path))}, header = true, columns = {{{cols}}},
-                      auto_detect = false, null_padding = true, parallel = false)
-        """
-    )
-    return con.table(name)
-
-
-def csv_header(path: Path) -> list[str]:
-    """Return the header fields of a CSV file (quotes stripped, BOM removed)."""
-    import csv
-
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        return next(csv.reader(f), [])
-
-
 def materialize_temp(con: DuckDBBackend, expr: ibis.Table, prefix: str = "_tmp") -> ibis.Table:
     """Compute ``expr`` once into a temporary table and return it (dropped with the session)."""
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"

@@ -18,7 +18,7 @@ from pathlib import Path
 import ibis
 import polars as pl
 
-from duckbook import checks, engine
+from duckbook import checks, csvfile, engine
 from duckbook.contracts import Contract, ContractError, good_rows, quarantine_rows, validate_rows
 from duckbook.stage import Build, StageContext
 
@@ -49,7 +49,11 @@ def preflight(contracts: Mapping[str, Contract], source_dir: Path) -> None:
         if not path.is_file():
             problems.append(f"{path}: file is missing (source {contract.name})")
             continue
-        header = engine.csv_header(path)
+        try:
+            header = csvfile.read_header(path)
+        except csvfile.FileError as exc:
+            problems.append(str(exc))
+            continue
         missing = [c for c in contract.column_names if c not in header]
         if missing:
             problems.append(f"{path}: missing column(s) {', '.join(missing)} (header is {', '.join(header) or 'empty'})")
@@ -70,7 +74,11 @@ def ingest_file(ctx: StageContext, build: Build, contract: Contract, source_dir:
     path = (source_dir / contract.file).resolve()
     batch_id = f"{contract.name}-{file_digest(path)[:16]}"
     con = ctx.con
-    text = engine.read_csv_as_text(con, path, engine.csv_header(path))
+    try:
+        parsed = csvfile.read_records(path)
+    except csvfile.FileError as exc:
+        raise ContractError(str(exc)) from None
+    text = ibis.memtable(csvfile.to_arrow(parsed))
     # Values after the end of run_date are in the future for this run.
     latest = ibis.literal(dt.datetime.combine(ctx.run_date, dt.time.max).replace(microsecond=0), type="timestamp")
     validated = engine.materialize_temp(con, validate_rows(text, contract, latest_allowed=latest), prefix="_validated")
@@ -86,11 +94,19 @@ def ingest_file(ctx: StageContext, build: Build, contract: Contract, source_dir:
     landed = con.read_parquet(parquet, hive_partitioning=False)
     build.add(contract.name, landed, sources=[f"file:{path}", f"lake:{parquet.parent.parent}"])
     bad = quarantine_rows(validated, contract, batch_id=batch_id, source_file=str(path), run_id=ctx.run_id, quarantined_at=ingested_at)
+    if parsed.rejects:  # lines that never became a record: encoding, NUL bytes, quotes, field count
+        unreadable = ibis.memtable([
+            {"source_table": contract.name, "batch_id": batch_id, "source_file": str(path), "line": r.line,
+             "reason_code": r.reason, "reason": f"{r.reason}: {r.detail}", "raw_row": r.raw, "run_id": ctx.run_id,
+             "quarantined_at": ctx.run_started_at}
+            for r in parsed.rejects
+        ])
+        bad = bad.union(unreadable.cast(bad.schema()))
     engine.append(con, engine.OPS_SCHEMA, "quarantine", bad, replace_where={"batch_id": batch_id})
-    # Counted independently (rows read = validated rows, one per data line; what landed in the
-    # warehouse; what was quarantined) so the reconciliation check catches a row lost between
-    # them; one query for all three.
-    read, landed, quarantined = checks.count_rows([validated, build.tables[contract.name], bad])
+    landed, quarantined = checks.count_rows([build.tables[contract.name], bad])
+    # read = every non-blank data line the file has (a record spanning lines counts once per line
+    # it spans only if it breaks), so a line lost anywhere fails the reconciliation check
+    read = parsed.record_count + len(parsed.rejects)
     return Batch(
         table=contract.name,
         batch_id=batch_id,

@@ -99,7 +99,7 @@ def test_ingest_quarantines_bad_rows_with_reason_file_and_line(ctx, tmp_path):
         (6, "future_value:born_at"), (7, "missing_value:age"), (8, "invalid_timestamp:born_at"),
     ]
     assert set(q["source_file"]) == {str((src / "people.csv").resolve())}
-    assert q.filter(q["line"] == 3)["raw_row"].item() == "b,thirty,2000-01-01T00:00:00"
+    assert q.filter(q["line"] == 3)["raw_row"].item() == "b,thirty,2000-01-01T00:00:00,x"  # the line as in the file
     results = build.audit([reconciliation_check()], context={"ingest_manifest": ctx.con.table("ingest_manifest", database="ops")})
     assert results["status"].to_list() == ["pass"]
     build.publish()

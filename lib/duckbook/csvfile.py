@@ -1,0 +1,205 @@
+"""Read a delimited text file into records *without losing any line*.
+
+Every data line ends up either in a record (with its line number and raw text) or in a reject
+with a reason code: ``invalid_encoding`` (not UTF-8), ``nul_byte``, ``unterminated_quote``,
+``wrong_column_count``. Parsing is Python's :mod:`csv`, restarted after a broken record so one
+bad quote cannot swallow the rest of the file; the values are then typed and validated in the
+engine (:mod:`duckbook.contracts`).
+
+Examples
+--------
+>>> import pathlib, tempfile
+>>> p = pathlib.Path(tempfile.mkdtemp()) / "t.csv"
+>>> _ = p.write_bytes(b'id,n\\na,1\\nb,2,3\\nc,"4\\nd,5\\n')
+>>> parsed = read_records(p)
+>>> parsed.header, [(r.line, r.values) for r in parsed.records]
+(['id', 'n'], [(2, ['a', '1']), (5, ['d', '5'])])
+>>> [(r.line, r.reason) for r in parsed.rejects]
+[(3, 'wrong_column_count'), (4, 'unterminated_quote')]
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+from pathlib import Path
+
+BOM = b"\xef\xbb\xbf"
+
+
+class FileError(ValueError):
+    """The file cannot be read at all (empty, no header, duplicate header names)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Record:
+    line: int  # 1-based line of the file where the record starts
+    values: list[str]
+    raw: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Reject:
+    line: int
+    reason: str
+    detail: str
+    raw: str
+
+
+@dataclasses.dataclass
+class Parsed:
+    header: list[str]
+    records: list[Record]
+    rejects: list[Reject]
+    data_lines: int  # non-blank physical lines after the header
+    # fast path (a clean file): the rows as value lists, record i on line i + 2
+    rows: list[list[str]] | None = None
+    lines_text: list[str] | None = None
+
+    @property
+    def record_count(self) -> int:
+        return len(self.rows) if self.rows is not None else len(self.records)
+
+
+def read_header(path: Path) -> list[str]:
+    """The header fields of ``path`` (BOM removed); :class:`FileError` if there is none."""
+    with open(path, "rb") as f:
+        first = f.readline()
+    first = first.removeprefix(BOM).rstrip(b"\r\n")
+    if not first.strip():
+        raise FileError(f"{path}: empty file (no header line)")
+    try:
+        return next(csv.reader([first.decode("utf-8")]))
+    except UnicodeDecodeError as exc:
+        raise FileError(f"{path}: the header (line 1) is not UTF-8 (byte 0x{first[exc.start]:02x})") from None
+
+
+def to_arrow(parsed: Parsed):  # noqa: ANN201 - pyarrow.Table
+    """The records as an Arrow table of strings (empty field -> null) plus ``_line`` and ``_raw``
+    (the line as in the file)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if parsed.rows is not None:
+        values = list(zip(*parsed.rows, strict=True)) if parsed.rows else [() for _ in parsed.header]
+        lines = list(range(2, len(parsed.rows) + 2))
+        raws = parsed.lines_text[1:len(parsed.rows) + 1]  # type: ignore[index]
+    else:
+        values = list(zip(*(r.values for r in parsed.records), strict=True)) if parsed.records else [() for _ in parsed.header]
+        lines = [r.line for r in parsed.records]
+        raws = [r.raw for r in parsed.records]
+    columns = {}
+    for name, column in zip(parsed.header, values, strict=True):
+        arr = pa.array(column, type=pa.string())
+        columns[name] = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
+    columns["_line"] = pa.array(lines, type=pa.int64())
+    columns["_raw"] = pa.array(raws, type=pa.string())
+    return pa.table(columns)
+
+
+def _fast(data: bytes) -> Parsed | None:
+    """Parse a clean file in one pass (valid UTF-8, no NUL, no blank line, one line per record,
+    every record as wide as the header); None when any of that does not hold."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if "\x00" in text:
+        return None
+    if "\r" in text:  # Windows line ends are fine; a lone carriage return is not
+        text = text.replace("\r\n", "\n")
+        if "\r" in text:
+            return None
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    if not lines or any(not line for line in lines):
+        return None
+    try:
+        rows = list(csv.reader(lines, strict=True))  # one input line per row: a quoted newline fails here
+    except csv.Error:
+        return None
+    header = rows[0]
+    if len(rows) != len(lines) or any(len(r) != len(header) for r in rows):
+        return None
+    return Parsed(header, [], [], len(rows) - 1, rows=rows[1:], lines_text=lines)
+
+
+def read_records(path: Path) -> Parsed:
+    """Parse ``path`` (see the module docstring). Raises :class:`FileError` naming the file for
+    an empty file, a missing header or duplicate column names."""
+    data = Path(path).read_bytes()
+    if data.startswith(BOM):
+        data = data[len(BOM):]
+    fast = _fast(data)
+    if fast is not None:
+        _check_header(path, fast.header)
+        return fast
+    lines: list[tuple[int, str]] = []  # (line number, text) of the lines csv may read
+    rejects: list[Reject] = []
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        raw = raw.removesuffix(b"\r")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            rejects.append(Reject(number, "invalid_encoding", f"not UTF-8: byte 0x{raw[exc.start]:02x} at column {exc.start + 1}",
+                                  raw.decode("utf-8", errors="replace")))
+            continue
+        if "\x00" in text:
+            rejects.append(Reject(number, "nul_byte", f"NUL byte at column {text.index(chr(0)) + 1}", text.replace("\x00", "\\0")))
+            continue
+        lines.append((number, text))
+    while lines and not lines[-1][1].strip():
+        lines.pop()  # trailing newline(s)
+    if not lines:
+        raise FileError(f"{path}: empty file (no header line)")
+    header_line, header_text = lines[0]
+    if header_line != 1:
+        raise FileError(f"{path}: the header (line 1) is unreadable ({rejects[0].detail})")
+    header = next(csv.reader([header_text]))
+    _check_header(path, header)
+    body = [(n, t) for n, t in lines[1:] if t.strip()]
+    records: list[Record] = []
+    start = 0
+    while start < len(body):
+        start = _parse_from(body, start, len(header), records, rejects)
+    rejects.sort(key=lambda r: r.line)
+    return Parsed(header, records, rejects, len(body))
+
+
+def _check_header(path: Path, header: list[str]) -> None:
+    if not any(h.strip() for h in header):
+        raise FileError(f"{path}: empty header line")
+    if len(set(header)) != len(header):
+        dupes = sorted({h for h in header if header.count(h) > 1})
+        raise FileError(f"{path}: duplicate column name(s) in the header: {', '.join(dupes)}")
+
+
+def _parse_from(body: list[tuple[int, str]], start: int, width: int, records: list[Record], rejects: list[Reject]) -> int:
+    """Parse ``body[start:]`` until the end or a broken record; return where to resume."""
+    consumed = start
+
+    def feed():
+        nonlocal consumed
+        while consumed < len(body):
+            consumed += 1
+            yield body[consumed - 1][1] + "\n"
+
+    reader = csv.reader(feed(), strict=True)
+    while True:
+        first = consumed  # index in body of the line the next record starts on
+        try:
+            values = next(reader)
+        except StopIteration:
+            return len(body)
+        except csv.Error as exc:
+            line, text = body[first]
+            rejects.append(Reject(line, "unterminated_quote" if "EOF" in str(exc) or "end of data" in str(exc) else "malformed_quote",
+                                  str(exc), text))
+            return first + 1  # resume on the line after the broken one
+        line = body[first][0]
+        raw = "\n".join(t for _, t in body[first:consumed])
+        if len(values) != width:
+            rejects.append(Reject(line, "wrong_column_count", f"expected {width} fields, found {len(values)}", raw))
+        else:
+            records.append(Record(line, values, raw))
