@@ -56,7 +56,7 @@ quarantine_summary(ctx, manifest["batch_id"].to_list())
 # ## Audit and publish schema `raw`
 
 # %%
-build.audit(checks.RAW, context={"ingest_manifest": ctx.con.table("ingest_manifest", database="ops")}).select(
+build.audit(checks.for_schema("raw", ctx.run_date), context={"ingest_manifest": ctx.con.table("ingest_manifest", database="ops")}).select(
     "table_name", "check_name", "failing_rows", "status"
 )
 

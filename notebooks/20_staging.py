@@ -53,7 +53,7 @@ build.tables["stg_orders"].order_by("ordered_at", "order_id").limit(5).to_polars
 # ## Audit and publish
 
 # %%
-build.audit(checks.STAGING).select("table_name", "check_name", "failing_rows", "status")
+build.audit(checks.for_schema("staging", ctx.run_date)).select("table_name", "check_name", "failing_rows", "status")
 
 # %%
 published = build.publish()

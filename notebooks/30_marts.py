@@ -80,7 +80,7 @@ fct.aggregate(
 # ## Audit and publish
 
 # %%
-build.audit(checks.MARTS).select("table_name", "check_name", "failing_rows", "status")
+build.audit(checks.for_schema("marts", ctx.run_date)).select("table_name", "check_name", "failing_rows", "status")
 
 # %%
 published = build.publish()

@@ -33,6 +33,7 @@ import polars as pl
 import duckbook
 from duckbook import checks
 from duckbook.report import table
+from jaffle_shop import checks as jaffle_checks
 from jaffle_shop import metrics
 
 ctx = duckbook.start_stage("40_metrics", run_id=run_id, run_started_at=run_started_at, run_date=run_date, warehouse=warehouse)
@@ -85,7 +86,7 @@ reconcile = [
     )
     for name in metrics.TABLES
     if name != "monthly_by_product"  # an order spans several products
-] + [checks.not_null(name, "period") for name in metrics.TABLES]
+] + jaffle_checks.for_schema("metrics", ctx.run_date)
 build.audit(reconcile).select("table_name", "check_name", "failing_rows", "status")
 
 # %%

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 app = typer.Typer(help="duckbook: notebook-centric analytics engineering on Ibis and DuckDB.", no_args_is_help=True,
-                  add_completion=False)
+                  add_completion=False, pretty_exceptions_enable=False)
 
 
 @app.callback()
@@ -70,6 +70,38 @@ def docs(
         typer.echo(f"error: warehouse {cfg.warehouse} does not exist: run `duckbook run` first", err=True)
         raise typer.Exit(2)
     typer.echo(f"docs: {docs_site.build(cfg)}")
+
+
+@app.command()
+def check(
+    select: Annotated[list[str], typer.Option("--select", "-s", help="Only these tables (schema.table or table; repeatable).")] = [],  # noqa: B006
+    run_date: Annotated[str | None, typer.Option(help="Date freshness and 'no future' checks compare with [default: today].")] = None,
+    warehouse: Annotated[Path | None, typer.Option(help="Warehouse file [default: configured].")] = None,
+) -> None:
+    """Run the checks declared in the project YAML against the published warehouse (read-only).
+
+    Prints every result; exits 1 if an error check fails, 2 on bad arguments.
+    """
+    import datetime as dt
+
+    import polars as pl
+
+    from duckbook import config
+    from duckbook import quality
+
+    cfg = config.load(warehouse=str(warehouse or ""))
+    try:
+        day = dt.date.fromisoformat(run_date) if run_date else dt.date.today()
+        results = quality.check_warehouse(cfg, select=select, run_date=day)
+    except (ValueError, LookupError, FileNotFoundError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_hide_dataframe_shape=True, tbl_width_chars=220, fmt_str_lengths=60):
+        typer.echo(results.select("table_name", "check_name", "severity", "failing_rows", "observed", "threshold", "status"))
+    counts = results["status"].value_counts().sort("status")
+    typer.echo(", ".join(f"{n} {status}" for status, n in counts.iter_rows()))
+    if (results["status"] == "fail").any():
+        raise typer.Exit(1)
 
 
 metrics_app = typer.Typer(help="The semantic layer: list metrics, query them.", no_args_is_help=True)

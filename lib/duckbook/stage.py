@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 from collections.abc import Mapping, Sequence
 
 import ibis
@@ -74,6 +75,10 @@ def start_stage(
     return StageContext(stage=stage, run_id=run_id, run_started_at=started, run_date=day, cfg=cfg, con=engine.connect(cfg.warehouse, cfg=cfg))
 
 
+#: Failing rows kept per failed check (the count in ops.check_results is always exact).
+MAX_STORED_FAILURES = 10_000
+
+
 class Build:
     """Tables built together, audited together and published together into one schema."""
 
@@ -117,6 +122,8 @@ class Build:
         """Run ``checks`` on the staged tables (``context`` supplies other tables they reference),
         store the results in ``ops.check_results`` and return them for display."""
         known = {**(context or {}), **self.tables}
+        if engine.table_exists(self.ctx.con, engine.OPS_SCHEMA, _checks.HISTORY):  # for volume checks
+            known.setdefault(_checks.HISTORY, self.ctx.con.table(_checks.HISTORY, database=engine.OPS_SCHEMA))
         missing = sorted({c.table for c in checks} - known.keys())
         if missing:
             raise LookupError(f"checks name table(s) not in this build: {', '.join(missing)}")
@@ -130,8 +137,28 @@ class Build:
         results = results.mutate(**stamp)
         engine.append(self.ctx.con, engine.OPS_SCHEMA, "check_results", results,
                       replace_where={"run_id": self.ctx.run_id, "stage": self.ctx.stage, "schema_name": self.schema})
+        self._store_failures(checks, known, results)
         self._results = results
         return results.drop("run_id", "stage", "schema_name", "checked_at").order_by("table_name", "check_name").to_polars()
+
+    def _store_failures(self, checks: Sequence[_checks.Check], known: Mapping[str, ir.Table], results: ir.Table) -> None:
+        """Keep the failing rows of failed error checks in ``ops.check_failures`` (as JSON, up to
+        :data:`MAX_STORED_FAILURES` per check) so an engineer can query what broke."""
+        failed = set(results.filter(results.status == "fail").check_name.to_pyarrow().to_pylist())
+        rows = []
+        for check in checks:
+            if check.name not in failed or check.failing is None:
+                continue
+            bad = check.failing(known).limit(MAX_STORED_FAILURES).to_pyarrow().to_pylist()
+            rows += [{"check_name": check.name, "table_name": check.table, "row_number": i + 1,
+                      "row_json": json.dumps(r, default=str, sort_keys=True)} for i, r in enumerate(bad)]
+        replace = {"run_id": self.ctx.run_id, "stage": self.ctx.stage, "schema_name": self.schema}
+        if not rows and not engine.table_exists(self.ctx.con, engine.OPS_SCHEMA, "check_failures"):
+            return
+        table = ibis.memtable(rows, schema={"check_name": "string", "table_name": "string", "row_number": "int64", "row_json": "string"})
+        stamped = table.mutate(run_id=ibis.literal(self.ctx.run_id), stage=ibis.literal(self.ctx.stage),
+                               schema_name=ibis.literal(self.schema))
+        engine.append(self.ctx.con, engine.OPS_SCHEMA, "check_failures", stamped, replace_where=replace)
 
     def publish(self) -> pl.DataFrame:
         """Swap every staged table in, in one transaction, and return their row counts.

@@ -78,7 +78,8 @@ def test_checks_and_run_log_recorded(run):
     assert scalar(wh, "select count(*) from ops.check_results where status = 'fail'") == 0
     assert scalar(wh, "select count(*) from ops.check_results") >= 50
     log = query(wh, "select stage, status, rows_written, duration_s, parameters from ops.run_log order by stage")
-    assert [r[0] for r in log] == ["10_ingest", "20_staging", "30_marts", "40_metrics", "50_report_customers", "50_report_overview"]
+    assert [r[0] for r in log] == ["10_ingest", "20_staging", "30_marts", "40_metrics", "50_report_customers",
+                                   "50_report_overview", "50_report_quality"]
     assert all(r[1] == "success" and r[3] > 0 for r in log)
     assert log[0][2] == sum(SAMPLE_ROWS.values())
     assert json.loads(log[0][4])["run_date"] == "2019-08-11"
@@ -95,7 +96,7 @@ def test_metrics_reconcile_with_marts(run):
     assert all(abs(a - b) < 1e-9 for a, b in aov)
 
 
-@pytest.mark.parametrize(("name", "charts"), [("overview", 5), ("customers", 3)])
+@pytest.mark.parametrize(("name", "charts"), [("overview", 5), ("customers", 3), ("quality", 1)])
 def test_report_is_self_contained_with_charts(run, name, charts):
     reports = run["reports"]
     page = (reports / f"{name}.html").read_text()
@@ -105,13 +106,13 @@ def test_report_is_self_contained_with_charts(run, name, charts):
     assert "docs/index.html" in page, "footer links the docs"
     assert len(page.encode()) < 1_000_000, "a report page over 1 MB is a bug"
     index = (reports / "index.html").read_text()
-    assert "overview.html" in index and "customers.html" in index and "2019-08-11" in index
+    assert all(f"{page}.html" in index for page in ("overview", "customers", "quality")) and "2019-08-11" in index
     run_id = re.search(r"run (\d{8}T\d{6}Z-[0-9a-f]{6})", run["stdout"]).group(1)
     assert run_id in index
     executed = reports / "runs" / run_id
     assert sorted(p.name for p in executed.glob("*.ipynb")) == [
         "10_ingest.ipynb", "20_staging.ipynb", "30_marts.ipynb", "40_metrics.ipynb", "50_report_customers.ipynb",
-        "50_report_overview.ipynb"]
+        "50_report_overview.ipynb", "50_report_quality.ipynb"]
 
 
 def test_rerun_is_idempotent(run, tmp_path):
@@ -196,3 +197,33 @@ def test_docs_site_covers_every_table_with_lineage(run):
     orders = page.split('id="marts.orders">', 1)[1].split("</section>", 1)[0]
     assert "marts.order_items.supply_cost" in orders
     assert "Customer full name" in page and "PII, hidden" in page
+
+
+def test_check_cli_runs_declared_checks_on_the_warehouse(run):
+    wh = str(run["warehouse"])
+    proc = duckbook("check", "--warehouse", wh, "--run-date", "2019-08-11")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "fail" not in proc.stdout.splitlines()[-1] and " pass" in proc.stdout.splitlines()[-1]
+    stale = duckbook("check", "--warehouse", wh, "--select", "orders", "--run-date", "2019-09-30")
+    assert stale.returncode == 0 and "freshness__orders__ordered_at" in stale.stdout and "1 warn" in stale.stdout
+    bad = duckbook("check", "--warehouse", wh, "--select", "nope")
+    assert bad.returncode == 2 and "no checks declared for nope" in bad.stderr
+
+
+def test_an_error_check_blocks_publication_in_a_real_run(run, tmp_path):
+    """Orders whose total is not subtotal + tax: 30_marts audits, refuses to publish, the run
+    fails, and the previously published warehouse is untouched."""
+    wh = tmp_path / "w.duckdb"
+    wh.write_bytes(Path(run["warehouse"]).read_bytes())
+    src = tmp_path / "src"
+    src.mkdir()
+    for f in (ROOT / "data" / "sample").glob("raw_*.csv"):
+        (src / f.name).write_text(f.read_text())
+    orders = (src / "raw_orders.csv").read_text().splitlines()
+    head, first = orders[0], orders[1].split(",")
+    first[-1] = str(int(first[-1]) + 1)  # order_total off by one cent
+    (src / "raw_orders.csv").write_text("\n".join([head, ",".join(first), *orders[2:]]) + "\n")
+    proc = duckbook("run", "--warehouse", str(wh), "--reports-dir", str(tmp_path / "reports"), "-p", f"source_dir={src}")
+    assert proc.returncode == 1
+    assert "30_marts" in proc.stderr and "order_total_is_subtotal_plus_tax__orders: 1 failing row" in proc.stderr
+    assert scalar(wh, "select count(*) from marts.orders where order_total != subtotal + tax_paid") == 0

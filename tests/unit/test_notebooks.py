@@ -16,7 +16,7 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("[0-
 
 
 def test_there_are_stage_notebooks():
-    assert [p.stem.split("_")[0] for p in NOTEBOOKS] == ["10", "20", "30", "40", "50", "50"]
+    assert [p.stem.split("_")[0] for p in NOTEBOOKS] == ["10", "20", "30", "40", "50", "50", "50"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

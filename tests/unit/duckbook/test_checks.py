@@ -191,15 +191,15 @@ def test_run_checks_reports_every_check_in_order(tables):
     got = rows(run_checks(checks, tables))
     assert got == [
         {"check_name": "not_null__orders__order_id", "table_name": "orders", "column_name": "order_id",
-         "severity": "error", "description": "orders.order_id is never null", "failing_rows": 0, "status": "pass",
-         "failing_sample": ""},
+         "severity": "error", "description": "orders.order_id is never null", "failing_rows": 0, "observed": None,
+         "threshold": "error if >0", "status": "pass", "failing_sample": ""},
         {"check_name": "unique__lines__order_id__line_no", "table_name": "lines", "column_name": "order_id, line_no",
          "severity": "error", "description": "lines.(order_id, line_no) is unique", "failing_rows": 2,
-         "status": "fail", "failing_sample": "o2, 1"},
+         "observed": None, "threshold": "error if >0", "status": "fail", "failing_sample": "o2, 1"},
         {"check_name": "relationship__orders__customer_id__customers", "table_name": "orders",
          "column_name": "customer_id", "severity": "warn",
          "description": "every orders.customer_id exists in customers.customer_id", "failing_rows": 2,
-         "status": "warn", "failing_sample": "c8; c9"},
+         "observed": None, "threshold": "warn if >0", "status": "warn", "failing_sample": "c8; c9"},
     ]
 
 
@@ -229,8 +229,8 @@ def test_raise_for_failures_lists_all_failing_error_checks(tables):
         raise_for_failures(run_checks(checks, tables))
     assert str(exc.value) == (
         "2 error check(s) failed; nothing was published:\n"
-        "- not_null__customers__customer_type: 1 failing row(s) in customers\n"
-        "- relationship__orders__customer_id__customers: 2 failing row(s) in orders (e.g. c8; c9)"
+        "- not_null__customers__customer_type: 1 failing row(s) in customers (error if >0)\n"
+        "- relationship__orders__customer_id__customers: 2 failing row(s) in orders (error if >0) (e.g. c8; c9)"
     )
 
 

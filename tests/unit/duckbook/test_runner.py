@@ -16,8 +16,9 @@ def stages():
 
 
 def test_discover_finds_stages_in_order():
-    assert [s.name for s in stages()] == ["10_ingest", "20_staging", "30_marts", "40_metrics", "50_report_customers", "50_report_overview"]
-    assert [s.report_name for s in stages()] == [None, None, None, None, "customers", "overview"]
+    assert [s.name for s in stages()] == ["10_ingest", "20_staging", "30_marts", "40_metrics", "50_report_customers",
+                                          "50_report_overview", "50_report_quality"]
+    assert [s.report_name for s in stages()] == [None, None, None, None, "customers", "overview", "quality"]
 
 
 def test_select_by_full_or_short_name_keeps_pipeline_order():

@@ -130,3 +130,15 @@ def test_missing_file_and_missing_column_are_named_before_anything_is_written(ct
     with pytest.raises(ContractError, match=r"people.csv: missing column\(s\) born_at"):
         ingest(ctx, CONTRACTS, src)
     assert "raw" not in ctx.con.list_databases()
+
+
+def test_failing_rows_of_error_checks_are_stored(ctx):
+    build = ctx.build("marts")
+    build.add("a", ibis.memtable({"id": [7, 7, 8], "v": ["x", "y", "z"]}))
+    build.audit([checks.unique("a", "id"), checks.not_null("a", "v", severity="warn")])
+    with pytest.raises(checks.CheckFailed):
+        build.publish()
+    stored = ctx.con.table("check_failures", database="ops").order_by("row_number").to_polars()
+    assert stored["check_name"].to_list() == ["unique__a__id", "unique__a__id"]
+    assert sorted(stored["row_json"].to_list()) == ['{"id": 7, "v": "x"}', '{"id": 7, "v": "y"}']
+    assert set(stored["run_id"]) == {"r1"}

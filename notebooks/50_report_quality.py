@@ -1,0 +1,82 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Data quality
+# Every check of this run by table, the checks that warned or failed, the trend over the last
+# runs, what was quarantined at ingestion and how fresh each source is. Checks are declared in
+# `lib/jaffle_shop/models.yml` and `sources.yml`; a failing error check stops its stage before it
+# publishes, so a published run has no failed error check.
+
+# %% tags=["parameters"]
+run_id: str = ""  # run identifier; empty: manual-<stage>
+run_started_at: str = ""  # run timestamp, UTC, YYYY-MM-DDTHH:MM:SS; empty: now
+run_date: str = ""  # logical date YYYY-MM-DD; empty: today
+warehouse: str = ""  # DuckDB warehouse file; empty: configured (DUCKBOOK_WAREHOUSE or data/warehouse.duckdb)
+
+# %%
+import duckbook  # first: it spares altair's jsonschema a slow optional import
+import altair as alt
+import polars as pl
+from duckbook import quality, report
+
+ctx = duckbook.start_stage("50_report_quality", run_id=run_id, run_started_at=run_started_at, run_date=run_date, warehouse=warehouse)
+checks_run = ctx.con.table("check_results", database="ops")
+latest_run = ctx.run_id if ctx.run_id in checks_run.run_id.to_pyarrow().to_pylist() else checks_run.order_by(checks_run.checked_at.desc()).run_id.to_pyarrow().to_pylist()[0]
+summary = quality.run_summary(ctx.con, latest_run)
+data_date = ctx.tables("marts")["orders"].ordered_at.max().to_pyarrow().as_py()
+ctx.close()
+report.setup_charts()
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+report.header("Data quality", run_id=ctx.run_id, data_date=data_date, run_started_at=ctx.run_started_at, run_date=ctx.run_date)
+
+# %% [markdown]
+# ## Checks by table (this run)
+
+# %%
+report.table(summary["status"])
+
+# %% [markdown]
+# ## Checks that warned or failed
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+report.table(summary["problems"]) if summary["problems"].height else report.table(pl.DataFrame({"result": ["every check passed"]}))
+
+# %% [markdown]
+# ## Trend over the last runs
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+trend = summary["trend"].with_columns(pl.col("at").dt.strftime("%Y-%m-%d %H:%M").alias("run"))
+alt.Chart(trend).mark_bar().encode(
+    x=alt.X("run:O", title="Run (checked at)"),
+    y=alt.Y("checks:Q", title="Checks"),
+    color=alt.Color("status:N", scale=alt.Scale(domain=["pass", "warn", "fail"], range=["#2da44e", "#d4a72c", "#cf222e"])),
+).properties(width=600, height=220, title="Check results per run")
+
+# %% [markdown]
+# ## Quarantine (latest ingest)
+
+# %%
+report.table(summary["quarantine"]) if summary["quarantine"].height else report.table(pl.DataFrame({"result": ["no row was quarantined"]}))
+
+# %% [markdown]
+# ## Sources
+# Rows read = rows landed + rows quarantined for every batch (an error check enforces it).
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+report.table(summary["sources"])
