@@ -44,7 +44,7 @@ ctx = duckbook.start_stage("10_ingest", run_id=run_id, run_started_at=run_starte
 
 # %%
 build, manifest = ingest(ctx, CONTRACTS, source_dir)
-manifest.select("table", "batch_id", "rows_read", "rows_landed", "rows_quarantined").sort("table")
+manifest.select("table", "batch_id", "rows_read", "rows_landed", "rows_quarantined", "rows_duplicate", "extra_columns").sort("table")
 
 # %% [markdown]
 # ## Quarantined rows of this run, by reason

@@ -56,6 +56,8 @@ class Check:
     unit: str = "rows"  # what observed values are in, for display
 
     def __post_init__(self) -> None:
+        if self.severity not in ("error", "warn"):
+            raise ValueError(f"check {self.name}: severity must be error or warn, not {self.severity!r}")
         if (self.failing is None) == (self.observe is None):
             raise ValueError(f"check {self.name}: give failing (rows) or observe (a value), not both or neither")
         for text in (self.error_if, self.warn_if):
@@ -122,7 +124,7 @@ def relationship(table: str, column: str, to: str, field: str, *, severity: Seve
     """Rows whose non-null ``column`` has no match in ``to.field`` (orphans)."""
 
     def failing(t: Tables) -> ir.Table:
-        child, parent = t[table], t[to]
+        child, parent = t[table], t[to].view()  # a view: a table may reference itself (manager_id -> id)
         return child.filter(child[column].notnull()).anti_join(parent, child[column] == parent[field])
 
     return Check(
@@ -160,6 +162,8 @@ def expression(
 def in_range(table: str, column: str, *, min: float | None = None, max: float | None = None,  # noqa: A002
              severity: Severity = "error", **thresholds: str) -> Check:
     """Rows where ``column`` is below ``min`` or above ``max`` (bounds inclusive; nulls pass)."""
+    if min is None and max is None:
+        raise ValueError("range needs min and/or max")
 
     def failing(t: Tables) -> ir.Table:
         c = t[table][column]
@@ -170,13 +174,16 @@ def in_range(table: str, column: str, *, min: float | None = None, max: float | 
             bad = bad | (c > max)
         return t[table].filter(bad.fill_null(False))
 
-    return Check(name=f"range__{table}__{column}", table=table, column=column, severity=severity,
+    bounds = "__".join(f"{k}_{v}" for k, v in (("min", min), ("max", max)) if v is not None)
+    return Check(name=f"range__{table}__{column}__{bounds}", table=table, column=column, severity=severity,
                  description=f"{table}.{column} within [{min}, {max}]", failing=failing, **thresholds)
 
 
 def regex(table: str, column: str, pattern: str, *, severity: Severity = "error", **thresholds: str) -> Check:
     """Rows where the non-null ``column`` does not fully match ``pattern``."""
     re.compile(pattern)  # fail at declaration, not at run time
+    if re.search(r"\(\?<?[=!]|\\[1-9]", pattern):  # the engines' RE2 has no lookaround, no backreferences
+        raise ValueError(f"regex {pattern!r}: lookaround and backreferences are not supported (RE2 syntax)")
     anchored = f"^(?:{pattern})$"
     return Check(name=f"regex__{table}__{column}", table=table, column=column, severity=severity,
                  description=f"{table}.{column} matches /{pattern}/",
@@ -188,6 +195,8 @@ def date_window(table: str, column: str, *, after: object = None, not_after: obj
                 severity: Severity = "error", **thresholds: str) -> Check:
     """Rows whose date/timestamp ``column`` is before ``after`` or later than ``not_after``
     (e.g. the run's time: no order dates in the future)."""
+    if after is None and not_after is None:
+        raise ValueError("date_window needs after and/or not_after")
 
     def failing(t: Tables) -> ir.Table:
         c = t[table][column]
@@ -204,7 +213,10 @@ def date_window(table: str, column: str, *, after: object = None, not_after: obj
 
 def column_type(table: str, column: str, expected: str, *, severity: Severity = "error") -> Check:
     """The column exists with type ``expected`` (an Ibis type name such as ``int64``, ``decimal(16,2)``)."""
-    want = ibis.dtype(expected)
+    try:
+        want = ibis.dtype(expected)
+    except Exception:  # ibis raises a parser error for an unknown name
+        raise ValueError(f"unknown type {expected!r} (use an Ibis type such as int64, string, decimal(16,2))") from None
 
     def failing(t: Tables) -> ir.Table:
         schema = t[table].schema()
@@ -235,7 +247,7 @@ def row_count(table: str, *, min: int | None = None, max: int | None = None, sev
     if len(conditions) != 1:  # two bounds: test each separately, error on either
         raise ValueError("row_count takes min or max; declare two checks for both")
     key = "error_if" if severity == "error" else "warn_if"
-    return Check(name=f"row_count__{table}", table=table, severity=severity, unit="rows",
+    return Check(name=f"row_count_{'min' if min is not None else 'max'}__{table}", table=table, severity=severity, unit="rows",
                  description=f"{table} has {'at least ' + str(min) if min is not None else 'at most ' + str(max)} rows",
                  observe=lambda t: t[table].count(), **{key: conditions[0]})
 
@@ -272,7 +284,9 @@ def volume(table: str, *, history: str, qualified_name: str, k: float = 3.0, min
         past = h.filter(h.table == qualified_name)
         stats = past.aggregate(n=past.count(), mean=past.rows.mean(), sd=past.rows.std())
         current = t[table].count().cast("float64")
-        z = ((current - stats.mean.as_scalar()) / stats.sd.as_scalar().nullif(0)).abs()
+        mean, sd = stats.mean.as_scalar(), stats.sd.as_scalar()
+        # a perfectly stable history (sd 0): any change is infinitely unusual, no change is 0
+        z = ibis.ifelse(sd == 0, ibis.ifelse(current == mean, 0.0, float("inf")), ((current - mean) / sd).abs())
         return ibis.ifelse(stats.n.as_scalar() >= min_runs, z.fill_null(0.0), 0.0)
 
     key = "error_if" if severity == "error" else "warn_if"
@@ -327,7 +341,7 @@ def run_checks(checks: Sequence[Check], tables: Tables) -> ir.Table:
     in-memory table; :class:`duckbook.stage.Build` stores it with the run id.
     """
     row_checks = [c for c in checks if c.failing is not None]
-    failing = {c.name: c.failing(tables) for c in row_checks}  # type: ignore[misc]
+    failing = {id(c): c.failing(tables) for c in row_checks}  # type: ignore[misc]  # by identity: names may repeat
     counts = dict(zip(failing, count_rows(list(failing.values())), strict=True))
     pct_tables = sorted({c.table for c in row_checks if any(t and "%" in t for t in c.thresholds)})
     totals = dict(zip(pct_tables, count_rows([tables[t] for t in pct_tables]), strict=True))
@@ -336,12 +350,12 @@ def run_checks(checks: Sequence[Check], tables: Tables) -> ir.Table:
         error_if, warn_if = check.thresholds
         sample = ""
         if check.failing is not None:
-            n = counts[check.name]
+            n = counts[id(check)]
             total = totals.get(check.table)
             observed = (100.0 * n / total) if total else None
             value: float = n
             if n and check.key:
-                bad = failing[check.name]
+                bad = failing[id(check)]
                 keys = bad.select(*check.key).distinct().order_by(list(check.key)).limit(SAMPLE_SIZE).to_pyarrow().to_pylist()
                 sample = "; ".join(", ".join(str(v) for v in row.values()) for row in keys)
         else:
@@ -422,6 +436,8 @@ def load_checks(paths: Sequence[str | Path], *, now: object) -> dict[str, list[C
 
 
 def _declared(path: object, qualified: str, spec: Mapping[str, object], now: object) -> list[Check]:
+    if "." not in qualified:
+        raise ValueError(f"{path}: model {qualified!r} must be named schema.table")
     table = qualified.split(".", 1)[1]
     items = [(None, c) for c in spec.get("checks") or []]  # type: ignore[union-attr]
     for column, col_spec in (spec.get("columns") or {}).items():  # type: ignore[union-attr]
@@ -432,7 +448,18 @@ def _declared(path: object, qualified: str, spec: Mapping[str, object], now: obj
             checks.append(_build(qualified, table, column, item, now))
         except (KeyError, TypeError, ValueError, re.error) as exc:
             raise ValueError(f"{path}: {qualified}{'.' + column if column else ''}: bad check {item!r}: {exc}") from None
+    names = [c.name for c in checks]
+    if dupes := sorted({n for n in names if names.count(n) > 1}):
+        raise ValueError(f"{path}: {qualified}: two checks are named {', '.join(dupes)}: give one a `name:`")
     return checks
+
+
+_ARGUMENTS = {
+    "not_null": set(), "unique": {"columns"}, "accepted_values": {"values"}, "relationship": {"to", "field"},
+    "expression": {"name", "expr", "where"}, "range": {"min", "max"}, "regex": {"pattern"},
+    "date_window": {"after", "not_after"}, "type": {"expected"}, "required_columns": {"columns"},
+    "row_count": {"min", "max"}, "freshness": {"warn_after_hours", "error_after_hours"}, "volume": {"k", "min_runs"},
+}
 
 
 def _build(qualified: str, table: str, column: str | None, item: object, now: object) -> Check:
@@ -443,6 +470,16 @@ def _build(qualified: str, table: str, column: str | None, item: object, now: ob
     common = {k: spec.pop(k) for k in ("severity", "error_if", "warn_if") if k in spec}
     description = spec.pop("description", None)
     column = spec.pop("column", column)
+    if kind not in _ARGUMENTS:
+        raise ValueError(f"unknown check type {kind!r}; use one of {', '.join(sorted(_ARGUMENTS))}")
+    if unknown := sorted(set(spec) - _ARGUMENTS[kind] - {"name"}):
+        raise ValueError(f"unknown argument(s) {unknown} for {kind}")
+    name = spec.pop("name", None) if kind != "expression" else None
+    if column is None and kind in ("not_null", "accepted_values", "relationship", "range", "regex", "date_window", "type", "freshness") \
+            or (kind == "unique" and column is None and "columns" not in spec):
+        raise ValueError(f"{kind} needs a column (declare it under columns:, or give column:)")
+    if "severity" in common and common["severity"] not in ("error", "warn"):
+        raise ValueError(f"severity must be error or warn, not {common['severity']!r}")
     if kind == "not_null":
         check = not_null(table, column, severity=common.pop("severity", "error"))
     elif kind == "unique":
@@ -480,8 +517,11 @@ def _build(qualified: str, table: str, column: str | None, item: object, now: ob
         raise ValueError(f"unknown check type {kind!r}")
     if spec:
         raise ValueError(f"unknown argument(s) {sorted(spec)} for {kind}")
-    if common or description:
-        check = dataclasses.replace(check, **common, **({"description": description} if description else {}))
+    if common or description or name:
+        extra = {"description": description} if description else {}
+        if name:
+            extra["name"] = f"{name}__{table}"
+        check = dataclasses.replace(check, **common, **extra)
         if check.observe is None and check.failing is not None:
             parse_threshold(check.error_if or ">0")
     return check

@@ -58,6 +58,11 @@ class Contract:
     columns: tuple[Column, ...]
     primary_key: tuple[str, ...] = ()
     description: str = ""
+    # Duplicate deliveries of a key: keep the first seen (by line) or the latest by a column.
+    keep: str = "first"  # first | latest
+    latest_by: str = ""  # with keep: latest, the column whose greatest value wins (ties: last line)
+    # Columns in the file but not in the contract: ignore them (listed in the manifest) or stop.
+    extra_columns: str = "ignore"  # ignore | error
 
     @property
     def column_names(self) -> list[str]:
@@ -89,7 +94,16 @@ def load_contracts(path: Path) -> dict[str, Contract]:
         unknown = set(key) - {c.name for c in cols}
         if unknown:
             raise ContractError(f"{where}: primary_key names unknown column(s) {sorted(unknown)}")
-        out[name] = Contract(name, spec["file"], tuple(cols), key, str(spec.get("description", "")))
+        dedupe = spec.get("duplicates") or {}
+        keep, latest_by = dedupe.get("keep", "first"), dedupe.get("by", "")
+        if keep not in ("first", "latest") or (keep == "latest") != bool(latest_by):
+            raise ContractError(f"{where}: duplicates must be {{keep: first}} or {{keep: latest, by: <column>}}")
+        if latest_by and latest_by not in {c.name for c in cols}:
+            raise ContractError(f"{where}: duplicates.by names unknown column {latest_by!r}")
+        extra = spec.get("extra_columns", "ignore")
+        if extra not in ("ignore", "error"):
+            raise ContractError(f"{where}: extra_columns must be ignore or error, not {extra!r}")
+        out[name] = Contract(name, spec["file"], tuple(cols), key, str(spec.get("description", "")), keep, latest_by, extra)
     return out
 
 
@@ -132,11 +146,17 @@ def validate_rows(text: ir.Table, contract: Contract, *, latest_allowed: ibis.Sc
     raw_row = text["_raw"] if "_raw" in text.columns else ibis.literal(",").join([text[c].fill_null("") for c in contract.column_names])
     out = text.select("_line", _raw=raw_row, _reason=reason, **typed)
     if contract.primary_key:
-        # The first good row of a key (by line) wins. An aggregate and a join, not a window:
+        # One good row per key wins: the first by line, or the one with the greatest
+        # `latest_by` value (ties: the last line). An aggregate and a join, not a window:
         # DuckDB windows over ~one partition per key are several times slower.
         key = list(contract.primary_key)
         good = out.filter(out._reason.isnull())
-        first = good.group_by(key).agg(_first_line=good._line.min())
+        if contract.keep == "latest":
+            best = good.group_by(key).agg(_best=good[contract.latest_by].max())
+            ranked = good.inner_join(best, key).filter(lambda t: t[contract.latest_by] == t._best)
+            first = ranked.group_by(key).agg(_first_line=ranked._line.max())
+        else:
+            first = good.group_by(key).agg(_first_line=good._line.min())
         joined = out.left_join(first, key)
         dup = joined._reason.isnull() & (joined._line != joined._first_line)
         out = joined.select(

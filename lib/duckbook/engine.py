@@ -137,6 +137,12 @@ def append(con: DuckDBBackend, schema: str, name: str, rows: ibis.Table, *, repl
     ensure_schema(con, schema)
     if not table_exists(con, schema, name):
         con.create_table(name, schema=rows.schema(), database=schema)
+    else:  # the toolkit's own tables evolve: add the columns a newer version records
+        existing = con.table(name, database=schema).columns
+        for column, dtype in rows.schema().items():
+            if column not in existing:
+                sql_type = con.compiler.type_mapper.to_string(dtype)
+                con.raw_sql(f"ALTER TABLE {_ident(schema)}.{_ident(name)} ADD COLUMN {_ident(column)} {sql_type}")
     where = " AND ".join(
         f"{_ident(k)} IN ({', '.join(map(_literal, v)) or 'NULL'})" if isinstance(v, list) else f"{_ident(k)} = {_literal(v)}"
         for k, v in replace_where.items()

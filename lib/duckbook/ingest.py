@@ -34,6 +34,8 @@ class Batch:
     rows_read: int
     rows_landed: int
     rows_quarantined: int
+    rows_duplicate: int  # of the quarantined, duplicate deliveries of a key
+    extra_columns: str  # file columns the contract does not declare (ignored), comma separated
 
 
 def preflight(contracts: Mapping[str, Contract], source_dir: Path) -> None:
@@ -57,6 +59,9 @@ def preflight(contracts: Mapping[str, Contract], source_dir: Path) -> None:
         missing = [c for c in contract.column_names if c not in header]
         if missing:
             problems.append(f"{path}: missing column(s) {', '.join(missing)} (header is {', '.join(header) or 'empty'})")
+        extra = [c for c in header if c not in contract.column_names]
+        if extra and contract.extra_columns == "error":
+            problems.append(f"{path}: column(s) {', '.join(extra)} are not in the contract of {contract.name} (extra_columns: error)")
     if problems:
         raise ContractError("cannot ingest:\n" + "\n".join(f"- {p}" for p in problems))
 
@@ -103,7 +108,7 @@ def ingest_file(ctx: StageContext, build: Build, contract: Contract, source_dir:
         ])
         bad = bad.union(unreadable.cast(bad.schema()))
     engine.append(con, engine.OPS_SCHEMA, "quarantine", bad, replace_where={"batch_id": batch_id})
-    landed, quarantined = checks.count_rows([build.tables[contract.name], bad])
+    landed, quarantined, duplicates = checks.count_rows([build.tables[contract.name], bad, bad.filter(bad.reason_code == "duplicate_key")])
     # read = every non-blank data line the file has (a record spanning lines counts once per line
     # it spans only if it breaks), so a line lost anywhere fails the reconciliation check
     read = parsed.record_count + len(parsed.rejects)
@@ -115,6 +120,8 @@ def ingest_file(ctx: StageContext, build: Build, contract: Contract, source_dir:
         rows_read=read,
         rows_landed=landed,
         rows_quarantined=quarantined,
+        rows_duplicate=duplicates,
+        extra_columns=",".join(c for c in parsed.header if c not in contract.column_names),
     )
 
 

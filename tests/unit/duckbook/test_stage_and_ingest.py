@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import ibis
 import pytest
 
@@ -142,3 +144,40 @@ def test_failing_rows_of_error_checks_are_stored(ctx):
     assert stored["check_name"].to_list() == ["unique__a__id", "unique__a__id"]
     assert sorted(stored["row_json"].to_list()) == ['{"id": 7, "v": "x"}', '{"id": 7, "v": "y"}']
     assert set(stored["run_id"]) == {"r1"}
+
+
+def test_duplicate_deliveries_keep_the_latest_by_a_column_and_are_counted(ctx, tmp_path):
+    contracts = {"people": Contract(
+        "people", "people.csv",
+        (Column("id", "string"), Column("age", "int64"), Column("born_at", "timestamp")),
+        ("id",), keep="latest", latest_by="born_at",
+    )}
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "people.csv").write_text(
+        "id,age,born_at,note\n"
+        "a,30,2000-01-01T00:00:00,x\n"   # line 2: older copy of a
+        "a,31,2000-06-01T00:00:00,x\n"   # line 3: latest copy of a: kept
+        "a,32,2000-03-01T00:00:00,x\n"   # line 4: middle copy of a
+        "b,40,2000-01-01T00:00:00,x\n"
+    )
+    build, manifest = ingest(ctx, contracts, src)
+    row = manifest.to_dicts()[0]
+    assert (row["rows_read"], row["rows_landed"], row["rows_quarantined"], row["rows_duplicate"]) == (4, 2, 2, 2)
+    assert row["extra_columns"] == "note"
+    build.audit([], context={})
+    build.publish()
+    kept = ctx.con.table("people", database="raw").order_by("id").to_polars()
+    assert kept.select("id", "age").rows() == [("a", 31), ("b", 40)]
+    q = ctx.con.table("quarantine", database="ops").order_by("line").to_polars()
+    assert q.select("line", "reason_code").rows() == [(2, "duplicate_key"), (4, "duplicate_key")]
+
+
+def test_extra_columns_error_policy_stops_before_writing(ctx, tmp_path):
+    strict = {"people": dataclasses.replace(CONTRACTS["people"], extra_columns="error")}
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "people.csv").write_text("id,age,born_at,secret\na,1,2000-01-01T00:00:00,x\n")
+    with pytest.raises(ContractError, match=r"people.csv: column\(s\) secret are not in the contract"):
+        ingest(ctx, strict, src)
+    assert "raw" not in ctx.con.list_databases()
