@@ -14,6 +14,16 @@ pytestmark = pytest.mark.slow
 from tests.e2e.conftest import ROOT, SAMPLE_ROWS, duckbook
 
 
+def copy_of_run(run: dict, tmp_path: Path) -> tuple[Path, Path]:
+    """A copy of the shared run's warehouse and of the sample source files, to break on purpose."""
+    wh, src = tmp_path / "w.duckdb", tmp_path / "src"
+    wh.write_bytes(Path(run["warehouse"]).read_bytes())
+    src.mkdir()
+    for f in (ROOT / "data" / "sample").glob("raw_*.csv"):
+        (src / f.name).write_bytes(f.read_bytes())
+    return wh, src
+
+
 def query(warehouse: Path, sql: str) -> list[tuple]:
     with duckdb.connect(str(warehouse), read_only=True) as con:
         return con.execute(sql).fetchall()
@@ -144,12 +154,7 @@ def test_bad_parameter_exits_2_and_writes_nothing(tmp_path, args, message):
 
 def test_failing_stage_names_notebook_cell_and_keeps_warehouse(run, tmp_path):
     """A broken source stops the run at 10_ingest; the previous warehouse stays as it was."""
-    wh = tmp_path / "w.duckdb"
-    wh.write_bytes(Path(run["warehouse"]).read_bytes())
-    bad_source = tmp_path / "src"
-    bad_source.mkdir()
-    for f in (ROOT / "data" / "sample").glob("raw_*.csv"):
-        (bad_source / f.name).write_text(f.read_text())
+    wh, bad_source = copy_of_run(run, tmp_path)
     (bad_source / "raw_stores.csv").unlink()
     proc = duckbook("run", "--warehouse", str(wh), "--reports-dir", str(tmp_path / "reports"), "-p", f"source_dir={bad_source}")
     assert proc.returncode == 1
@@ -213,12 +218,7 @@ def test_check_cli_runs_declared_checks_on_the_warehouse(run):
 def test_an_error_check_blocks_publication_in_a_real_run(run, tmp_path):
     """Orders whose total is not subtotal + tax: 30_marts audits, refuses to publish, the run
     fails, and the previously published warehouse is untouched."""
-    wh = tmp_path / "w.duckdb"
-    wh.write_bytes(Path(run["warehouse"]).read_bytes())
-    src = tmp_path / "src"
-    src.mkdir()
-    for f in (ROOT / "data" / "sample").glob("raw_*.csv"):
-        (src / f.name).write_text(f.read_text())
+    wh, src = copy_of_run(run, tmp_path)
     orders = (src / "raw_orders.csv").read_text().splitlines()
     head, first = orders[0], orders[1].split(",")
     first[-1] = str(int(first[-1]) + 1)  # order_total off by one cent
