@@ -52,13 +52,13 @@ class Parsed:
     records: list[Record]
     rejects: list[Reject]
     data_lines: int  # non-blank physical lines after the header
-    # fast path (a clean file): the rows as value lists, record i on line i + 2
-    rows: list[list[str]] | None = None
+    # fast path (a clean file): the values as an Arrow table, record i on line i + 2
+    arrow: object | None = None  # pyarrow.Table of strings
     lines_text: list[str] | None = None
 
     @property
     def record_count(self) -> int:
-        return len(self.rows) if self.rows is not None else len(self.records)
+        return self.arrow.num_rows if self.arrow is not None else len(self.records)  # type: ignore[attr-defined]
 
 
 def read_header(path: Path) -> list[str]:
@@ -80,17 +80,18 @@ def to_arrow(parsed: Parsed):  # noqa: ANN201 - pyarrow.Table
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if parsed.rows is not None:
-        values = list(zip(*parsed.rows, strict=True)) if parsed.rows else [() for _ in parsed.header]
-        lines = list(range(2, len(parsed.rows) + 2))
-        raws = parsed.lines_text[1:len(parsed.rows) + 1]  # type: ignore[index]
+    if parsed.arrow is not None:
+        n = parsed.arrow.num_rows  # type: ignore[attr-defined]
+        values = [parsed.arrow.column(i) for i in range(len(parsed.header))]  # type: ignore[attr-defined]
+        lines = list(range(2, n + 2))
+        raws = parsed.lines_text[1:n + 1]  # type: ignore[index]
     else:
         values = list(zip(*(r.values for r in parsed.records), strict=True)) if parsed.records else [() for _ in parsed.header]
         lines = [r.line for r in parsed.records]
         raws = [r.raw for r in parsed.records]
     columns = {}
     for name, column in zip(parsed.header, values, strict=True):
-        arr = pa.array(column, type=pa.string())
+        arr = column if isinstance(column, pa.ChunkedArray) else pa.array(column, type=pa.string())
         columns[name] = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
     columns["_line"] = pa.array(lines, type=pa.int64())
     columns["_raw"] = pa.array(raws, type=pa.string())
@@ -115,14 +116,25 @@ def _fast(data: bytes) -> Parsed | None:
         lines.pop()
     if not lines or any(not line for line in lines):
         return None
-    try:
-        rows = list(csv.reader(lines, strict=True))  # one input line per row: a quoted newline fails here
-    except csv.Error:
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    header = next(csv.reader([lines[0]]))
+    if len(set(header)) != len(header):
+        return None  # the slow path names the duplicates
+    try:  # Arrow's C++ reader; any irregular row (field count, quoted newline) raises
+        table = pa_csv.read_csv(
+            pa.py_buffer(text.encode("utf-8")),
+            read_options=pa_csv.ReadOptions(use_threads=False),
+            parse_options=pa_csv.ParseOptions(newlines_in_values=False),
+            convert_options=pa_csv.ConvertOptions(column_types={h: pa.string() for h in header}, strings_can_be_null=False,
+                                                  quoted_strings_can_be_null=False),
+        )
+    except (pa.ArrowInvalid, ValueError):
         return None
-    header = rows[0]
-    if len(rows) != len(lines) or any(len(r) != len(header) for r in rows):
+    if table.num_rows != len(lines) - 1 or table.column_names != header:
         return None
-    return Parsed(header, [], [], len(rows) - 1, rows=rows[1:], lines_text=lines)
+    return Parsed(header, [], [], table.num_rows, arrow=table, lines_text=lines)
 
 
 def read_records(path: Path) -> Parsed:

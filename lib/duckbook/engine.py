@@ -136,13 +136,15 @@ def append(con: DuckDBBackend, schema: str, name: str, rows: ibis.Table, *, repl
     re-recording the same batch or run is idempotent."""
     ensure_schema(con, schema)
     if not table_exists(con, schema, name):
-        con.create_table(name, schema=rows.schema(), database=schema)
+        target = con.create_table(name, schema=rows.schema(), database=schema)
     else:  # the toolkit's own tables evolve: add the columns a newer version records
-        existing = con.table(name, database=schema).columns
+        target = con.table(name, database=schema)
+        existing = target.columns
         for column, dtype in rows.schema().items():
             if column not in existing:
                 sql_type = con.compiler.type_mapper.to_string(dtype)
                 con.raw_sql(f"ALTER TABLE {_ident(schema)}.{_ident(name)} ADD COLUMN {_ident(column)} {sql_type}")
+                target = con.table(name, database=schema)
     where = " AND ".join(
         f"{_ident(k)} IN ({', '.join(map(_literal, v)) or 'NULL'})" if isinstance(v, list) else f"{_ident(k)} = {_literal(v)}"
         for k, v in replace_where.items()
@@ -150,7 +152,7 @@ def append(con: DuckDBBackend, schema: str, name: str, rows: ibis.Table, *, repl
     con.raw_sql("BEGIN TRANSACTION")
     try:
         con.raw_sql(f"DELETE FROM {_ident(schema)}.{_ident(name)} WHERE {where}")
-        con.insert(name, obj=rows.select(*con.table(name, database=schema).columns), database=schema)
+        con.insert(name, obj=rows.select(*target.columns), database=schema)
         con.raw_sql("COMMIT")
     except Exception:
         con.raw_sql("ROLLBACK")

@@ -86,6 +86,7 @@ class Build:
         validate_identifier("schema", schema)
         self.ctx, self.schema = ctx, schema
         self._staged: dict[str, str] = {}
+        self._tables: dict[str, ir.Table] = {}
         self._lineage: dict[str, dict[str, object]] = {}
         self._results: ir.Table | None = None
         self._counts: pl.DataFrame | None = None
@@ -102,12 +103,13 @@ class Build:
         upstream = [*lineage.upstream_tables(expr, self.schema), *sources]
         self._lineage[name] = {"upstream": upstream, "sql": sql}
         self._results = self._counts = None
-        return self.ctx.con.table(self._staged[name], database=self.schema)
+        self._tables[name] = self.ctx.con.table(self._staged[name], database=self.schema)
+        return self._tables[name]
 
     @property
     def tables(self) -> dict[str, ir.Table]:
         """The staged tables by their final names."""
-        return {n: self.ctx.con.table(s, database=self.schema) for n, s in self._staged.items()}
+        return dict(self._tables)
 
     def row_counts(self) -> pl.DataFrame:
         """Rows per staged table, sorted by table name (counted once per change of the build)."""
@@ -173,6 +175,7 @@ class Build:
             _checks.raise_for_failures(self._results)
         except _checks.CheckFailed:
             engine.drop_staged(self.ctx.con, self.schema, list(self._staged.values()))
+            self._staged, self._tables = {}, {}
             raise
         counts = self.row_counts()
         engine.swap_in(self.ctx.con, self.schema, self._staged)
@@ -185,5 +188,5 @@ class Build:
         engine.append(self.ctx.con, engine.OPS_SCHEMA, "publish_log", log,
                       replace_where={"run_id": self.ctx.run_id, "stage": self.ctx.stage, "schema_name": self.schema})
         lineage.record(self.ctx.con, self.schema, self._lineage, run_id=self.ctx.run_id)
-        self._staged, self._lineage, self._results, self._counts = {}, {}, None, None
+        self._staged, self._tables, self._lineage, self._results, self._counts = {}, {}, {}, None, None
         return counts
