@@ -60,12 +60,32 @@ report.table(summary["problems"]) if summary["problems"].height else report.tabl
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-trend = summary["trend"].with_columns(pl.col("at").dt.strftime("%Y-%m-%d %H:%M").alias("run"))
+trend = summary["trend"].with_columns(pl.col("at").dt.strftime("%Y-%m-%d %H:%M:%S").alias("run"))
 alt.Chart(trend).mark_bar().encode(
     x=alt.X("run:O", title="Run (checked at)"),
     y=alt.Y("checks:Q", title="Checks"),
     color=alt.Color("status:N", scale=alt.Scale(domain=["pass", "warn", "fail"], range=["#2da44e", "#d4a72c", "#cf222e"])),
 ).properties(width=600, height=220, title="Check results per run")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+history = summary["history"].with_columns(
+    pl.col("at").dt.strftime("%Y-%m-%d %H:%M:%S").alias("run"),
+    (pl.col("schema_name") + "." + pl.col("check_name")).alias("check"),
+)
+alt.Chart(history).mark_rect().encode(
+    x=alt.X("run:O", title="Run"),
+    y=alt.Y("check:N", title=None, sort=None),
+    color=alt.Color("status:N", scale=alt.Scale(domain=["pass", "warn", "fail"], range=["#2da44e", "#d4a72c", "#cf222e"])),
+    tooltip=["check", "run", "status", "failing_rows"],
+).properties(width=300, title="Each check over the last runs")
+
+# %% [markdown]
+# ## Every check of this run
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+report.table(summary["checks"])
 
 # %% [markdown]
 # ## Quarantine (latest ingest)

@@ -54,7 +54,9 @@ def run_summary(con: engine.DuckDBBackend, run_id: str, *, trailing_runs: int = 
 
     * ``status``: checks per table and status in ``run_id`` (latest result per check);
     * ``problems``: the warn and fail checks of ``run_id`` with their observations;
+    * ``checks``: every check of ``run_id`` with its status;
     * ``trend``: checks per status for each of the last ``trailing_runs`` runs;
+    * ``history``: each check's status in each of those runs;
     * ``quarantine``: quarantined rows per source table and reason code, for the batches of the
       latest ingest;
     * ``sources``: per source table, rows read / landed / quarantined and when it was ingested.
@@ -68,8 +70,12 @@ def run_summary(con: engine.DuckDBBackend, run_id: str, *, trailing_runs: int = 
                 .select("schema_name", "table_name", "check_name", "status", "failing_rows", "observed", "threshold")
                 .order_by("status", "schema_name", "table_name", "check_name").to_polars())
     runs = results.group_by("run_id").agg(at=results.checked_at.max()).order_by(ibis.desc("at")).limit(trailing_runs)
-    trend = (results.inner_join(runs, "run_id").group_by("run_id", "at", "status").agg(checks=ibis._.count())
-             .order_by("at", "status").to_polars())
+    recent = results.inner_join(runs, "run_id")
+    trend = recent.group_by("run_id", "at", "status").agg(checks=ibis._.count()).order_by("at", "status").to_polars()
+    history = (recent.select("run_id", "at", "schema_name", "table_name", "check_name", "status", "failing_rows")
+               .order_by("schema_name", "table_name", "check_name", "at").to_polars())
+    checks = (this_run.select("schema_name", "table_name", "check_name", "severity", "status", "failing_rows", "threshold")
+              .order_by("schema_name", "table_name", "check_name").to_polars())
     manifest = con.table("ingest_manifest", database=engine.OPS_SCHEMA)
     latest = manifest.filter(manifest.ingested_at == manifest.ingested_at.max().over(group_by="table"))
     sources = latest.select("table", "rows_read", "rows_landed", "rows_quarantined", "ingested_at").order_by("table").to_polars()
@@ -78,5 +84,6 @@ def run_summary(con: engine.DuckDBBackend, run_id: str, *, trailing_runs: int = 
         q = con.table("quarantine", database=engine.OPS_SCHEMA)
         q = q.filter(q.batch_id.isin(latest.batch_id))
         quarantine = q.group_by("source_table", "reason_code").agg(rows=ibis._.count()).order_by("source_table", "reason_code").to_polars()
-    return {"status": status, "problems": problems, "trend": trend, "quarantine": quarantine, "sources": sources}
+    return {"status": status, "problems": problems, "checks": checks, "trend": trend, "history": history,
+            "quarantine": quarantine, "sources": sources}
 

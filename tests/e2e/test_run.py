@@ -106,7 +106,7 @@ def test_metrics_reconcile_with_marts(run):
     assert all(abs(a - b) < 1e-9 for a, b in aov)
 
 
-@pytest.mark.parametrize(("name", "charts"), [("overview", 5), ("customers", 3), ("quality", 1)])
+@pytest.mark.parametrize(("name", "charts"), [("overview", 5), ("customers", 3), ("quality", 2)])
 def test_report_is_self_contained_with_charts(run, name, charts):
     reports = run["reports"]
     page = (reports / f"{name}.html").read_text()
