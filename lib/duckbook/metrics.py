@@ -617,11 +617,6 @@ def _as_date(value: str | _dt.date, name: str) -> _dt.date:
         raise MetricError(f"{name}: {value!r} is not a date (YYYY-MM-DD)") from None
 
 
-def safe_divide(numerator: ir.NumericValue, denominator: ir.NumericValue) -> ir.NumericValue:
-    """Public alias of the division metrics use: float, null when the denominator is 0."""
-    return _safe_divide(numerator, denominator)
-
-
 def load(path: str | Path | None = None) -> SemanticLayer:
     """The project's semantic layer (``semantic_layer`` in ``[tool.duckbook]``), or ``path``."""
     from duckbook import config
