@@ -159,6 +159,18 @@ def expression(
     return Check(name=f"{name}__{table}", table=table, severity=severity, description=description, failing=failing)
 
 
+def _outside(t: ir.Table, column: str, low: object, high: object) -> ir.Table:
+    """Rows whose ``column`` is below ``low`` or above ``high`` (inclusive bounds, None = open;
+    nulls pass)."""
+    c = t[column]
+    bad = ibis.literal(False)
+    if low is not None:
+        bad = bad | (c < low)
+    if high is not None:
+        bad = bad | (c > high)
+    return t.filter(bad.fill_null(False))
+
+
 def in_range(table: str, column: str, *, min: float | None = None, max: float | None = None,  # noqa: A002
              severity: Severity = "error", **thresholds: str) -> Check:
     """Rows where ``column`` is below ``min`` or above ``max`` (bounds inclusive; nulls pass)."""
@@ -166,13 +178,7 @@ def in_range(table: str, column: str, *, min: float | None = None, max: float | 
         raise ValueError("range needs min and/or max")
 
     def failing(t: Tables) -> ir.Table:
-        c = t[table][column]
-        bad = ibis.literal(False)
-        if min is not None:
-            bad = bad | (c < min)
-        if max is not None:
-            bad = bad | (c > max)
-        return t[table].filter(bad.fill_null(False))
+        return _outside(t[table], column, min, max)
 
     bounds = "__".join(f"{k}_{v}" for k, v in (("min", min), ("max", max)) if v is not None)
     return Check(name=f"range__{table}__{column}__{bounds}", table=table, column=column, severity=severity,
@@ -200,12 +206,8 @@ def date_window(table: str, column: str, *, after: object = None, not_after: obj
 
     def failing(t: Tables) -> ir.Table:
         c = t[table][column]
-        bad = ibis.literal(False)
-        if after is not None:
-            bad = bad | (c < ibis.literal(after).cast(c.type()))
-        if not_after is not None:
-            bad = bad | (c > ibis.literal(not_after).cast(c.type()))
-        return t[table].filter(bad.fill_null(False))
+        cast = lambda v: None if v is None else ibis.literal(v).cast(c.type())  # noqa: E731
+        return _outside(t[table], column, cast(after), cast(not_after))
 
     return Check(name=f"date_window__{table}__{column}", table=table, column=column, severity=severity,
                  description=f"{table}.{column} between {after or '-'} and {not_after or '-'}", failing=failing, **thresholds)

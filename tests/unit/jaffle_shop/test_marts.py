@@ -12,36 +12,6 @@ from jaffle_shop import marts
 from tests.unit.helpers import rows
 
 
-@pytest.fixture
-def stg_products():
-    return ibis.memtable(
-        {
-            "product_id": ["JAF-001", "BEV-001"],
-            "product_name": ["nutellaphone", "tea"],
-            "product_type": ["jaffle", "beverage"],
-            "product_description": ["", ""],
-            "product_price": [D("11.00"), D("6.00")],
-            "is_food_item": [True, False],
-            "is_drink_item": [False, True],
-        }
-    )
-
-
-@pytest.fixture
-def stg_supplies():
-    # JAF-001 needs two supplies (bread and nutella): its supply_cost is their sum.
-    return ibis.memtable(
-        {
-            "supply_uuid": ["u1", "u2", "u3"],
-            "supply_id": ["SUP-BREAD", "SUP-NUTELLA", "SUP-CUP"],
-            "product_id": ["JAF-001", "JAF-001", "BEV-001"],
-            "supply_name": ["bread", "nutella", "cup"],
-            "supply_cost": [D("0.50"), D("1.25"), D("0.10")],
-            "is_perishable_supply": [True, True, False],
-        }
-    )
-
-
 def stg_orders_table(orders: list[tuple[str, str, dt.datetime, str, str, str]]):
     """(order_id, customer_id, ordered_at, subtotal, tax_paid, order_total) -> stg_orders."""
     ids, customers, at, sub, tax, total = zip(*orders, strict=True)

@@ -30,32 +30,13 @@ def customers():
 
 
 @pytest.fixture
-def products():
-    return ibis.memtable(
-        {
-            "product_id": ["JAF-001", "BEV-001"],
-            "product_name": ["nutellaphone", "tea"],
-            "product_type": ["jaffle", "beverage"],
-            "product_description": ["toasted", "hot"],
-            "product_price": [D("11.00"), D("6.00")],
-            "is_food_item": [True, False],
-            "is_drink_item": [False, True],
-        }
-    )
+def products(stg_products):
+    return stg_products
 
 
 @pytest.fixture
-def supplies():
-    return ibis.memtable(
-        {
-            "supply_uuid": ["u1", "u2", "u3"],
-            "supply_id": ["SUP-BREAD", "SUP-NUTELLA", "SUP-CUP"],
-            "product_id": ["JAF-001", "JAF-001", "BEV-001"],
-            "supply_name": ["bread", "nutella", "cup"],
-            "supply_cost": [D("0.50"), D("1.25"), D("0.10")],
-            "is_perishable_supply": [True, True, False],
-        }
-    )
+def supplies(stg_supplies):
+    return stg_supplies
 
 
 @pytest.fixture
