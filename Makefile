@@ -10,7 +10,7 @@ YEARS ?= 1
 ARGS ?=
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 
-.PHONY: help setup run test test-fast lab notebooks sync data bench clean browser docs
+.PHONY: help setup run test test-fast lint format lab notebooks sync data bench clean browser docs
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*?## "} /^[a-zA-Z_-]+:.*?## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -35,7 +35,17 @@ browser: ## Install Debian's chromium for the browser tests (needs root; skipped
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "warning: chromium missing and not root: browser tests will be skipped (sudo make browser)"; fi; }
 
-test: setup browser ## Unit tests, doctests, nbval, end-to-end and browser tests
+lint: setup ## Lint gates: ruff (lint + format check), mypy over lib, import-linter (layer contracts)
+	$(BIN)/ruff check lib tests benchmarks notebooks
+	$(BIN)/ruff format --check lib tests benchmarks
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+format: setup ## Apply ruff's formatter and safe fixes
+	$(BIN)/ruff format lib tests benchmarks
+	$(BIN)/ruff check --fix lib tests benchmarks notebooks
+
+test: setup lint browser ## Lint gates, then unit tests, doctests, nbval, end-to-end and browser tests
 	$(BIN)/python -m pytest $(ARGS)
 
 test-fast: setup ## Only the fast unit tests and doctests (no notebooks, no CLI runs)
@@ -45,7 +55,7 @@ lab: setup ## Start JupyterLab with the project's kernel
 	cd notebooks && ../$(BIN)/jupyter lab
 
 notebooks: setup ## Re-execute the stage notebooks in place on the sample (refreshes nbval baselines)
-	$(BIN)/python -m duckbook.refresh $(NOTEBOOKS)
+	$(BIN)/python -m duckbook.run.refresh $(NOTEBOOKS)
 
 sync: setup ## Pair notebooks with their py:percent twins (edit either, then run this)
 	$(BIN)/jupytext --sync notebooks/[0-9][0-9]_*.ipynb

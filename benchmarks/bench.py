@@ -42,8 +42,12 @@ def run_floor(source: Path, work: Path) -> tuple[float, float]:
     """Return (SQL seconds, process seconds) of one floor run."""
     db = work / f"floor-{time.monotonic_ns()}.duckdb"
     t = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", _FLOOR_CHILD, str(HERE / "floor.sql"), str(source), str(db)],
-                         check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", _FLOOR_CHILD, str(HERE / "floor.sql"), str(source), str(db)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return float(out.stdout.strip()), time.perf_counter() - t
 
 
@@ -51,8 +55,16 @@ def run_full(source: Path, work: Path) -> tuple[float, dict[str, float]]:
     """Return (wall seconds, {stage: seconds}) of one full ``duckbook run``."""
     tag = time.monotonic_ns()
     warehouse, reports = work / f"wh-{tag}.duckdb", work / f"reports-{tag}"
-    cmd = [str(Path(sys.executable).with_name("duckbook")), "run", "-p", f"source_dir={source}",
-           "--warehouse", str(warehouse), "--reports-dir", str(reports)]
+    cmd = [
+        str(Path(sys.executable).with_name("duckbook")),
+        "run",
+        "-p",
+        f"source_dir={source}",
+        "--warehouse",
+        str(warehouse),
+        "--reports-dir",
+        str(reports),
+    ]
     t = time.perf_counter()
     subprocess.run(cmd, check=True, capture_output=True, text=True)
     wall = time.perf_counter() - t
@@ -62,7 +74,9 @@ def run_full(source: Path, work: Path) -> tuple[float, dict[str, float]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--source", type=Path, default=ROOT / "data" / "jaffle-1y", help="raw-data directory (jafgen output)")
+    parser.add_argument(
+        "--source", type=Path, default=ROOT / "data" / "jaffle-1y", help="raw-data directory (jafgen output)"
+    )
     parser.add_argument("--repeat", type=int, default=3, help="runs of each side; the median is reported")
     args = parser.parse_args()
     source = args.source.resolve()

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -31,7 +33,7 @@ warehouse: str = ""  # DuckDB warehouse file; empty: configured (DUCKBOOK_WAREHO
 
 # %%
 import duckbook
-from duckbook.ingest import ingest, quarantine_summary
+from duckbook.ingest.files import ingest, quarantine_summary
 from jaffle_shop import checks
 from jaffle_shop.contracts import CONTRACTS
 

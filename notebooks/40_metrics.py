@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -31,8 +33,8 @@ warehouse: str = ""  # DuckDB warehouse file; empty: configured (DUCKBOOK_WAREHO
 import polars as pl
 
 import duckbook
-from duckbook import checks
-from duckbook.report import table
+from duckbook.publish.report import table
+from duckbook.quality import checks
 from jaffle_shop import checks as jaffle_checks
 from jaffle_shop import metrics
 

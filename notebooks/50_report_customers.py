@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -23,10 +25,11 @@ run_date: str = ""  # logical date YYYY-MM-DD; empty: today
 warehouse: str = ""  # DuckDB warehouse file; empty: configured (DUCKBOOK_WAREHOUSE or data/warehouse.duckdb)
 
 # %%
-import duckbook  # first: it spares altair's jsonschema a slow optional import
 import altair as alt
 import polars as pl
-from duckbook import report
+
+import duckbook  # first: it spares altair's jsonschema a slow optional import
+from duckbook.publish import report
 from jaffle_shop import analysis
 
 ctx = duckbook.start_stage("50_report_customers", run_id=run_id, run_started_at=run_started_at, run_date=run_date, warehouse=warehouse)

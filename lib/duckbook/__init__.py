@@ -22,13 +22,13 @@ __all__ = ["connect", "start_stage"]
 __version__ = "0.1.0"
 
 
-def __getattr__(name: str):  # noqa: ANN202 - lazy: the CLI must not pay for importing ibis
+def __getattr__(name: str):
     if name == "connect":
         from duckbook.engine import connect
 
         return connect
     if name == "start_stage":
-        from duckbook.stage import start_stage
+        from duckbook.build.stage import start_stage
 
         return start_stage
     raise AttributeError(f"module 'duckbook' has no attribute {name!r}")

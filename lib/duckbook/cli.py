@@ -7,8 +7,12 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(help="duckbook: notebook-centric analytics engineering on Ibis and DuckDB.", no_args_is_help=True,
-                  add_completion=False, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="duckbook: notebook-centric analytics engineering on Ibis and DuckDB.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
 
 
 @app.callback()
@@ -18,19 +22,35 @@ def main() -> None:
 
 @app.command()
 def run(
-    stage: Annotated[list[str], typer.Option("--stage", "-s", help="Run only this stage (repeatable): 20_staging or staging.")] = [],  # noqa: B006
-    param: Annotated[list[str], typer.Option("--param", "-p", help="NAME=VALUE passed to every stage that declares NAME (repeatable).")] = [],  # noqa: B006
-    warehouse: Annotated[Path | None, typer.Option(help="Warehouse file [env DUCKBOOK_WAREHOUSE; default data/warehouse.duckdb].")] = None,
-    reports_dir: Annotated[Path | None, typer.Option(help="Where HTML reports and run artifacts go [default reports].")] = None,
+    stage: Annotated[
+        list[str], typer.Option("--stage", "-s", help="Run only this stage (repeatable): 20_staging or staging.")
+    ] = [],  # noqa: B006
+    param: Annotated[
+        list[str],
+        typer.Option("--param", "-p", help="NAME=VALUE passed to every stage that declares NAME (repeatable)."),
+    ] = [],  # noqa: B006
+    warehouse: Annotated[
+        Path | None, typer.Option(help="Warehouse file [env DUCKBOOK_WAREHOUSE; default data/warehouse.duckdb].")
+    ] = None,
+    reports_dir: Annotated[
+        Path | None, typer.Option(help="Where HTML reports and run artifacts go [default reports].")
+    ] = None,
     isolated: Annotated[bool, typer.Option(help="Start a fresh kernel per stage instead of one warm kernel.")] = False,
 ) -> None:
     """Execute the stage notebooks in order with papermill, as one atomic run."""
-    from duckbook import params, runner
+    from duckbook import params
+    from duckbook.run import runner
 
     try:
         values = params.split_assignments(param)
-        result = runner.run(stages=stage, parameters=values, warehouse=str(warehouse or ""), reports_dir=str(reports_dir or ""),
-                            isolated=isolated, echo=typer.echo)
+        result = runner.run(
+            stages=stage,
+            parameters=values,
+            warehouse=str(warehouse or ""),
+            reports_dir=str(reports_dir or ""),
+            isolated=isolated,
+            echo=typer.echo,
+        )
     except params.ParameterError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -49,7 +69,8 @@ def run(
 @app.command()
 def stages() -> None:
     """List the stage notebooks and the parameters each declares."""
-    from duckbook import config, runner
+    from duckbook import config
+    from duckbook.run import runner
 
     found = runner.discover(config.load())
     for name, declared in runner.declared_parameters(found).items():
@@ -63,7 +84,7 @@ def docs(
 ) -> None:
     """Write the docs site (data dictionary and lineage) to reports/docs/index.html."""
     from duckbook import config
-    from duckbook import docs as docs_site
+    from duckbook.publish import docs as docs_site
 
     cfg = config.load(warehouse=str(warehouse or ""), reports_dir=str(reports_dir or ""))
     if not cfg.warehouse.exists():
@@ -74,8 +95,12 @@ def docs(
 
 @app.command()
 def check(
-    select: Annotated[list[str], typer.Option("--select", "-s", help="Only these tables (schema.table or table; repeatable).")] = [],  # noqa: B006
-    run_date: Annotated[str | None, typer.Option(help="Date freshness and 'no future' checks compare with [default: today].")] = None,
+    select: Annotated[
+        list[str], typer.Option("--select", "-s", help="Only these tables (schema.table or table; repeatable).")
+    ] = [],  # noqa: B006
+    run_date: Annotated[
+        str | None, typer.Option(help="Date freshness and 'no future' checks compare with [default: today].")
+    ] = None,
     warehouse: Annotated[Path | None, typer.Option(help="Warehouse file [default: configured].")] = None,
 ) -> None:
     """Run the checks declared in the project YAML against the published warehouse (read-only).
@@ -87,7 +112,7 @@ def check(
     import polars as pl
 
     from duckbook import config
-    from duckbook import quality
+    from duckbook.quality import warehouse as quality
 
     cfg = config.load(warehouse=str(warehouse or ""))
     try:
@@ -97,7 +122,9 @@ def check(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_hide_dataframe_shape=True, tbl_width_chars=220, fmt_str_lengths=60):
-        typer.echo(results.select("table_name", "check_name", "severity", "failing_rows", "observed", "threshold", "status"))
+        typer.echo(
+            results.select("table_name", "check_name", "severity", "failing_rows", "observed", "threshold", "status")
+        )
     counts = results["status"].value_counts().sort("status")
     typer.echo(", ".join(f"{n} {status}" for status, n in counts.iter_rows()))
     if (results["status"] == "fail").any():
@@ -127,7 +154,7 @@ def metrics_query(
     start: Annotated[str | None, typer.Option(help="First period (YYYY-MM-DD), inclusive.")] = None,
     end: Annotated[str | None, typer.Option(help="Last period (YYYY-MM-DD), inclusive.")] = None,
     keep_empty: Annotated[bool, typer.Option(help="Keep dimension members and periods without facts.")] = False,
-    format: Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")] = "table",  # noqa: A002
+    format: Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")] = "table",
     warehouse: Annotated[Path | None, typer.Option(help="Warehouse file [default: configured].")] = None,
 ) -> None:
     """Query metrics from the warehouse: `duckbook metrics query revenue orders --by location_name`."""
@@ -139,8 +166,16 @@ def metrics_query(
         typer.echo(f"error: --format must be table, csv or json, not {format!r}", err=True)
         raise typer.Exit(2)
     try:
-        result = metrics.query(names or [], by=by, grain=None if grain == "none" else grain, where=where, start=start,
-                               end=end, keep_empty=keep_empty, warehouse=str(warehouse or ""))
+        result = metrics.query(
+            names or [],
+            by=by,
+            grain=None if grain == "none" else grain,
+            where=where,
+            start=start,
+            end=end,
+            keep_empty=keep_empty,
+            warehouse=str(warehouse or ""),
+        )
         df = result.to_polars()
     except (metrics.MetricError, FileNotFoundError) as exc:
         typer.echo(f"error: {exc}", err=True)

@@ -93,4 +93,6 @@ def load(root: Path | None = None, **overrides: object) -> Config:
     if isinstance(docs, str):
         docs = [p for p in docs.split(",") if p]
     docs_yaml = tuple((root / str(p)).resolve() for p in docs)  # type: ignore[union-attr]
-    return Config(root=root, memory_limit=str(settings.get("memory_limit", "4GB")), threads=threads, docs_yaml=docs_yaml, **paths)
+    return Config(
+        root=root, memory_limit=str(settings.get("memory_limit", "4GB")), threads=threads, docs_yaml=docs_yaml, **paths
+    )

@@ -27,10 +27,21 @@ class ExpressionError(ValueError):
     """An expression uses a name, operator or construct that is not allowed."""
 
 
-_BIN = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
-        ast.Mod: operator.mod}
-_CMP = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
-        ast.Gt: operator.gt, ast.GtE: operator.ge}
+_BIN = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.Mod: operator.mod,
+}
+_CMP = {
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+}
 
 
 def names(text: str) -> set[str]:
@@ -49,6 +60,7 @@ def to_ibis(text: str, table: ir.Table | Mapping[str, ir.Value]) -> ir.Value:
                 raise ExpressionError(f"unknown name {name!r} in {text!r}; available: {', '.join(sorted(columns))}")
             return table[name]
     else:
+
         def lookup(name: str) -> ir.Value:
             if name not in table:
                 raise ExpressionError(f"unknown name {name!r} in {text!r}; available: {', '.join(sorted(table))}")
@@ -100,7 +112,10 @@ def _translate(node: ast.expr, lookup: Callable[[str], ir.Value], text: str) -> 
         op, right = node.ops[0], node.comparators[0]
         left = go(node.left)
         if isinstance(op, ast.In | ast.NotIn):
-            literal = lambda e: isinstance(e, ast.Constant) or (isinstance(e, ast.UnaryOp) and isinstance(e.op, ast.USub) and isinstance(e.operand, ast.Constant))  # noqa: E731
+            literal = lambda e: (
+                isinstance(e, ast.Constant)
+                or (isinstance(e, ast.UnaryOp) and isinstance(e.op, ast.USub) and isinstance(e.operand, ast.Constant))
+            )
             if not isinstance(right, ast.Tuple | ast.List) or not all(literal(e) for e in right.elts):
                 raise ExpressionError(f"'in' needs a tuple of literals in {text!r}")
             values = [go(e) for e in right.elts]

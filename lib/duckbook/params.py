@@ -55,7 +55,9 @@ def validate_token(param: str, value: str) -> str:
     '20240101T000000Z-ab12cd'
     """
     if not isinstance(value, str) or not _TOKEN.match(value):
-        raise ParameterError(f"{param}: {value!r} must be letters, digits, '_', '.' or '-' (at most 128, starting with a letter or digit)")
+        raise ParameterError(
+            f"{param}: {value!r} must be letters, digits, '_', '.' or '-' (at most 128, starting with a letter or digit)"
+        )
     return value
 
 
@@ -103,7 +105,9 @@ def coerce(name: str, raw: str, type_name: str) -> object:
     except ValueError:
         raise ParameterError(f"{name}: {raw!r} is not a valid {type_name}") from None
     if value is _UNSUPPORTED:
-        raise ParameterError(f"{name}: the notebook declares type {type_name!r}, which cannot be set from the command line")
+        raise ParameterError(
+            f"{name}: the notebook declares type {type_name!r}, which cannot be set from the command line"
+        )
     if isinstance(value, str) and value:
         if name.endswith("_date"):
             parse_date(name, value)
@@ -164,7 +168,11 @@ def declared_in_notebook(path: Path) -> dict[str, str]:
     source = "".join(source) if isinstance(source, list) else source
     out = {}
     for node in ast.parse(source).body:
-        if not (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and isinstance(node.annotation, ast.Name)):
+        if not (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and isinstance(node.annotation, ast.Name)
+        ):
             raise ParameterError(f"{path}: parameters cell line {node.lineno} is not 'name: type = literal'")
         out[node.target.id] = node.annotation.id
     return out

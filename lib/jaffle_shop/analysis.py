@@ -21,7 +21,9 @@ def cohorts(orders: ir.Table, /) -> ir.Table:
     per = o.group_by(cohort_month=cohort, months_since_first=months_since.cast("int32")).agg(
         active_customers=o.customer_id.nunique(), orders=o.order_id.nunique(), revenue=o.subtotal.sum()
     )
-    sizes = first.group_by(cohort_month=first.first_ordered_at.truncate("M").cast("date")).agg(cohort_size=ibis._.count())
+    sizes = first.group_by(cohort_month=first.first_ordered_at.truncate("M").cast("date")).agg(
+        cohort_size=ibis._.count()
+    )
     return per.inner_join(sizes, "cohort_month").order_by("cohort_month", "months_since_first")
 
 

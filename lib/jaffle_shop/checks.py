@@ -7,8 +7,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from duckbook.checks import Check, load_checks
-from duckbook.ingest import reconciliation_check
+from duckbook.ingest.files import reconciliation_check
+from duckbook.quality.checks import Check, load_checks
 
 HERE = Path(__file__).parent
 YAML_FILES = (HERE / "sources.yml", HERE / "models.yml")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from duckbook.contracts import load_contracts
+from duckbook.ingest.contracts import load_contracts
 
 SOURCES_YML = Path(__file__).with_name("sources.yml")
 CONTRACTS = load_contracts(SOURCES_YML)

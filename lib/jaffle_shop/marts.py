@@ -33,7 +33,9 @@ def order_items(
     i, o, p = stg_order_items, stg_orders, stg_products
     return (
         i.left_join(o.select("order_id", "ordered_at"), "order_id")
-        .left_join(p.select("product_id", "product_name", "product_price", "is_food_item", "is_drink_item"), "product_id")
+        .left_join(
+            p.select("product_id", "product_name", "product_price", "is_food_item", "is_drink_item"), "product_id"
+        )
         .left_join(supply_cost, "product_id")
         .select(
             *i.columns,

@@ -19,7 +19,14 @@ TABLES = {
     "daily": ("day", (), ORDER_METRICS),
     "weekly": ("week", (), ORDER_METRICS),
     "monthly": ("month", (), ORDER_METRICS),
-    "monthly_by_location": ("month", ("location_name",), [m for m in ORDER_METRICS if "location_name" in LAYER.dimensions(m)]),
-    "monthly_by_product": ("month", ("product_name", "product_type"),
-                           [m for m in ORDER_METRICS if {"product_name", "product_type"} <= LAYER.dimensions(m)]),
+    "monthly_by_location": (
+        "month",
+        ("location_name",),
+        [m for m in ORDER_METRICS if "location_name" in LAYER.dimensions(m)],
+    ),
+    "monthly_by_product": (
+        "month",
+        ("product_name", "product_type"),
+        [m for m in ORDER_METRICS if {"product_name", "product_type"} <= LAYER.dimensions(m)],
+    ),
 }

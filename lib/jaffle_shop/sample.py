@@ -37,7 +37,9 @@ def cut_sample(source: Path, dest: Path, start: dt.date, end: dt.date) -> dict[s
         return False
 
     counts["raw_orders.csv"] = _filter_lines(source / "raw_orders.csv", dest / "raw_orders.csv", keep_order)
-    counts["raw_items.csv"] = _filter_lines(source / "raw_items.csv", dest / "raw_items.csv", lambda r: r["order_id"] in kept_orders)
+    counts["raw_items.csv"] = _filter_lines(
+        source / "raw_items.csv", dest / "raw_items.csv", lambda r: r["order_id"] in kept_orders
+    )
     return counts
 
 

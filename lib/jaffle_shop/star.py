@@ -61,7 +61,15 @@ def dim_product(products: ir.Table, supplies: ir.Table, /) -> ir.Table:
         products.left_join(supply_cost, "product_id").drop("product_id_right"),
         "product_id",
         "product_key",
-        ["product_name", "product_type", "product_description", "product_price", "is_food_item", "is_drink_item", "supply_cost"],
+        [
+            "product_name",
+            "product_type",
+            "product_description",
+            "product_price",
+            "is_food_item",
+            "is_drink_item",
+            "supply_cost",
+        ],
     )
 
 

@@ -10,7 +10,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 DUCKBOOK = str(Path(sys.executable).with_name("duckbook"))
-SAMPLE_ROWS = {"raw_customers": 937, "raw_orders": 6771, "raw_items": 10161, "raw_products": 10, "raw_stores": 6, "raw_supplies": 65}
+SAMPLE_ROWS = {
+    "raw_customers": 937,
+    "raw_orders": 6771,
+    "raw_items": 10161,
+    "raw_products": 10,
+    "raw_stores": 6,
+    "raw_supplies": 65,
+}
 
 
 def duckbook(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:

@@ -19,7 +19,9 @@ PAGES = {"index": 0, "overview": 5, "customers": 3, "quality": 2, "docs/index": 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.browser,
-    pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed: run `make browser` (apt-get install chromium)"),
+    pytest.mark.skipif(
+        CHROMIUM is None, reason="chromium is not installed: run `make browser` (apt-get install chromium)"
+    ),
 ]
 
 
@@ -30,8 +32,15 @@ def browser():
     with sync_playwright() as p:
         b = p.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run", "--disable-quic"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-quic",
+            ],
         )
         yield b
         b.close()
@@ -44,7 +53,9 @@ def test_page_renders_offline_without_errors(run, browser, name):
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     requests, problems = [], []
     page.on("request", lambda r: requests.append(r.url))
-    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None)
+    page.on(
+        "console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None
+    )
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
     page.goto(path.as_uri(), wait_until="load")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -57,7 +68,10 @@ def test_page_renders_offline_without_errors(run, browser, name):
     assert len(charts) == PAGES[name]
     assert all(done and w > 100 and h > 100 for done, w, h in charts), charts
     if name == "docs/index":
-        box = page.eval_on_selector(".lineage svg", "e => { const b = e.getBBox(); return [b.width, b.height, e.querySelectorAll('path').length]; }")
+        box = page.eval_on_selector(
+            ".lineage svg",
+            "e => { const b = e.getBBox(); return [b.width, b.height, e.querySelectorAll('path').length]; }",
+        )
         assert box[0] > 500 and box[1] > 100 and box[2] >= 20, box
     links = page.eval_on_selector_all("a[href]", "els => els.map(e => e.getAttribute('href'))")
     assert all(not h.startswith(("http:", "https:", "//")) for h in links)

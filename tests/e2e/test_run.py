@@ -49,22 +49,43 @@ def test_mart_row_counts_and_keys(run):
     assert scalar(wh, "select count(*) from marts.order_items") == SAMPLE_ROWS["raw_items"]
     assert scalar(wh, "select count(*) from marts.customers") == SAMPLE_ROWS["raw_customers"]
     assert scalar(wh, "select count(*) from marts.fct_order_items") == SAMPLE_ROWS["raw_items"]
-    for table, key in [("customers", "customer_id"), ("orders", "order_id"), ("order_items", "order_item_id"),
-                       ("products", "product_id"), ("locations", "location_id"), ("supplies", "supply_uuid")]:
+    for table, key in [
+        ("customers", "customer_id"),
+        ("orders", "order_id"),
+        ("order_items", "order_item_id"),
+        ("products", "product_id"),
+        ("locations", "location_id"),
+        ("supplies", "supply_uuid"),
+    ]:
         assert scalar(wh, f"select count(*) - count(distinct {key}) from marts.{table}") == 0, table
 
 
 def test_mart_invariants(run):
     wh = run["warehouse"]
     assert scalar(wh, "select count(*) from marts.orders where order_total != subtotal + tax_paid") == 0
-    assert scalar(wh, "select count(*) from marts.orders where count_order_items > 0 and order_items_subtotal != subtotal") == 0
-    assert scalar(wh, "select count(*) from marts.customers where lifetime_spend != lifetime_spend_pretax + lifetime_tax_paid") == 0
+    assert (
+        scalar(wh, "select count(*) from marts.orders where count_order_items > 0 and order_items_subtotal != subtotal")
+        == 0
+    )
+    assert (
+        scalar(
+            wh, "select count(*) from marts.customers where lifetime_spend != lifetime_spend_pretax + lifetime_tax_paid"
+        )
+        == 0
+    )
     assert {r[0] for r in query(wh, "select distinct customer_type from marts.customers")} == {"new", "returning"}
     assert scalar(wh, "select count(*) from marts.orders o anti join marts.customers c using (customer_id)") == 0
     assert scalar(wh, "select count(*) from marts.order_items i anti join marts.orders o using (order_id)") == 0
     # every fact key resolves to a dimension row
-    for dim, key in [("dim_customer", "customer_key"), ("dim_product", "product_key"), ("dim_location", "location_key"), ("dim_date", "date_key")]:
-        assert scalar(wh, f"select count(*) from marts.fct_order_items f anti join marts.{dim} d using ({key})") == 0, dim
+    for dim, key in [
+        ("dim_customer", "customer_key"),
+        ("dim_product", "product_key"),
+        ("dim_location", "location_key"),
+        ("dim_date", "date_key"),
+    ]:
+        assert scalar(wh, f"select count(*) from marts.fct_order_items f anti join marts.{dim} d using ({key})") == 0, (
+            dim
+        )
 
 
 def test_marts_match_hand_written_sql(run):
@@ -88,8 +109,15 @@ def test_checks_and_run_log_recorded(run):
     assert scalar(wh, "select count(*) from ops.check_results where status = 'fail'") == 0
     assert scalar(wh, "select count(*) from ops.check_results") >= 50
     log = query(wh, "select stage, status, rows_written, duration_s, parameters from ops.run_log order by stage")
-    assert [r[0] for r in log] == ["10_ingest", "20_staging", "30_marts", "40_metrics", "50_report_customers",
-                                   "50_report_overview", "50_report_quality"]
+    assert [r[0] for r in log] == [
+        "10_ingest",
+        "20_staging",
+        "30_marts",
+        "40_metrics",
+        "50_report_customers",
+        "50_report_overview",
+        "50_report_quality",
+    ]
     assert all(r[1] == "success" and r[3] > 0 for r in log)
     assert log[0][2] == sum(SAMPLE_ROWS.values())
     assert json.loads(log[0][4])["run_date"] == "2019-08-11"
@@ -111,7 +139,9 @@ def test_report_is_self_contained_with_charts(run, name, charts):
     reports = run["reports"]
     page = (reports / f"{name}.html").read_text()
     assert len(re.findall(r"<img[^>]+src=\"data:image/svg\+xml;base64,", page)) == charts
-    assert not re.search(r"<(script|link|img|iframe)[^>]+(src|href)=[\"']?(https?:)?//", page), "network reference in report"
+    assert not re.search(r"<(script|link|img|iframe)[^>]+(src|href)=[\"']?(https?:)?//", page), (
+        "network reference in report"
+    )
     assert "def " not in page and "import " not in page, "code cells leaked into the report"
     assert "docs/index.html" in page, "footer links the docs"
     assert len(page.encode()) < 1_000_000, "a report page over 1 MB is a bug"
@@ -121,14 +151,25 @@ def test_report_is_self_contained_with_charts(run, name, charts):
     assert run_id in index
     executed = reports / "runs" / run_id
     assert sorted(p.name for p in executed.glob("*.ipynb")) == [
-        "10_ingest.ipynb", "20_staging.ipynb", "30_marts.ipynb", "40_metrics.ipynb", "50_report_customers.ipynb",
-        "50_report_overview.ipynb", "50_report_quality.ipynb"]
+        "10_ingest.ipynb",
+        "20_staging.ipynb",
+        "30_marts.ipynb",
+        "40_metrics.ipynb",
+        "50_report_customers.ipynb",
+        "50_report_overview.ipynb",
+        "50_report_quality.ipynb",
+    ]
 
 
 def test_rerun_is_idempotent(run, tmp_path):
     wh = run["warehouse"]
-    before = {t: scalar(wh, f"select count(*) from {t}") for t in ["raw.raw_orders", "marts.orders", "ops.quarantine", "ops.ingest_manifest"]}
-    proc = duckbook("run", "--warehouse", str(wh), "--reports-dir", str(run["reports"]), "--stage", "ingest", "--stage", "staging")
+    before = {
+        t: scalar(wh, f"select count(*) from {t}")
+        for t in ["raw.raw_orders", "marts.orders", "ops.quarantine", "ops.ingest_manifest"]
+    }
+    proc = duckbook(
+        "run", "--warehouse", str(wh), "--reports-dir", str(run["reports"]), "--stage", "ingest", "--stage", "staging"
+    )
     assert proc.returncode == 0, proc.stderr
     after = {t: scalar(wh, f"select count(*) from {t}") for t in before}
     assert after == before
@@ -156,13 +197,18 @@ def test_failing_stage_names_notebook_cell_and_keeps_warehouse(run, tmp_path):
     """A broken source stops the run at 10_ingest; the previous warehouse stays as it was."""
     wh, bad_source = copy_of_run(run, tmp_path)
     (bad_source / "raw_stores.csv").unlink()
-    proc = duckbook("run", "--warehouse", str(wh), "--reports-dir", str(tmp_path / "reports"), "-p", f"source_dir={bad_source}")
+    proc = duckbook(
+        "run", "--warehouse", str(wh), "--reports-dir", str(tmp_path / "reports"), "-p", f"source_dir={bad_source}"
+    )
     assert proc.returncode == 1
     assert "10_ingest" in proc.stderr and "cell" in proc.stderr and "raw_stores.csv: file is missing" in proc.stderr
     kept = list((tmp_path / "reports" / "runs").glob("*/10_ingest.ipynb"))
     assert len(kept) == 1
     assert scalar(wh, "select count(*) from marts.orders") == SAMPLE_ROWS["raw_orders"]
-    assert scalar(wh, "select status from ops.run_log where stage = '10_ingest' order by started_at desc limit 1") == "failed"
+    assert (
+        scalar(wh, "select status from ops.run_log where stage = '10_ingest' order by started_at desc limit 1")
+        == "failed"
+    )
     assert not list(tmp_path.glob(".w.*.duckdb")), "the failed build was not removed"
 
 
@@ -170,8 +216,20 @@ def test_metrics_cli_list_and_query(run):
     wh = str(run["warehouse"])
     listed = duckbook("metrics", "list")
     assert listed.returncode == 0 and "revenue_growth_mom" in listed.stdout and "cumulative_revenue" in listed.stdout
-    csv_out = duckbook("metrics", "query", "revenue", "orders", "--by", "location_name", "--grain", "month",
-                       "--format", "csv", "--warehouse", wh)
+    csv_out = duckbook(
+        "metrics",
+        "query",
+        "revenue",
+        "orders",
+        "--by",
+        "location_name",
+        "--grain",
+        "month",
+        "--format",
+        "csv",
+        "--warehouse",
+        wh,
+    )
     assert csv_out.returncode == 0, csv_out.stderr
     lines = csv_out.stdout.strip().splitlines()
     assert lines[0] == "period,location_name,revenue,orders"
@@ -181,18 +239,23 @@ def test_metrics_cli_list_and_query(run):
     as_json = duckbook("metrics", "query", "orders", "--grain", "none", "--format", "json", "--warehouse", wh)
     assert json.loads(as_json.stdout) == [{"orders": SAMPLE_ROWS["raw_orders"]}]
     bad = duckbook("metrics", "query", "revenu", "--warehouse", wh)
-    assert bad.returncode == 2 and "unknown metric(s) ['revenu']; choose from:" in bad.stderr and "revenue" in bad.stderr
+    assert (
+        bad.returncode == 2 and "unknown metric(s) ['revenu']; choose from:" in bad.stderr and "revenue" in bad.stderr
+    )
     bad_dim = duckbook("metrics", "query", "average_tax_rate", "--by", "product_type", "--warehouse", wh)
     assert bad_dim.returncode == 2 and "it allows: location_name" in bad_dim.stderr
 
 
 def test_docs_site_covers_every_table_with_lineage(run):
     page = (Path(run["reports"]) / "docs" / "index.html").read_text()
-    tables = query(run["warehouse"], "select schema_name || '.' || table_name from duckdb_tables() "
-                                     "where schema_name in ('raw','staging','marts','metrics','ops') and table_name not like '\\_%' escape '\\'")
+    tables = query(
+        run["warehouse"],
+        "select schema_name || '.' || table_name from duckdb_tables() "
+        "where schema_name in ('raw','staging','marts','metrics','ops') and table_name not like '\\_%' escape '\\'",
+    )
     assert len(tables) >= 30
     for (name,) in tables:
-        assert f"<section class=\"table\" id=\"{name}\">" in page, name
+        assert f'<section class="table" id="{name}">' in page, name
     # table lineage: every staging/mart/metric table names what it is built from
     for (name,) in tables:
         if name.split(".")[0] in ("staging", "marts", "metrics"):
@@ -223,7 +286,9 @@ def test_an_error_check_blocks_publication_in_a_real_run(run, tmp_path):
     head, first = orders[0], orders[1].split(",")
     first[-1] = str(int(first[-1]) + 1)  # order_total off by one cent
     (src / "raw_orders.csv").write_text("\n".join([head, ",".join(first), *orders[2:]]) + "\n")
-    proc = duckbook("run", "--warehouse", str(wh), "--reports-dir", str(tmp_path / "reports"), "-p", f"source_dir={src}")
+    proc = duckbook(
+        "run", "--warehouse", str(wh), "--reports-dir", str(tmp_path / "reports"), "-p", f"source_dir={src}"
+    )
     assert proc.returncode == 1
     assert "30_marts" in proc.stderr and "order_total_is_subtotal_plus_tax__orders: 1 failing row" in proc.stderr
     assert scalar(wh, "select count(*) from marts.orders where order_total != subtotal + tax_paid") == 0

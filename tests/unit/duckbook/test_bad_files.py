@@ -9,16 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from duckbook.contracts import Column, Contract, ContractError
-from duckbook.ingest import ingest
-from duckbook.stage import start_stage
+from duckbook.build.stage import start_stage
+from duckbook.ingest.contracts import Column, Contract, ContractError
+from duckbook.ingest.files import ingest
 
 pytestmark = pytest.mark.slow
 
 CORPUS = Path(__file__).resolve().parents[2] / "fixtures" / "bad_csv"
 CONTRACTS = {
     "people": Contract(
-        "people", "people.csv",
+        "people",
+        "people.csv",
         (Column("id", "string"), Column("age", "int64", nullable=False), Column("born_at", "timestamp")),
         ("id",),
     )
@@ -54,8 +55,13 @@ def test_the_corpus_is_complete():
 @pytest.fixture
 def ingest_file(tmp_path, monkeypatch):
     monkeypatch.setenv("DUCKBOOK_LAKE_DIR", str(tmp_path / "lake"))
-    ctx = start_stage("test", run_id="r1", run_started_at="2024-01-02T03:04:05", run_date="2024-01-02",
-                      warehouse=str(tmp_path / "w.duckdb"))
+    ctx = start_stage(
+        "test",
+        run_id="r1",
+        run_started_at="2024-01-02T03:04:05",
+        run_date="2024-01-02",
+        warehouse=str(tmp_path / "w.duckdb"),
+    )
 
     def run(name: str):
         src = tmp_path / name.removesuffix(".csv")

@@ -17,7 +17,7 @@ import ibis
 import pytest
 import yaml
 
-from duckbook.checks import (
+from duckbook.quality.checks import (
     HISTORY,
     Check,
     column_type,
@@ -161,7 +161,12 @@ def test_date_window_timestamp_column():
     t = {"t": ibis.memtable({"ts": ts}, schema={"ts": "timestamp"})}
     assert outcome(date_window("t", "ts", not_after=NOW), t) == (1, None, "error if >0", "fail")
     assert outcome(date_window("t", "ts", not_after=NOW, severity="warn"), t) == (1, None, "warn if >0", "warn")
-    assert outcome(date_window("t", "ts", not_after=NOW + dt.timedelta(seconds=1)), t) == (0, None, "error if >0", "pass")
+    assert outcome(date_window("t", "ts", not_after=NOW + dt.timedelta(seconds=1)), t) == (
+        0,
+        None,
+        "error if >0",
+        "pass",
+    )
 
 
 # --- column_type ---------------------------------------------------------------------------
@@ -173,14 +178,18 @@ def typed():
     return {"t": t}
 
 
-@pytest.mark.parametrize(("column", "expected"), [("i", "int64"), ("s", "string"), ("p", "decimal(16,2)"), ("i", "!int64")])
+@pytest.mark.parametrize(
+    ("column", "expected"), [("i", "int64"), ("s", "string"), ("p", "decimal(16,2)"), ("i", "!int64")]
+)
 def test_column_type_pass(typed, column, expected):
     # nullability is not part of the comparison: "!int64" matches a nullable int64 column
     assert outcome(column_type("t", column, expected), typed) == (0, None, "error if >0", "pass")
 
 
-@pytest.mark.parametrize(("column", "expected"), [("i", "int32"), ("s", "int64"), ("p", "decimal(18,2)"), ("p", "float64"),
-                                                  ("missing", "int64")])
+@pytest.mark.parametrize(
+    ("column", "expected"),
+    [("i", "int32"), ("s", "int64"), ("p", "decimal(18,2)"), ("p", "float64"), ("missing", "int64")],
+)
 def test_column_type_fail(typed, column, expected):
     check = column_type("t", column, expected)
     assert check.name == f"type__t__{column}"
@@ -210,7 +219,12 @@ def test_required_columns_fail_one_row_per_missing_column_named_in_sample():
 
 
 def test_required_columns_warn():
-    assert outcome(required_columns("t", ["b"], severity="warn"), {"t": ibis.memtable({"a": [1]})}) == (1, None, "warn if >0", "warn")
+    assert outcome(required_columns("t", ["b"], severity="warn"), {"t": ibis.memtable({"a": [1]})}) == (
+        1,
+        None,
+        "warn if >0",
+        "warn",
+    )
 
 
 # --- row_count -----------------------------------------------------------------------------
@@ -314,8 +328,10 @@ PAST = [8, 12, 8, 12, 10]
 
 
 def history(counts=PAST, name="s.t"):
-    return ibis.memtable({"table": [name] * len(counts) + ["s.other"] * 3, "rows": [*counts, 1000, 1, 5000]},
-                         schema={"table": "string", "rows": "int64"})
+    return ibis.memtable(
+        {"table": [name] * len(counts) + ["s.other"] * 3, "rows": [*counts, 1000, 1, 5000]},
+        schema={"table": "string", "rows": "int64"},
+    )
 
 
 def with_rows(n, hist=None):
@@ -331,7 +347,13 @@ def vol(**kw):
 
 def test_volume_declaration():
     check = vol()
-    assert (check.name, check.severity, check.unit, check.warn_if, check.error_if) == ("volume__t", "warn", "std devs", ">3.0", None)
+    assert (check.name, check.severity, check.unit, check.warn_if, check.error_if) == (
+        "volume__t",
+        "warn",
+        "std devs",
+        ">3.0",
+        None,
+    )
     assert check.description == "t row count within 3.0 std devs of the last runs (after 5 runs)"
 
 
@@ -361,7 +383,12 @@ def test_volume_insufficient_history_passes_with_observed_zero():
     # five runs but min_runs 6
     assert outcome(vol(min_runs=6), with_rows(100, history())) == (0, 0.0, "warn if >3.0 std devs", "pass")
     # no run of this table at all
-    assert outcome(vol(), with_rows(100, history(PAST, name="s.elsewhere"))) == (0, 0.0, "warn if >3.0 std devs", "pass")
+    assert outcome(vol(), with_rows(100, history(PAST, name="s.elsewhere"))) == (
+        0,
+        0.0,
+        "warn if >3.0 std devs",
+        "pass",
+    )
 
 
 def test_volume_history_table_missing_passes():
@@ -393,7 +420,12 @@ def test_warn_band(failing, status):
     check = in_range("t", "x", max=0, error_if=">= 5", warn_if="> 1")
     t = {"t": ints(*([1] * failing + [0] * 3))}
     row = result(check, t)
-    assert (row["failing_rows"], row["observed"], row["threshold"], row["status"]) == (failing, None, "error if >= 5; warn if > 1", status)
+    assert (row["failing_rows"], row["observed"], row["threshold"], row["status"]) == (
+        failing,
+        None,
+        "error if >= 5; warn if > 1",
+        status,
+    )
     assert row["severity"] == "error"
 
 
@@ -428,15 +460,29 @@ def test_percentage_totals_are_per_table():
     checks = [in_range("a", "x", max=0, error_if="> 10%"), in_range("b", "x", max=0, error_if="> 10%")]
     got = rows(run_checks(checks, {"a": ints(1, 0, 0, 0), "b": ints(*([1] + [0] * 19))}))
     assert [(r["table_name"], r["failing_rows"], r["observed"], r["status"]) for r in got] == [
-        ("a", 1, 25.0, "fail"), ("b", 1, 5.0, "pass")]
+        ("a", 1, 25.0, "fail"),
+        ("b", 1, 5.0, "pass"),
+    ]
 
 
 @pytest.mark.parametrize(("n", "status"), [(50, "pass"), (51, "warn"), (100, "warn"), (101, "fail")])
 def test_thresholds_on_an_observe_check(n, status):
-    check = Check(name="size__t", table="t", description="t size", observe=lambda t: t["t"].count(),
-                  error_if="> 100", warn_if="> 50", unit="rows")
+    check = Check(
+        name="size__t",
+        table="t",
+        description="t size",
+        observe=lambda t: t["t"].count(),
+        error_if="> 100",
+        warn_if="> 50",
+        unit="rows",
+    )
     failing = 0 if status == "pass" else 1
-    assert outcome(check, {"t": ints(*range(n))}) == (failing, float(n), "error if > 100 rows; warn if > 50 rows", status)
+    assert outcome(check, {"t": ints(*range(n))}) == (
+        failing,
+        float(n),
+        "error if > 100 rows; warn if > 50 rows",
+        status,
+    )
 
 
 def test_observe_check_lower_bound_threshold():
@@ -461,7 +507,9 @@ def test_parse_threshold_accepted_forms(text, parsed):
     assert parse_threshold(text) == parsed
 
 
-@pytest.mark.parametrize("text", ["", "10", "== 1", "!= 0", ">", "> x", "> 1e3", "> .5", "> 1%%", ">> 1", "=> 1", "> 1 2", None, 5])
+@pytest.mark.parametrize(
+    "text", ["", "10", "== 1", "!= 0", ">", "> x", "> 1e3", "> .5", "> 1%%", ">> 1", "=> 1", "> 1 2", None, 5]
+)
 def test_parse_threshold_rejects(text):
     with pytest.raises(ValueError, match="bad threshold"):
         parse_threshold(text)
@@ -477,7 +525,7 @@ def test_parse_threshold_error_message_lists_forms():
 
 
 def test_check_construction_validates_thresholds():
-    count = lambda t: t["t"].count()  # noqa: E731
+    count = lambda t: t["t"].count()
     with pytest.raises(ValueError, match="bad threshold '> 1%'"):
         Check(name="n", table="t", description="d", observe=count, error_if="> 1%")
     with pytest.raises(ValueError, match="bad threshold '> 1%'"):
@@ -501,7 +549,9 @@ def test_run_checks_does_not_mix_up_checks_with_the_same_name():
 
 
 def test_relationship_to_its_own_table():
-    emp = ibis.memtable({"id": [1, 2, 3, 4], "manager_id": [None, 1, 9, 7]}, schema={"id": "int64", "manager_id": "int64"})
+    emp = ibis.memtable(
+        {"id": [1, 2, 3, 4], "manager_id": [None, 1, 9, 7]}, schema={"id": "int64", "manager_id": "int64"}
+    )
     row = result(relationship("emp", "manager_id", "emp", "id"), {"emp": emp})
     assert (row["failing_rows"], row["status"], row["failing_sample"]) == (2, "fail", "7; 9")  # today: 3, '1; 7; 9'
 
@@ -520,7 +570,9 @@ def describe(checks):
 
 
 def test_load_checks_sources_primary_keys(tmp_path):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
         sources:
           raw_people:
             file: people.csv
@@ -533,7 +585,8 @@ def test_load_checks_sources_primary_keys(tmp_path):
               - {type: volume, k: 2, min_runs: 3}
           raw_notes:
             file: notes.csv
-    """)
+    """,
+    )
     got = load_checks([path], now=NOW)
     assert list(got) == ["raw.raw_people", "raw.raw_supplies", "raw.raw_notes"]
     assert describe(got["raw.raw_people"]) == [
@@ -609,8 +662,17 @@ def shop_tables():
             "ordered_at": [ts(2024, 1, 1), ts(2024, 1, 31, 23, 59, 59), ts(2023, 12, 31, 23, 59, 59), ts(2024, 2, 1)],
             "loaded_at": [ts(2024, 1, 30, 11, 59, 59), ts(2024, 1, 1), ts(2024, 1, 1), ts(2024, 1, 1)],
         },
-        schema={"order_id": "int64", "status": "string", "customer_id": "string", "subtotal": "int64", "tax": "int64",
-                "total": "int64", "code": "string", "ordered_at": "timestamp", "loaded_at": "timestamp"},
+        schema={
+            "order_id": "int64",
+            "status": "string",
+            "customer_id": "string",
+            "subtotal": "int64",
+            "tax": "int64",
+            "total": "int64",
+            "code": "string",
+            "ordered_at": "timestamp",
+            "loaded_at": "timestamp",
+        },
     )
     customers = ibis.memtable({"id": ["c1", "c2"]})
     # three earlier runs of shop.orders: mean 10, sd 2 -> 4 rows now is 3 std devs away (> k = 2)
@@ -624,8 +686,18 @@ def test_load_checks_models_every_type(tmp_path):
     assert got["shop.empty"] == []
     assert describe(got["shop.customers"]) == [("not_null__customers__id", "customers", "id", "error", None, None)]
     results = rows(run_checks(got["shop.orders"], shop_tables()))
-    summary = [(r["check_name"], r["column_name"], r["failing_rows"], r["observed"], r["threshold"], r["status"], r["failing_sample"])
-               for r in results]
+    summary = [
+        (
+            r["check_name"],
+            r["column_name"],
+            r["failing_rows"],
+            r["observed"],
+            r["threshold"],
+            r["status"],
+            r["failing_sample"],
+        )
+        for r in results
+    ]
     assert summary == [
         ("row_count_min__orders", None, 0, 4.0, "error if <2 rows", "pass", ""),
         ("total_ok__orders", None, 1, None, "error if >0", "fail", ""),
@@ -644,30 +716,42 @@ def test_load_checks_models_every_type(tmp_path):
     ]
     descriptions = {r["check_name"]: r["description"] for r in results}
     assert descriptions["total_ok__orders"] == "total == subtotal + tax"  # the rule is the default description
-    assert descriptions["date_window__orders__ordered_at"] == "orders.ordered_at between 2024-01-01 and 2024-01-31 23:59:59"
+    assert (
+        descriptions["date_window__orders__ordered_at"]
+        == "orders.ordered_at between 2024-01-01 and 2024-01-31 23:59:59"
+    )
 
 
 def test_load_checks_expression_where_is_applied(tmp_path):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
         models:
           s.t:
             checks:
               - {type: expression, name: r, expr: a > 0}
               - {type: expression, name: r_where, expr: a > 0, where: "b in ('x', 'y') and a is not None"}
-    """)
+    """,
+    )
     checks = load_checks([path], now=NOW)["s.t"]
     t = {"t": ibis.memtable({"a": [1, -1, -2, None], "b": ["x", "z", "y", "x"]}, schema={"a": "int64", "b": "string"})}
-    assert [(r["check_name"], r["failing_rows"]) for r in rows(run_checks(checks, t))] == [("r__t", 2), ("r_where__t", 1)]
+    assert [(r["check_name"], r["failing_rows"]) for r in rows(run_checks(checks, t))] == [
+        ("r__t", 2),
+        ("r_where__t", 1),
+    ]
 
 
 def test_load_checks_not_after_run_uses_the_given_now(tmp_path):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
         models:
           s.t:
             columns:
               d:
                 checks: [{type: date_window, not_after: run}]
-    """)
+    """,
+    )
     t = {"t": ibis.memtable({"d": [dt.date(2024, 1, 31), dt.date(2024, 2, 1)]}, schema={"d": "date"})}
     at_end_of_january = load_checks([path], now=NOW)["s.t"]
     assert outcome(at_end_of_january[0], t) == (1, None, "error if >0", "fail")
@@ -676,17 +760,22 @@ def test_load_checks_not_after_run_uses_the_given_now(tmp_path):
 
 
 def test_load_checks_freshness_uses_the_given_now(tmp_path):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
         models:
           s.t:
             checks: [{type: freshness, column: ts, warn_after_hours: 1}]
-    """)
+    """,
+    )
     t = {"t": ibis.memtable({"ts": [dt.datetime(2024, 1, 31, 20, 59, 59)]}, schema={"ts": "timestamp"})}
     assert outcome(load_checks([path], now=NOW)["s.t"][0], t) == (1, 3.0, "warn if >1 hours", "warn")
 
 
 def test_load_checks_severity_threshold_and_description_overrides(tmp_path):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
         models:
           s.t:
             checks:
@@ -709,7 +798,8 @@ def test_load_checks_severity_threshold_and_description_overrides(tmp_path):
                 checks:
                   - {type: relationship, to: u, field: id, severity: warn}
                   - {type: expression, name: y_pos, expr: y > 0, severity: warn, warn_if: "> 10%"}
-    """)
+    """,
+    )
     checks = load_checks([path], now=NOW)["s.t"]
     assert describe(checks) == [
         ("row_count_min__t", "t", None, "warn", None, "<10"),
@@ -730,7 +820,11 @@ def test_load_checks_severity_threshold_and_description_overrides(tmp_path):
     assert by_name["unique__t__x"].description == "x mostly unique"
     assert by_name["y_pos__t"].description == "y > 0"
     d = [dt.date(2019, 12, 31), dt.date(2020, 1, 1), dt.date(2021, 1, 1), None]
-    t = {"t": ibis.memtable({"x": [1, 1, 1, 5], "y": [1, -1, 7, None], "d": d}, schema={"x": "int64", "y": "int64", "d": "date"})}
+    t = {
+        "t": ibis.memtable(
+            {"x": [1, 1, 1, 5], "y": [1, -1, 7, None], "d": d}, schema={"x": "int64", "y": "int64", "d": "date"}
+        )
+    }
     t["u"] = ibis.memtable({"id": [1, 5]}, schema={"id": "int64"})
     got = {r["check_name"]: (r["failing_rows"], r["threshold"], r["status"]) for r in rows(run_checks(checks, t))}
     assert got == {
@@ -796,7 +890,10 @@ def test_load_checks_error_in_sources_and_second_file(tmp_path):
     bad = write(tmp_path, "sources:\n  raw_x:\n    primary_key: [id]\n    checks: [{type: volume, kk: 3}]\n", "bad.yml")
     with pytest.raises(ValueError) as exc:
         load_checks([good, bad], now=NOW)
-    assert str(exc.value) == f"{bad}: raw.raw_x: bad check {{'type': 'volume', 'kk': 3}}: unknown argument(s) ['kk'] for volume"
+    assert (
+        str(exc.value)
+        == f"{bad}: raw.raw_x: bad check {{'type': 'volume', 'kk': 3}}: unknown argument(s) ['kk'] for volume"
+    )
 
 
 def test_load_checks_merges_files_and_empty_file(tmp_path):
@@ -808,7 +905,9 @@ def test_load_checks_merges_files_and_empty_file(tmp_path):
 
 
 def test_load_checks_rejects_unknown_severity(tmp_path):
-    path = write(tmp_path, "models:\n  s.t:\n    columns:\n      a:\n        checks: [{type: not_null, severity: erorr}]\n")
+    path = write(
+        tmp_path, "models:\n  s.t:\n    columns:\n      a:\n        checks: [{type: not_null, severity: erorr}]\n"
+    )
     with pytest.raises(ValueError, match=r"s\.t\.a: bad check"):
         load_checks([path], now=NOW)
 
@@ -826,7 +925,9 @@ def test_load_checks_table_level_column_check_needs_a_column(tmp_path):
 
 
 def test_load_checks_unknown_expected_type(tmp_path):
-    path = write(tmp_path, "models:\n  s.t:\n    columns:\n      a:\n        checks: [{type: type, expected: notatype}]\n")
+    path = write(
+        tmp_path, "models:\n  s.t:\n    columns:\n      a:\n        checks: [{type: type, expected: notatype}]\n"
+    )
     with pytest.raises(ValueError, match=r"s\.t\.a: bad check"):
         load_checks([path], now=NOW)
 
@@ -839,7 +940,10 @@ def test_load_checks_bound_checks_need_a_bound(tmp_path, item):
 
 
 def test_load_checks_gives_each_declared_check_a_unique_name(tmp_path):
-    path = write(tmp_path, "models:\n  s.t:\n    checks:\n      - {type: row_count, min: 1}\n      - {type: row_count, max: 10}\n")
+    path = write(
+        tmp_path,
+        "models:\n  s.t:\n    checks:\n      - {type: row_count, min: 1}\n      - {type: row_count, max: 10}\n",
+    )
     try:
         names = [c.name for c in load_checks([path], now=NOW)["s.t"]]
     except ValueError:
@@ -861,12 +965,25 @@ def test_for_schema_raw_reconciliation_and_primary_keys(schemas):
     raw = schemas["raw"]
     assert raw[0].name == "rows_reconcile__ingest_manifest"
     names = {c.name for c in raw}
-    for table, key in [("raw_customers", ["id"]), ("raw_orders", ["id"]), ("raw_items", ["id"]),
-                       ("raw_products", ["sku"]), ("raw_stores", ["id"]), ("raw_supplies", ["id", "sku"])]:
+    for table, key in [
+        ("raw_customers", ["id"]),
+        ("raw_orders", ["id"]),
+        ("raw_items", ["id"]),
+        ("raw_products", ["sku"]),
+        ("raw_stores", ["id"]),
+        ("raw_supplies", ["id", "sku"]),
+    ]:
         assert {f"not_null__{table}__{k}" for k in key} <= names, table
         assert f"unique__{table}__{'__'.join(key)}" in names, table
-    assert {c.table for c in raw} == {"ingest_manifest", "raw_customers", "raw_orders", "raw_items", "raw_products",
-                                      "raw_stores", "raw_supplies"}
+    assert {c.table for c in raw} == {
+        "ingest_manifest",
+        "raw_customers",
+        "raw_orders",
+        "raw_items",
+        "raw_products",
+        "raw_stores",
+        "raw_supplies",
+    }
     assert {c.name for c in raw if c.name.startswith("volume__")} == {"volume__raw_orders", "volume__raw_items"}
 
 
@@ -876,21 +993,25 @@ def test_for_schema_raw_reconciliation_runs(schemas):
 
 
 def test_for_schema_marts_relationships_to_every_dimension(schemas):
-    rels = {c.name: c.description for c in schemas["marts"] if c.table == "fct_order_items" and c.name.startswith("relationship__")}
+    rels = {
+        c.name: c.description
+        for c in schemas["marts"]
+        if c.table == "fct_order_items" and c.name.startswith("relationship__")
+    }
     assert rels == {
         "relationship__fct_order_items__date_key__dim_date": "every fct_order_items.date_key exists in dim_date.date_key",
-        "relationship__fct_order_items__customer_key__dim_customer":
-            "every fct_order_items.customer_key exists in dim_customer.customer_key",
-        "relationship__fct_order_items__product_key__dim_product":
-            "every fct_order_items.product_key exists in dim_product.product_key",
-        "relationship__fct_order_items__location_key__dim_location":
-            "every fct_order_items.location_key exists in dim_location.location_key",
+        "relationship__fct_order_items__customer_key__dim_customer": "every fct_order_items.customer_key exists in dim_customer.customer_key",
+        "relationship__fct_order_items__product_key__dim_product": "every fct_order_items.product_key exists in dim_product.product_key",
+        "relationship__fct_order_items__location_key__dim_location": "every fct_order_items.location_key exists in dim_location.location_key",
     }
 
 
 def test_for_schema_marts_fact_orphan_is_caught(schemas):
     check = next(c for c in schemas["marts"] if c.name == "relationship__fct_order_items__product_key__dim_product")
-    t = {"fct_order_items": ibis.memtable({"product_key": ["p1", "p9", "-1"]}), "dim_product": ibis.memtable({"product_key": ["p1", "-1"]})}
+    t = {
+        "fct_order_items": ibis.memtable({"product_key": ["p1", "p9", "-1"]}),
+        "dim_product": ibis.memtable({"product_key": ["p1", "-1"]}),
+    }
     row = result(check, t)
     assert (row["failing_rows"], row["status"], row["failing_sample"]) == (1, "fail", "p9")
 
@@ -904,13 +1025,23 @@ def test_for_schema_check_names_are_unique(schemas, schema):
 
 def test_for_schema_only_its_schema(schemas):
     assert schemas["ops"] == []
-    assert {c.table for c in schemas["metrics"]} == {"daily", "weekly", "monthly", "monthly_by_location", "monthly_by_product"}
+    assert {c.table for c in schemas["metrics"]} == {
+        "daily",
+        "weekly",
+        "monthly",
+        "monthly_by_location",
+        "monthly_by_product",
+    }
     assert "reconcile" not in " ".join(c.name for c in schemas["staging"] + schemas["marts"])
 
 
 def test_for_schema_time_checks_use_end_of_run_date(schemas):
     window = next(c for c in schemas["staging"] if c.name == "date_window__stg_orders__ordered_at")
-    t = {"stg_orders": ibis.memtable({"ordered_at": [dt.date(2024, 1, 31), dt.date(2024, 2, 1)]}, schema={"ordered_at": "date"})}
+    t = {
+        "stg_orders": ibis.memtable(
+            {"ordered_at": [dt.date(2024, 1, 31), dt.date(2024, 2, 1)]}, schema={"ordered_at": "date"}
+        )
+    }
     assert outcome(window, t) == (1, None, "error if >0", "fail")
     fresh = next(c for c in schemas["marts"] if c.name == "freshness__orders__ordered_at")
     assert fresh.description == "the newest order is at most 2 days older than the run date"
@@ -920,5 +1051,7 @@ def test_for_schema_time_checks_use_end_of_run_date(schemas):
 
 def test_models_yml_ops_descriptions_are_whole():
     models = yaml.safe_load((jaffle_checks.HERE / "models.yml").read_text(encoding="utf-8"))["models"]
-    assert models["ops.quarantine"] == {"description": "Rows that broke their source contract, with reason, file, line and raw text."}
+    assert models["ops.quarantine"] == {
+        "description": "Rows that broke their source contract, with reason, file, line and raw text."
+    }
     assert models["ops.lineage"] == {"description": "Tables each table is built from, and the SQL it was built with."}

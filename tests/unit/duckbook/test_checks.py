@@ -5,7 +5,7 @@ from __future__ import annotations
 import ibis
 import pytest
 
-from duckbook.checks import (
+from duckbook.quality.checks import (
     SAMPLE_SIZE,
     CheckFailed,
     accepted_values,
@@ -190,16 +190,42 @@ def test_run_checks_reports_every_check_in_order(tables):
     ]
     got = rows(run_checks(checks, tables))
     assert got == [
-        {"check_name": "not_null__orders__order_id", "table_name": "orders", "column_name": "order_id",
-         "severity": "error", "description": "orders.order_id is never null", "failing_rows": 0, "observed": None,
-         "threshold": "error if >0", "status": "pass", "failing_sample": ""},
-        {"check_name": "unique__lines__order_id__line_no", "table_name": "lines", "column_name": "order_id, line_no",
-         "severity": "error", "description": "lines.(order_id, line_no) is unique", "failing_rows": 2,
-         "observed": None, "threshold": "error if >0", "status": "fail", "failing_sample": "o2, 1"},
-        {"check_name": "relationship__orders__customer_id__customers", "table_name": "orders",
-         "column_name": "customer_id", "severity": "warn",
-         "description": "every orders.customer_id exists in customers.customer_id", "failing_rows": 2,
-         "observed": None, "threshold": "warn if >0", "status": "warn", "failing_sample": "c8; c9"},
+        {
+            "check_name": "not_null__orders__order_id",
+            "table_name": "orders",
+            "column_name": "order_id",
+            "severity": "error",
+            "description": "orders.order_id is never null",
+            "failing_rows": 0,
+            "observed": None,
+            "threshold": "error if >0",
+            "status": "pass",
+            "failing_sample": "",
+        },
+        {
+            "check_name": "unique__lines__order_id__line_no",
+            "table_name": "lines",
+            "column_name": "order_id, line_no",
+            "severity": "error",
+            "description": "lines.(order_id, line_no) is unique",
+            "failing_rows": 2,
+            "observed": None,
+            "threshold": "error if >0",
+            "status": "fail",
+            "failing_sample": "o2, 1",
+        },
+        {
+            "check_name": "relationship__orders__customer_id__customers",
+            "table_name": "orders",
+            "column_name": "customer_id",
+            "severity": "warn",
+            "description": "every orders.customer_id exists in customers.customer_id",
+            "failing_rows": 2,
+            "observed": None,
+            "threshold": "warn if >0",
+            "status": "warn",
+            "failing_sample": "c8; c9",
+        },
     ]
 
 

@@ -8,7 +8,15 @@ import textwrap
 import ibis
 import pytest
 
-from duckbook.contracts import Column, Contract, ContractError, good_rows, load_contracts, quarantine_rows, validate_rows
+from duckbook.ingest.contracts import (
+    Column,
+    Contract,
+    ContractError,
+    good_rows,
+    load_contracts,
+    quarantine_rows,
+    validate_rows,
+)
 from tests.unit.helpers import rows
 
 GOOD_YAML = """
@@ -71,48 +79,60 @@ def test_load_contracts_empty_file(tmp_path):
 
 
 def test_load_contracts_bad_type(tmp_path):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
         sources:
           raw_x:
             file: x.csv
             columns:
               n: {type: integer}
-    """)
+    """,
+    )
     with pytest.raises(ContractError, match=r"source raw_x: column n has type 'integer'; use one of string, int64"):
         load_contracts(path)
 
 
 def test_load_contracts_unknown_primary_key_column(tmp_path):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
         sources:
           raw_x:
             file: x.csv
             primary_key: [id, missing]
             columns:
               id: {type: string}
-    """)
+    """,
+    )
     with pytest.raises(ContractError, match=r"source raw_x: primary_key names unknown column\(s\) \['missing'\]"):
         load_contracts(path)
 
 
 def test_load_contracts_missing_file_key(tmp_path):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
         sources:
           raw_no_file:
             columns:
               id: {type: string}
-    """)
+    """,
+    )
     with pytest.raises(ContractError, match=r"source raw_no_file: needs 'file' and at least one column") as exc:
         load_contracts(path)
     assert str(path) in str(exc.value)
 
 
 def test_load_contracts_without_columns(tmp_path):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
         sources:
           raw_empty:
             file: e.csv
-    """)
+    """,
+    )
     with pytest.raises(ContractError, match="raw_empty"):
         load_contracts(path)
 
@@ -159,8 +179,10 @@ TEXT_ROWS = [  # _line, id, n, at, flag
 @pytest.fixture
 def text():
     cols = ["_line", "id", "n", "at", "flag"]
-    return ibis.memtable({c: [r[i] for r in TEXT_ROWS] for i, c in enumerate(cols)},
-                         schema={"_line": "int64", "id": "string", "n": "string", "at": "string", "flag": "string"})
+    return ibis.memtable(
+        {c: [r[i] for r in TEXT_ROWS] for i, c in enumerate(cols)},
+        schema={"_line": "int64", "id": "string", "n": "string", "at": "string", "flag": "string"},
+    )
 
 
 def test_validate_rows_reasons(text):
@@ -182,8 +204,15 @@ def test_validate_rows_reasons(text):
 
 def test_validate_rows_types_values_and_raw(text):
     got = rows(validate_rows(text, CONTRACT, latest_allowed=LATEST), "_line")
-    assert got[0] == {"_line": 2, "_raw": "a, 5 ,2024-01-02 03:04:05,true", "_reason": None, "id": "a", "n": 5,
-                      "at": dt.datetime(2024, 1, 2, 3, 4, 5), "flag": True}
+    assert got[0] == {
+        "_line": 2,
+        "_raw": "a, 5 ,2024-01-02 03:04:05,true",
+        "_reason": None,
+        "id": "a",
+        "n": 5,
+        "at": dt.datetime(2024, 1, 2, 3, 4, 5),
+        "flag": True,
+    }
     assert got[1]["_raw"] == ",1,2024-01-01,false"  # nulls become empty fields
     assert got[3]["n"] is None  # 'x' does not cast
 
@@ -207,24 +236,56 @@ def test_good_and_quarantined_rows(text):
     validated = validate_rows(text, CONTRACT, latest_allowed=LATEST)
     at = dt.datetime(2024, 7, 1, 12)
     good = good_rows(validated, CONTRACT, {"_batch_id": ibis.literal("b1"), "_source_file": ibis.literal("t.csv")})
-    bad = quarantine_rows(validated, CONTRACT, batch_id="b1", source_file="t.csv", run_id="r1",
-                          quarantined_at=ibis.literal(at))
+    bad = quarantine_rows(
+        validated, CONTRACT, batch_id="b1", source_file="t.csv", run_id="r1", quarantined_at=ibis.literal(at)
+    )
 
     assert good.columns == ("id", "n", "at", "flag", "_batch_id", "_source_file")
     assert rows(good, "id") == [
-        {"id": "a", "n": 5, "at": dt.datetime(2024, 1, 2, 3, 4, 5), "flag": True, "_batch_id": "b1", "_source_file": "t.csv"},
+        {
+            "id": "a",
+            "n": 5,
+            "at": dt.datetime(2024, 1, 2, 3, 4, 5),
+            "flag": True,
+            "_batch_id": "b1",
+            "_source_file": "t.csv",
+        },
         {"id": "g", "n": 7, "at": dt.datetime(2024, 1, 1), "flag": True, "_batch_id": "b1", "_source_file": "t.csv"},
     ]
 
-    assert bad.columns == ("source_table", "batch_id", "source_file", "line", "reason_code", "reason", "raw_row",
-                           "run_id", "quarantined_at")
+    assert bad.columns == (
+        "source_table",
+        "batch_id",
+        "source_file",
+        "line",
+        "reason_code",
+        "reason",
+        "raw_row",
+        "run_id",
+        "quarantined_at",
+    )
     assert bad.schema()["line"].is_int64()
     quarantined = rows(bad, "line")
-    assert quarantined[0] == {"source_table": "raw_t", "batch_id": "b1", "source_file": "t.csv", "line": 3,
-                              "reason_code": "missing_key", "reason": "missing_key:id",
-                              "raw_row": ",1,2024-01-01,false", "run_id": "r1", "quarantined_at": at}
+    assert quarantined[0] == {
+        "source_table": "raw_t",
+        "batch_id": "b1",
+        "source_file": "t.csv",
+        "line": 3,
+        "reason_code": "missing_key",
+        "reason": "missing_key:id",
+        "raw_row": ",1,2024-01-01,false",
+        "run_id": "r1",
+        "quarantined_at": at,
+    }
     assert [r["reason_code"] for r in quarantined] == [
-        "missing_key", "missing_value", "invalid_int64", "invalid_timestamp", "invalid_boolean", "future_value",
-        "duplicate_key", "invalid_int64", "duplicate_key",
+        "missing_key",
+        "missing_value",
+        "invalid_int64",
+        "invalid_timestamp",
+        "invalid_boolean",
+        "future_value",
+        "duplicate_key",
+        "invalid_int64",
+        "duplicate_key",
     ]
     assert len(rows(good)) + len(quarantined) == len(TEXT_ROWS)

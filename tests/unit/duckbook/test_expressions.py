@@ -19,7 +19,12 @@ def t():
             "b": [2.0, 0.5, 4.0, None],
             "s": ["x", "y", "z", None],
             "flag": [True, False, True, None],
-            "at": [dt.datetime(2024, 1, 1, 9), dt.datetime(2024, 1, 2), dt.datetime(2024, 2, 1), dt.datetime(2024, 3, 1)],
+            "at": [
+                dt.datetime(2024, 1, 1, 9),
+                dt.datetime(2024, 1, 2),
+                dt.datetime(2024, 2, 1),
+                dt.datetime(2024, 3, 1),
+            ],
         }
     )
 
@@ -202,8 +207,10 @@ def test_expression_error_is_a_value_error():
     ("text", "expected"),
     [
         ("order_total >= 20", {"order_total"}),
-        ("customer_order_number == 1 and location_name in ('Brooklyn', 'Chicago')",
-         {"customer_order_number", "location_name"}),
+        (
+            "customer_order_number == 1 and location_name in ('Brooklyn', 'Chicago')",
+            {"customer_order_number", "location_name"},
+        ),
         ("coalesce(a, b) + abs(c) - round(d, 2)", {"a", "b", "c", "d"}),  # function names are not names
         ("(revenue - revenue_prev) / revenue_prev", {"revenue", "revenue_prev"}),
         ("1 + 2", set()),

@@ -9,7 +9,6 @@ import datetime as dt
 import ibis
 import pytest
 
-from duckbook.expressions import ExpressionError
 from duckbook.metrics import MetricError, SemanticLayer
 from tests.unit.helpers import rows
 
@@ -60,10 +59,17 @@ def tables():
     ordered_at = {o[0]: o[3] for o in ORDERS}
     items = [(*i, ordered_at[i[1]]) for i in ITEMS]
     return {
-        "shop.orders": ibis.memtable(columns(["id", "customer_id", "location_id", "ordered_at", "total", "channel"], ORDERS)),
+        "shop.orders": ibis.memtable(
+            columns(["id", "customer_id", "location_id", "ordered_at", "total", "channel"], ORDERS)
+        ),
         "shop.items": ibis.memtable(columns(["item_id", "order_id", "price", "is_food", "ordered_at"], items)),
-        "shop.locations": ibis.memtable({"id": ["L1", "L2", "L3"], "name": ["Brooklyn", "Chicago", "Denver"],
-                                         "opened_at": [T(2023, 1, 1), T(2023, 6, 1), T(2024, 6, 1)]}),
+        "shop.locations": ibis.memtable(
+            {
+                "id": ["L1", "L2", "L3"],
+                "name": ["Brooklyn", "Chicago", "Denver"],
+                "opened_at": [T(2023, 1, 1), T(2023, 6, 1), T(2024, 6, 1)],
+            }
+        ),
     }
 
 
@@ -71,8 +77,10 @@ SPEC = {
     "semantic_models": {
         "orders": {
             "table": "shop.orders",
-            "entities": [{"name": "order", "type": "primary", "expr": "id"},
-                         {"name": "location", "type": "foreign", "expr": "location_id"}],
+            "entities": [
+                {"name": "order", "type": "primary", "expr": "id"},
+                {"name": "location", "type": "foreign", "expr": "location_id"},
+            ],
             "dimensions": [{"name": "ordered_at", "type": "time"}, {"name": "channel"}],
             "measures": [
                 {"name": "order_total", "agg": "sum", "expr": "total"},
@@ -89,8 +97,10 @@ SPEC = {
         },
         "items": {
             "table": "shop.items",
-            "entities": [{"name": "item", "type": "primary", "expr": "item_id"},
-                         {"name": "order", "type": "foreign", "expr": "order_id"}],
+            "entities": [
+                {"name": "item", "type": "primary", "expr": "item_id"},
+                {"name": "order", "type": "foreign", "expr": "order_id"},
+            ],
             "dimensions": [{"name": "item_ordered_at", "type": "time", "expr": "ordered_at"}, {"name": "is_food"}],
             "measures": [{"name": "item_price", "agg": "sum", "expr": "price"}],
         },
@@ -108,13 +118,19 @@ SPEC = {
         {"name": "large_web_orders", "type": "simple", "measure": "large_order_count", "filter": "channel == 'web'"},
         {"name": "web_orders", "type": "simple", "measure": "web_order_count"},
         {"name": "revenue_per_web_order", "type": "ratio", "numerator": "revenue", "denominator": "web_orders"},
-        {"name": "revenue_growth", "type": "derived", "expr": "(revenue - revenue_prev) / revenue_prev",
-         "inputs": [{"metric": "revenue"}, {"metric": "revenue", "alias": "revenue_prev", "offset": 1}]},
+        {
+            "name": "revenue_growth",
+            "type": "derived",
+            "expr": "(revenue - revenue_prev) / revenue_prev",
+            "inputs": [{"metric": "revenue"}, {"metric": "revenue", "alias": "revenue_prev", "offset": 1}],
+        },
         {"name": "cumulative_revenue", "type": "cumulative", "metric": "revenue"},
         {"name": "trailing_revenue", "type": "cumulative", "metric": "revenue", "window": 2},
         {"name": "item_revenue", "type": "simple", "measure": "item_price"},
-        *({"name": m, "type": "simple", "measure": m}
-          for m in ["total_count", "customer_count", "total_avg", "total_min", "total_max", "total_median"]),
+        *(
+            {"name": m, "type": "simple", "measure": m}
+            for m in ["total_count", "customer_count", "total_avg", "total_min", "total_max", "total_median"]
+        ),
     ],
 }
 
@@ -130,11 +146,39 @@ def query(tables, *metrics, **kwargs):
 
 def test_simple_metrics_with_measure_and_metric_filters(tables):
     assert query(tables, "revenue", "orders", "web_revenue", "web_orders", "large_web_orders") == [
-        {"period": D(2023, 12, 1), "revenue": 25.0, "orders": 1, "web_revenue": None, "web_orders": 0, "large_web_orders": 0},
-        {"period": D(2024, 1, 1), "revenue": 35.0, "orders": 3, "web_revenue": 10.0, "web_orders": 1, "large_web_orders": 0},
+        {
+            "period": D(2023, 12, 1),
+            "revenue": 25.0,
+            "orders": 1,
+            "web_revenue": None,
+            "web_orders": 0,
+            "large_web_orders": 0,
+        },
+        {
+            "period": D(2024, 1, 1),
+            "revenue": 35.0,
+            "orders": 3,
+            "web_revenue": 10.0,
+            "web_orders": 1,
+            "large_web_orders": 0,
+        },
         # no row for February: no facts, and no keep_empty
-        {"period": D(2024, 3, 1), "revenue": 55.0, "orders": 2, "web_revenue": 55.0, "web_orders": 2, "large_web_orders": 1},
-        {"period": D(2024, 4, 1), "revenue": 30.0, "orders": 1, "web_revenue": None, "web_orders": 0, "large_web_orders": 0},
+        {
+            "period": D(2024, 3, 1),
+            "revenue": 55.0,
+            "orders": 2,
+            "web_revenue": 55.0,
+            "web_orders": 2,
+            "large_web_orders": 1,
+        },
+        {
+            "period": D(2024, 4, 1),
+            "revenue": 30.0,
+            "orders": 1,
+            "web_revenue": None,
+            "web_orders": 0,
+            "large_web_orders": 0,
+        },
     ]
 
 
@@ -143,22 +187,61 @@ AGGREGATIONS = ["revenue", "total_count", "customer_count", "total_avg", "total_
 
 def test_every_aggregation_by_month(tables):
     assert query(tables, *AGGREGATIONS) == [
-        {"period": D(2023, 12, 1), "revenue": 25.0, "total_count": 1, "customer_count": 1, "total_avg": 25.0,
-         "total_min": 25.0, "total_max": 25.0, "total_median": 25.0},
-        {"period": D(2024, 1, 1), "revenue": 35.0, "total_count": 3, "customer_count": 2, "total_avg": pytest.approx(35 / 3),
-         "total_min": 5.0, "total_max": 20.0, "total_median": 10.0},
+        {
+            "period": D(2023, 12, 1),
+            "revenue": 25.0,
+            "total_count": 1,
+            "customer_count": 1,
+            "total_avg": 25.0,
+            "total_min": 25.0,
+            "total_max": 25.0,
+            "total_median": 25.0,
+        },
+        {
+            "period": D(2024, 1, 1),
+            "revenue": 35.0,
+            "total_count": 3,
+            "customer_count": 2,
+            "total_avg": pytest.approx(35 / 3),
+            "total_min": 5.0,
+            "total_max": 20.0,
+            "total_median": 10.0,
+        },
         # median of an even count is the mean of the middle two
-        {"period": D(2024, 3, 1), "revenue": 55.0, "total_count": 2, "customer_count": 2, "total_avg": 27.5,
-         "total_min": 15.0, "total_max": 40.0, "total_median": 27.5},
-        {"period": D(2024, 4, 1), "revenue": 30.0, "total_count": 1, "customer_count": 1, "total_avg": 30.0,
-         "total_min": 30.0, "total_max": 30.0, "total_median": 30.0},
+        {
+            "period": D(2024, 3, 1),
+            "revenue": 55.0,
+            "total_count": 2,
+            "customer_count": 2,
+            "total_avg": 27.5,
+            "total_min": 15.0,
+            "total_max": 40.0,
+            "total_median": 27.5,
+        },
+        {
+            "period": D(2024, 4, 1),
+            "revenue": 30.0,
+            "total_count": 1,
+            "customer_count": 1,
+            "total_avg": 30.0,
+            "total_min": 30.0,
+            "total_max": 30.0,
+            "total_median": 30.0,
+        },
     ]
 
 
 def test_every_aggregation_in_total(tables):
     assert query(tables, *AGGREGATIONS, grain=None) == [
-        {"revenue": 145.0, "total_count": 7, "customer_count": 3, "total_avg": pytest.approx(145 / 7),
-         "total_min": 5.0, "total_max": 40.0, "total_median": 20.0},
+        {
+            "revenue": 145.0,
+            "total_count": 7,
+            "customer_count": 3,
+            "total_avg": pytest.approx(145 / 7),
+            "total_min": 5.0,
+            "total_max": 40.0,
+            "total_median": 20.0,
+        },
     ]
 
 
@@ -243,11 +326,31 @@ def test_cumulative_without_grain_is_the_total(tables):
 @pytest.mark.parametrize(
     ("grain", "expected"),
     [
-        ("day", [(D(2023, 12, 31), 1), (D(2024, 1, 3), 1), (D(2024, 1, 15), 1), (D(2024, 1, 31), 1),
-                 (D(2024, 3, 2), 1), (D(2024, 3, 20), 1), (D(2024, 4, 1), 1)]),
+        (
+            "day",
+            [
+                (D(2023, 12, 31), 1),
+                (D(2024, 1, 3), 1),
+                (D(2024, 1, 15), 1),
+                (D(2024, 1, 31), 1),
+                (D(2024, 3, 2), 1),
+                (D(2024, 3, 20), 1),
+                (D(2024, 4, 1), 1),
+            ],
+        ),
         # ISO weeks start on Monday: Sunday 2023-12-31 is in the week of 2023-12-25
-        ("week", [(D(2023, 12, 25), 1), (D(2024, 1, 1), 1), (D(2024, 1, 15), 1), (D(2024, 1, 29), 1),
-                  (D(2024, 2, 26), 1), (D(2024, 3, 18), 1), (D(2024, 4, 1), 1)]),
+        (
+            "week",
+            [
+                (D(2023, 12, 25), 1),
+                (D(2024, 1, 1), 1),
+                (D(2024, 1, 15), 1),
+                (D(2024, 1, 29), 1),
+                (D(2024, 2, 26), 1),
+                (D(2024, 3, 18), 1),
+                (D(2024, 4, 1), 1),
+            ],
+        ),
         ("month", [(D(2023, 12, 1), 1), (D(2024, 1, 1), 3), (D(2024, 3, 1), 2), (D(2024, 4, 1), 1)]),
         ("quarter", [(D(2023, 10, 1), 1), (D(2024, 1, 1), 5), (D(2024, 4, 1), 1)]),
         ("year", [(D(2023, 1, 1), 1), (D(2024, 1, 1), 6)]),
@@ -378,7 +481,9 @@ def test_keep_empty_by_period_and_member(tables):
 
 def test_dimension_only_query_returns_the_members(tables):
     assert query(tables, by=["location_name"]) == [
-        {"location_name": "Brooklyn"}, {"location_name": "Chicago"}, {"location_name": "Denver"},
+        {"location_name": "Brooklyn"},
+        {"location_name": "Chicago"},
+        {"location_name": "Denver"},
     ]
     assert query(tables, by=["channel"]) == [{"channel": "app"}, {"channel": "web"}, {"channel": None}]
     assert query(tables, by=["channel"], where="channel != 'app'") == [{"channel": "web"}]
@@ -408,8 +513,12 @@ def test_dimensions_are_those_every_model_of_the_metric_reaches():
 def test_describe_lists_every_metric_sorted():
     described = LAYER.describe()
     assert [d["metric"] for d in described] == sorted(m["name"] for m in SPEC["metrics"])
-    assert described[0] == {"metric": "cumulative_revenue", "type": "cumulative", "description": "",
-                            "dimensions": "channel, location_name"}
+    assert described[0] == {
+        "metric": "cumulative_revenue",
+        "type": "cumulative",
+        "description": "",
+        "dimensions": "channel, location_name",
+    }
 
 
 def test_from_yaml(tmp_path, tables):
@@ -453,42 +562,95 @@ def orders_model(spec):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        pytest.param(lambda s: orders_model(s)["measures"].append({"name": "x", "agg": "mode", "expr": "total"}),
-                     r"measure x has agg 'mode'; use one of sum, count, count_distinct, avg, min, max, median",
-                     id="bad agg"),
-        pytest.param(lambda s: s["metrics"].append({"name": "x", "type": "simple", "measure": "nope"}),
-                     r"metric x: unknown measure 'nope'; measures: customer_count, item_price", id="unknown measure"),
-        pytest.param(lambda s: s["metrics"].append({"name": "x", "type": "ratio", "numerator": "revenue", "denominator": "nope"}),
-                     r"metric x: unknown input metric 'nope'", id="unknown input metric"),
-        pytest.param(lambda s: s["metrics"].append({"name": "x", "type": "cumulative", "metric": "nope"}),
-                     r"metric x: unknown input metric 'nope'", id="unknown cumulative metric"),
-        pytest.param(lambda s: s["metrics"].extend([
-            {"name": "x", "type": "derived", "expr": "y + 1", "inputs": [{"metric": "y"}]},
-            {"name": "y", "type": "ratio", "numerator": "revenue", "denominator": "z"},
-            {"name": "z", "type": "derived", "expr": "x", "inputs": [{"metric": "x"}]},
-        ]), r"metric x depends on itself: x -> y -> z -> x", id="cycle"),
-        pytest.param(lambda s: s["metrics"].append({"name": "x", "type": "derived", "expr": "x", "inputs": [{"metric": "x"}]}),
-                     r"metric x depends on itself: x -> x", id="self reference"),
-        pytest.param(lambda s: s["metrics"].append({"name": "x", "type": "derived", "inputs": [{"metric": "revenue"}]}),
-                     r"metric x: a derived metric needs expr", id="derived without expr"),
-        pytest.param(lambda s: s["metrics"].append({"name": "x", "type": "fancy"}),
-                     r"metric x has type 'fancy'; use one of simple, ratio, derived, cumulative", id="bad metric type"),
-        pytest.param(lambda s: s["metrics"].append({"name": "x", "type": "simple", "measure": "order_total", "colour": "red"}),
-                     r"metric x: .*colour", id="unknown metric key"),
-        pytest.param(lambda s: s["semantic_models"]["items"]["dimensions"].append({"name": "channel"}),
-                     r"dimension 'channel' is declared twice \(orders, items\)", id="duplicate dimension"),
-        pytest.param(lambda s: orders_model(s)["dimensions"].append({"name": "period"}),
-                     r"dimension 'period' is declared twice \(reserved, orders\)", id="reserved dimension name"),
-        pytest.param(lambda s: s["semantic_models"]["items"]["measures"].append({"name": "order_total", "agg": "sum"}),
-                     r"measure 'order_total' is declared twice \(orders, items\)", id="duplicate measure"),
-        pytest.param(lambda s: s["semantic_models"]["locations"].update(measures=[{"name": "x", "agg": "count", "expr": "id"}],
-                                                                        dimensions=[{"name": "location_name", "expr": "name"}]),
-                     r"model locations has measures but no time dimension", id="measures without time dimension"),
-        pytest.param(lambda s: orders_model(s)["dimensions"][0].update(grains=["month", "fortnight"]),
-                     r"dimension ordered_at has unknown grains \['fortnight'\]", id="unknown grain in a dimension"),
-        pytest.param(lambda s: orders_model(s)["dimensions"][1].update(type="geo"),
-                     r"dimension channel has type 'geo'", id="bad dimension type"),
-        pytest.param(lambda s: orders_model(s).pop("table"), r"semantic model orders: 'table'", id="model without table"),
+        pytest.param(
+            lambda s: orders_model(s)["measures"].append({"name": "x", "agg": "mode", "expr": "total"}),
+            r"measure x has agg 'mode'; use one of sum, count, count_distinct, avg, min, max, median",
+            id="bad agg",
+        ),
+        pytest.param(
+            lambda s: s["metrics"].append({"name": "x", "type": "simple", "measure": "nope"}),
+            r"metric x: unknown measure 'nope'; measures: customer_count, item_price",
+            id="unknown measure",
+        ),
+        pytest.param(
+            lambda s: s["metrics"].append(
+                {"name": "x", "type": "ratio", "numerator": "revenue", "denominator": "nope"}
+            ),
+            r"metric x: unknown input metric 'nope'",
+            id="unknown input metric",
+        ),
+        pytest.param(
+            lambda s: s["metrics"].append({"name": "x", "type": "cumulative", "metric": "nope"}),
+            r"metric x: unknown input metric 'nope'",
+            id="unknown cumulative metric",
+        ),
+        pytest.param(
+            lambda s: s["metrics"].extend(
+                [
+                    {"name": "x", "type": "derived", "expr": "y + 1", "inputs": [{"metric": "y"}]},
+                    {"name": "y", "type": "ratio", "numerator": "revenue", "denominator": "z"},
+                    {"name": "z", "type": "derived", "expr": "x", "inputs": [{"metric": "x"}]},
+                ]
+            ),
+            r"metric x depends on itself: x -> y -> z -> x",
+            id="cycle",
+        ),
+        pytest.param(
+            lambda s: s["metrics"].append({"name": "x", "type": "derived", "expr": "x", "inputs": [{"metric": "x"}]}),
+            r"metric x depends on itself: x -> x",
+            id="self reference",
+        ),
+        pytest.param(
+            lambda s: s["metrics"].append({"name": "x", "type": "derived", "inputs": [{"metric": "revenue"}]}),
+            r"metric x: a derived metric needs expr",
+            id="derived without expr",
+        ),
+        pytest.param(
+            lambda s: s["metrics"].append({"name": "x", "type": "fancy"}),
+            r"metric x has type 'fancy'; use one of simple, ratio, derived, cumulative",
+            id="bad metric type",
+        ),
+        pytest.param(
+            lambda s: s["metrics"].append({"name": "x", "type": "simple", "measure": "order_total", "colour": "red"}),
+            r"metric x: .*colour",
+            id="unknown metric key",
+        ),
+        pytest.param(
+            lambda s: s["semantic_models"]["items"]["dimensions"].append({"name": "channel"}),
+            r"dimension 'channel' is declared twice \(orders, items\)",
+            id="duplicate dimension",
+        ),
+        pytest.param(
+            lambda s: orders_model(s)["dimensions"].append({"name": "period"}),
+            r"dimension 'period' is declared twice \(reserved, orders\)",
+            id="reserved dimension name",
+        ),
+        pytest.param(
+            lambda s: s["semantic_models"]["items"]["measures"].append({"name": "order_total", "agg": "sum"}),
+            r"measure 'order_total' is declared twice \(orders, items\)",
+            id="duplicate measure",
+        ),
+        pytest.param(
+            lambda s: s["semantic_models"]["locations"].update(
+                measures=[{"name": "x", "agg": "count", "expr": "id"}],
+                dimensions=[{"name": "location_name", "expr": "name"}],
+            ),
+            r"model locations has measures but no time dimension",
+            id="measures without time dimension",
+        ),
+        pytest.param(
+            lambda s: orders_model(s)["dimensions"][0].update(grains=["month", "fortnight"]),
+            r"dimension ordered_at has unknown grains \['fortnight'\]",
+            id="unknown grain in a dimension",
+        ),
+        pytest.param(
+            lambda s: orders_model(s)["dimensions"][1].update(type="geo"),
+            r"dimension channel has type 'geo'",
+            id="bad dimension type",
+        ),
+        pytest.param(
+            lambda s: orders_model(s).pop("table"), r"semantic model orders: 'table'", id="model without table"
+        ),
     ],
 )
 def test_definition_errors(change, message):
@@ -504,7 +666,9 @@ def test_metric_error_is_a_value_error():
 
 
 def test_unknown_metric_lists_the_choices(tables):
-    with pytest.raises(MetricError, match=r"unknown metric\(s\) \['nope'\]; choose from: cumulative_revenue, customer_count,"):
+    with pytest.raises(
+        MetricError, match=r"unknown metric\(s\) \['nope'\]; choose from: cumulative_revenue, customer_count,"
+    ):
         LAYER.query(["revenue", "nope"], tables)
 
 
@@ -517,7 +681,9 @@ def test_unknown_dimension(tables):
 
 def test_a_dimension_the_metric_cannot_reach_lists_the_allowed_ones(tables):
     # is_food belongs to items, and orders -> items is one-to-many: not allowed
-    with pytest.raises(MetricError, match=r"metric revenue cannot be sliced by \['is_food'\]; it allows: channel, location_name"):
+    with pytest.raises(
+        MetricError, match=r"metric revenue cannot be sliced by \['is_food'\]; it allows: channel, location_name"
+    ):
         LAYER.query(["revenue"], tables, by=["is_food"])
     # a time dimension is not a `by` dimension: use the grain
     with pytest.raises(MetricError, match=r"cannot be sliced by \['ordered_at'\]"):
@@ -530,7 +696,9 @@ def test_unknown_grain(tables):
 
 
 def test_a_grain_the_time_dimension_does_not_allow(tables):
-    layer = SemanticLayer.from_dict(changed(lambda s: orders_model(s)["dimensions"][0].update(grains=["month", "quarter", "year"])))
+    layer = SemanticLayer.from_dict(
+        changed(lambda s: orders_model(s)["dimensions"][0].update(grains=["month", "quarter", "year"]))
+    )
     with pytest.raises(MetricError, match=r"metric revenue allows grains month, quarter, year, not 'day'"):
         layer.query(["revenue"], tables, grain="day")
     # derived metrics are checked through their inputs
@@ -559,8 +727,13 @@ def test_a_dimension_only_query_takes_one_model(tables):
 
 
 def test_a_derived_formula_over_names_that_are_not_inputs(tables):
-    layer = SemanticLayer.from_dict(changed(lambda s: s["metrics"].append(
-        {"name": "x", "type": "derived", "expr": "revenue - cost", "inputs": [{"metric": "revenue"}]})))
+    layer = SemanticLayer.from_dict(
+        changed(
+            lambda s: s["metrics"].append(
+                {"name": "x", "type": "derived", "expr": "revenue - cost", "inputs": [{"metric": "revenue"}]}
+            )
+        )
+    )
     with pytest.raises(MetricError, match=r"metric x: unknown name 'cost' in 'revenue - cost'; available: revenue"):
         layer.query(["x"], tables)
 
@@ -586,11 +759,22 @@ def test_offset_without_grain_is_not_a_comparison_with_itself(tables):
 
 
 def test_keep_empty_respects_where(tables):
-    assert query(tables, "orders", by=["location_name"], grain=None, where="location_name == 'Chicago'",
-                 keep_empty=True) == [{"location_name": "Chicago", "orders": 2}]
+    assert query(
+        tables, "orders", by=["location_name"], grain=None, where="location_name == 'Chicago'", keep_empty=True
+    ) == [{"location_name": "Chicago", "orders": 2}]
 
 
 def test_a_metric_filter_does_not_affect_other_metrics(tables):
-    layer = SemanticLayer.from_dict(changed(lambda s: s["metrics"].append(
-        {"name": "brooklyn_revenue", "type": "simple", "measure": "order_total", "filter": "location_name == 'Brooklyn'"})))
+    layer = SemanticLayer.from_dict(
+        changed(
+            lambda s: s["metrics"].append(
+                {
+                    "name": "brooklyn_revenue",
+                    "type": "simple",
+                    "measure": "order_total",
+                    "filter": "location_name == 'Brooklyn'",
+                }
+            )
+        )
+    )
     assert rows(layer.query(["revenue"], tables, grain=None)) == [{"revenue": 145.0}]

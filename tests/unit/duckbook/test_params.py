@@ -123,7 +123,9 @@ def test_coerce_rejects_bad_values(raw, type_name):
 
 
 def test_coerce_rejects_types_that_cannot_come_from_the_command_line():
-    with pytest.raises(ParameterError, match=r"^p: the notebook declares type 'list', which cannot be set from the command line$"):
+    with pytest.raises(
+        ParameterError, match=r"^p: the notebook declares type 'list', which cannot be set from the command line$"
+    ):
         coerce("p", "[1, 2]", "list")
 
 

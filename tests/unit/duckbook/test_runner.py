@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from duckbook import config, params, runner
+from duckbook import config, params
+from duckbook.run import runner
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -16,8 +17,15 @@ def stages():
 
 
 def test_discover_finds_stages_in_order():
-    assert [s.name for s in stages()] == ["10_ingest", "20_staging", "30_marts", "40_metrics", "50_report_customers",
-                                          "50_report_overview", "50_report_quality"]
+    assert [s.name for s in stages()] == [
+        "10_ingest",
+        "20_staging",
+        "30_marts",
+        "40_metrics",
+        "50_report_customers",
+        "50_report_overview",
+        "50_report_quality",
+    ]
     assert [s.report_name for s in stages()] == [None, None, None, None, "customers", "overview", "quality"]
 
 
@@ -50,9 +58,7 @@ def test_declared_in_notebook_rejects_code_in_parameters_cell(tmp_path):
 
 def test_run_lock_is_exclusive(tmp_path):
     wh = tmp_path / "w.duckdb"
-    with runner.run_lock(wh):
-        with pytest.raises(runner.RunLocked, match="another run"):
-            with runner.run_lock(wh):
-                pass
+    with runner.run_lock(wh), pytest.raises(runner.RunLocked, match="another run"), runner.run_lock(wh):
+        pass
     with runner.run_lock(wh):  # released
         pass

@@ -7,17 +7,22 @@ import dataclasses
 import ibis
 import pytest
 
-from duckbook import checks
-from duckbook.contracts import Column, Contract, ContractError
-from duckbook.ingest import ingest, reconciliation_check
-from duckbook.stage import start_stage
+from duckbook.build.stage import start_stage
+from duckbook.ingest.contracts import Column, Contract, ContractError
+from duckbook.ingest.files import ingest, reconciliation_check
+from duckbook.quality import checks
 
 pytestmark = pytest.mark.slow
 
 CONTRACTS = {
     "people": Contract(
-        "people", "people.csv",
-        (Column("id", "string"), Column("age", "int64", nullable=False), Column("born_at", "timestamp", no_future=True)),
+        "people",
+        "people.csv",
+        (
+            Column("id", "string"),
+            Column("age", "int64", nullable=False),
+            Column("born_at", "timestamp", no_future=True),
+        ),
         ("id",),
     )
 }
@@ -26,8 +31,13 @@ CONTRACTS = {
 @pytest.fixture
 def ctx(tmp_path, monkeypatch):
     monkeypatch.setenv("DUCKBOOK_LAKE_DIR", str(tmp_path / "lake"))
-    context = start_stage("test", run_id="r1", run_started_at="2024-01-02T03:04:05", run_date="2024-01-02",
-                          warehouse=str(tmp_path / "w.duckdb"))
+    context = start_stage(
+        "test",
+        run_id="r1",
+        run_started_at="2024-01-02T03:04:05",
+        run_date="2024-01-02",
+        warehouse=str(tmp_path / "w.duckdb"),
+    )
     yield context
     context.con.disconnect()
 
@@ -84,25 +94,31 @@ def test_ingest_quarantines_bad_rows_with_reason_file_and_line(ctx, tmp_path):
     src.mkdir()
     (src / "people.csv").write_text(
         "id,age,born_at,extra\n"
-        "a,30,2000-01-01T00:00:00,x\n"      # line 2: good
+        "a,30,2000-01-01T00:00:00,x\n"  # line 2: good
         "b,thirty,2000-01-01T00:00:00,x\n"  # line 3: bad int
-        ",40,2000-01-01T00:00:00,x\n"       # line 4: missing key
-        "a,31,2000-01-01T00:00:00,x\n"      # line 5: duplicate key
-        "c,50,2030-01-01T00:00:00,x\n"      # line 6: future (run_date 2024-01-02)
-        "d,,2000-01-01T00:00:00,x\n"        # line 7: missing required value
-        "e,60,not a date,x\n"               # line 8: bad timestamp
+        ",40,2000-01-01T00:00:00,x\n"  # line 4: missing key
+        "a,31,2000-01-01T00:00:00,x\n"  # line 5: duplicate key
+        "c,50,2030-01-01T00:00:00,x\n"  # line 6: future (run_date 2024-01-02)
+        "d,,2000-01-01T00:00:00,x\n"  # line 7: missing required value
+        "e,60,not a date,x\n"  # line 8: bad timestamp
     )
     build, manifest = ingest(ctx, CONTRACTS, src)
     row = manifest.to_dicts()[0]
     assert (row["rows_read"], row["rows_landed"], row["rows_quarantined"]) == (7, 1, 6)
     q = ctx.con.table("quarantine", database="ops").order_by("line").to_polars()
     assert q.select("line", "reason").rows() == [
-        (3, "invalid_int64:age"), (4, "missing_key:id"), (5, "duplicate_key:id"),
-        (6, "future_value:born_at"), (7, "missing_value:age"), (8, "invalid_timestamp:born_at"),
+        (3, "invalid_int64:age"),
+        (4, "missing_key:id"),
+        (5, "duplicate_key:id"),
+        (6, "future_value:born_at"),
+        (7, "missing_value:age"),
+        (8, "invalid_timestamp:born_at"),
     ]
     assert set(q["source_file"]) == {str((src / "people.csv").resolve())}
     assert q.filter(q["line"] == 3)["raw_row"].item() == "b,thirty,2000-01-01T00:00:00,x"  # the line as in the file
-    results = build.audit([reconciliation_check()], context={"ingest_manifest": ctx.con.table("ingest_manifest", database="ops")})
+    results = build.audit(
+        [reconciliation_check()], context={"ingest_manifest": ctx.con.table("ingest_manifest", database="ops")}
+    )
     assert results["status"].to_list() == ["pass"]
     build.publish()
     landed = ctx.con.table("people", database="raw").to_polars()
@@ -118,7 +134,9 @@ def test_ingest_quarantines_bad_rows_with_reason_file_and_line(ctx, tmp_path):
 
 
 def test_reconciliation_check_fails_when_a_row_is_lost():
-    manifest = ibis.memtable({"batch_id": ["b1", "b2"], "rows_read": [10, 5], "rows_landed": [9, 5], "rows_quarantined": [0, 0]})
+    manifest = ibis.memtable(
+        {"batch_id": ["b1", "b2"], "rows_read": [10, 5], "rows_landed": [9, 5], "rows_quarantined": [0, 0]}
+    )
     results = checks.run_checks([reconciliation_check()], {"ingest_manifest": manifest}).to_pyarrow().to_pylist()
     assert (results[0]["failing_rows"], results[0]["status"]) == (1, "fail")
 
@@ -147,18 +165,23 @@ def test_failing_rows_of_error_checks_are_stored(ctx):
 
 
 def test_duplicate_deliveries_keep_the_latest_by_a_column_and_are_counted(ctx, tmp_path):
-    contracts = {"people": Contract(
-        "people", "people.csv",
-        (Column("id", "string"), Column("age", "int64"), Column("born_at", "timestamp")),
-        ("id",), keep="latest", latest_by="born_at",
-    )}
+    contracts = {
+        "people": Contract(
+            "people",
+            "people.csv",
+            (Column("id", "string"), Column("age", "int64"), Column("born_at", "timestamp")),
+            ("id",),
+            keep="latest",
+            latest_by="born_at",
+        )
+    }
     src = tmp_path / "src"
     src.mkdir()
     (src / "people.csv").write_text(
         "id,age,born_at,note\n"
-        "a,30,2000-01-01T00:00:00,x\n"   # line 2: older copy of a
-        "a,31,2000-06-01T00:00:00,x\n"   # line 3: latest copy of a: kept
-        "a,32,2000-03-01T00:00:00,x\n"   # line 4: middle copy of a
+        "a,30,2000-01-01T00:00:00,x\n"  # line 2: older copy of a
+        "a,31,2000-06-01T00:00:00,x\n"  # line 3: latest copy of a: kept
+        "a,32,2000-03-01T00:00:00,x\n"  # line 4: middle copy of a
         "b,40,2000-01-01T00:00:00,x\n"
     )
     build, manifest = ingest(ctx, contracts, src)

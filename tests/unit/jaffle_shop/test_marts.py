@@ -40,28 +40,52 @@ def stg_orders():
 
 @pytest.fixture
 def stg_order_items():
-    return ibis.memtable({"order_item_id": ["i1", "i2"], "order_id": ["o1", "o1"], "product_id": ["JAF-001", "BEV-001"]})
+    return ibis.memtable(
+        {"order_item_id": ["i1", "i2"], "order_id": ["o1", "o1"], "product_id": ["JAF-001", "BEV-001"]}
+    )
 
 
 # --- order_items ---------------------------------------------------------------------------
 
 
-def test_order_items_one_food_one_drink_with_summed_supply_cost(stg_order_items, stg_orders, stg_products, stg_supplies):
+def test_order_items_one_food_one_drink_with_summed_supply_cost(
+    stg_order_items, stg_orders, stg_products, stg_supplies
+):
     got = rows(marts.order_items(stg_order_items, stg_orders, stg_products, stg_supplies), "order_item_id")
     assert got == [
-        {"order_item_id": "i1", "order_id": "o1", "product_id": "JAF-001", "ordered_at": dt.datetime(2024, 1, 1),
-         "product_name": "nutellaphone", "product_price": D("11.00"), "is_food_item": True, "is_drink_item": False,
-         "supply_cost": D("1.75")},
-        {"order_item_id": "i2", "order_id": "o1", "product_id": "BEV-001", "ordered_at": dt.datetime(2024, 1, 1),
-         "product_name": "tea", "product_price": D("6.00"), "is_food_item": False, "is_drink_item": True,
-         "supply_cost": D("0.10")},
+        {
+            "order_item_id": "i1",
+            "order_id": "o1",
+            "product_id": "JAF-001",
+            "ordered_at": dt.datetime(2024, 1, 1),
+            "product_name": "nutellaphone",
+            "product_price": D("11.00"),
+            "is_food_item": True,
+            "is_drink_item": False,
+            "supply_cost": D("1.75"),
+        },
+        {
+            "order_item_id": "i2",
+            "order_id": "o1",
+            "product_id": "BEV-001",
+            "ordered_at": dt.datetime(2024, 1, 1),
+            "product_name": "tea",
+            "product_price": D("6.00"),
+            "is_food_item": False,
+            "is_drink_item": True,
+            "supply_cost": D("0.10"),
+        },
     ]
 
 
 def test_order_items_keeps_lines_with_unknown_product_or_order(stg_orders, stg_products, stg_supplies):
-    items = ibis.memtable({"order_item_id": ["i1", "i2"], "order_id": ["o1", "gone"], "product_id": ["NOPE", "BEV-001"]})
+    items = ibis.memtable(
+        {"order_item_id": ["i1", "i2"], "order_id": ["o1", "gone"], "product_id": ["NOPE", "BEV-001"]}
+    )
     got = rows(marts.order_items(items, stg_orders, stg_products, stg_supplies), "order_item_id")
-    assert [(r["order_item_id"], r["ordered_at"], r["product_name"], r["product_price"], r["supply_cost"]) for r in got] == [
+    assert [
+        (r["order_item_id"], r["ordered_at"], r["product_name"], r["product_price"], r["supply_cost"]) for r in got
+    ] == [
         ("i1", dt.datetime(2024, 1, 1), None, None, None),
         ("i2", None, "tea", D("6.00"), D("0.10")),
     ]
@@ -74,17 +98,41 @@ def test_orders_with_items_and_without_items(stg_order_items, stg_orders, stg_pr
     items = marts.order_items(stg_order_items, stg_orders, stg_products, stg_supplies)
     got = rows(marts.orders(stg_orders, items), "order_id")
     assert got == [
-        {"order_id": "o1", "location_id": "s1", "customer_id": "c1", "subtotal": D("17.00"), "tax_paid": D("1.02"),
-         "order_total": D("18.02"), "ordered_at": dt.datetime(2024, 1, 1),
-         "order_cost": D("1.85"), "order_items_subtotal": D("17.00"), "count_order_items": 2,
-         "count_food_items": 1, "count_drink_items": 1, "is_food_order": True, "is_drink_order": True,
-         "customer_order_number": 1},
+        {
+            "order_id": "o1",
+            "location_id": "s1",
+            "customer_id": "c1",
+            "subtotal": D("17.00"),
+            "tax_paid": D("1.02"),
+            "order_total": D("18.02"),
+            "ordered_at": dt.datetime(2024, 1, 1),
+            "order_cost": D("1.85"),
+            "order_items_subtotal": D("17.00"),
+            "count_order_items": 2,
+            "count_food_items": 1,
+            "count_drink_items": 1,
+            "is_food_order": True,
+            "is_drink_order": True,
+            "customer_order_number": 1,
+        },
         # no items: the aggregates and the flags are NULL (a left join), the order is still numbered
-        {"order_id": "o2", "location_id": "s1", "customer_id": "c1", "subtotal": D("0.00"), "tax_paid": D("0.00"),
-         "order_total": D("0.00"), "ordered_at": dt.datetime(2024, 1, 5),
-         "order_cost": None, "order_items_subtotal": None, "count_order_items": None,
-         "count_food_items": None, "count_drink_items": None, "is_food_order": None, "is_drink_order": None,
-         "customer_order_number": 2},
+        {
+            "order_id": "o2",
+            "location_id": "s1",
+            "customer_id": "c1",
+            "subtotal": D("0.00"),
+            "tax_paid": D("0.00"),
+            "order_total": D("0.00"),
+            "ordered_at": dt.datetime(2024, 1, 5),
+            "order_cost": None,
+            "order_items_subtotal": None,
+            "count_order_items": None,
+            "count_food_items": None,
+            "count_drink_items": None,
+            "is_food_order": None,
+            "is_drink_order": None,
+            "customer_order_number": 2,
+        },
     ]
 
 
@@ -107,8 +155,14 @@ def test_customer_order_number_by_day_then_order_id():
         ]
     )
     no_items = ibis.memtable(
-        {"order_item_id": ["x"], "order_id": ["none"], "product_price": [D("1")], "supply_cost": [D("1")],
-         "is_food_item": [True], "is_drink_item": [False]}
+        {
+            "order_item_id": ["x"],
+            "order_id": ["none"],
+            "product_price": [D("1")],
+            "supply_cost": [D("1")],
+            "is_food_item": [True],
+            "is_drink_item": [False],
+        }
     )
     got = rows(marts.orders(stg, no_items).select("customer_id", "order_id", "customer_order_number"), "order_id")
     assert got == [
@@ -133,18 +187,39 @@ def test_customers_returning_new_and_without_orders():
     )
     got = rows(marts.customers(stg_customers, orders), "customer_id")
     assert got == [
-        {"customer_id": "c1", "customer_name": "Ann", "count_lifetime_orders": 2,
-         "first_ordered_at": dt.datetime(2024, 1, 1), "last_ordered_at": dt.datetime(2024, 2, 1),
-         "lifetime_spend_pretax": D("15.00"), "lifetime_tax_paid": D("0.90"), "lifetime_spend": D("15.90"),
-         "customer_type": "returning"},
-        {"customer_id": "c2", "customer_name": "Bob", "count_lifetime_orders": 1,
-         "first_ordered_at": dt.datetime(2024, 1, 15), "last_ordered_at": dt.datetime(2024, 1, 15),
-         "lifetime_spend_pretax": D("3.00"), "lifetime_tax_paid": D("0.18"), "lifetime_spend": D("3.18"),
-         "customer_type": "new"},
-        {"customer_id": "c3", "customer_name": "Cy", "count_lifetime_orders": None,
-         "first_ordered_at": None, "last_ordered_at": None,
-         "lifetime_spend_pretax": None, "lifetime_tax_paid": None, "lifetime_spend": None,
-         "customer_type": "new"},
+        {
+            "customer_id": "c1",
+            "customer_name": "Ann",
+            "count_lifetime_orders": 2,
+            "first_ordered_at": dt.datetime(2024, 1, 1),
+            "last_ordered_at": dt.datetime(2024, 2, 1),
+            "lifetime_spend_pretax": D("15.00"),
+            "lifetime_tax_paid": D("0.90"),
+            "lifetime_spend": D("15.90"),
+            "customer_type": "returning",
+        },
+        {
+            "customer_id": "c2",
+            "customer_name": "Bob",
+            "count_lifetime_orders": 1,
+            "first_ordered_at": dt.datetime(2024, 1, 15),
+            "last_ordered_at": dt.datetime(2024, 1, 15),
+            "lifetime_spend_pretax": D("3.00"),
+            "lifetime_tax_paid": D("0.18"),
+            "lifetime_spend": D("3.18"),
+            "customer_type": "new",
+        },
+        {
+            "customer_id": "c3",
+            "customer_name": "Cy",
+            "count_lifetime_orders": None,
+            "first_ordered_at": None,
+            "last_ordered_at": None,
+            "lifetime_spend_pretax": None,
+            "lifetime_tax_paid": None,
+            "lifetime_spend": None,
+            "customer_type": "new",
+        },
     ]
 
 

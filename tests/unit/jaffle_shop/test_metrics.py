@@ -88,10 +88,26 @@ QUERIES = {
 }
 
 METRICS = [  # in the order of semantic_models.yml
-    "orders", "new_customer_orders", "returning_customer_orders", "large_orders", "food_orders", "drink_orders",
-    "order_total", "revenue", "order_cost", "median_revenue", "food_revenue", "drink_revenue", "food_revenue_pct",
-    "drink_revenue_pct", "revenue_growth_mom", "order_gross_profit", "average_order_value", "cumulative_revenue",
-    "customers", "average_tax_rate",
+    "orders",
+    "new_customer_orders",
+    "returning_customer_orders",
+    "large_orders",
+    "food_orders",
+    "drink_orders",
+    "order_total",
+    "revenue",
+    "order_cost",
+    "median_revenue",
+    "food_revenue",
+    "drink_revenue",
+    "food_revenue_pct",
+    "drink_revenue_pct",
+    "revenue_growth_mom",
+    "order_gross_profit",
+    "average_order_value",
+    "cumulative_revenue",
+    "customers",
+    "average_tax_rate",
 ]
 
 #: which column of each view a `by` dimension is
@@ -111,20 +127,20 @@ def define_views(con: duckdb.DuckDBPyConnection, grain: str | None, by: str | No
 
     con.execute(f"""
         CREATE OR REPLACE TEMP VIEW o AS
-        SELECT o.*, {period('o.ordered_at')} AS period, {member('o')} AS member
+        SELECT o.*, {period("o.ordered_at")} AS period, {member("o")} AS member
         FROM marts.orders o
         LEFT JOIN marts.locations l ON l.location_id = o.location_id
         LEFT JOIN marts.customers c ON c.customer_id = o.customer_id;
 
         CREATE OR REPLACE TEMP VIEW i AS
-        SELECT i.*, {period('i.ordered_at')} AS period, {member('i')} AS member
+        SELECT i.*, {period("i.ordered_at")} AS period, {member("i")} AS member
         FROM marts.order_items i
         LEFT JOIN marts.orders o ON o.order_id = i.order_id
         LEFT JOIN marts.locations l ON l.location_id = o.location_id
         LEFT JOIN marts.products p ON p.product_id = i.product_id;
 
         CREATE OR REPLACE TEMP VIEW s AS
-        SELECT *, {period('opened_date')} AS period, {member('s')} AS member FROM marts.locations;
+        SELECT *, {period("opened_date")} AS period, {member("s")} AS member FROM marts.locations;
     """)
 
 
@@ -196,7 +212,10 @@ def test_the_project_loads_this_layer():
 
 def test_the_sample_is_what_these_tests_assume(con):
     assert con.sql("SELECT min(ordered_at)::date, max(ordered_at)::date, count(*) FROM marts.orders").fetchone() == (
-        dt.date(2019, 7, 22), dt.date(2019, 8, 11), 6771)
+        dt.date(2019, 7, 22),
+        dt.date(2019, 8, 11),
+        6771,
+    )
     assert con.sql("SELECT count(*) FROM marts.order_items").fetchone() == (10161,)
     assert con.sql("SELECT count(*) FROM marts.locations").fetchone() == (6,)
 
@@ -229,13 +248,25 @@ def test_all_metrics_in_one_query(con, layer, tables, grain, by):
     got = rows(layer.query(METRICS, tables, grain=grain, by=[by] if by else []))
     for name in METRICS:
         own = {tuple(r[k] for k in keys): r for r in expected(con, name, grain, by)}
-        assert_same([{**{k: r[k] for k in keys}, name: r[name]} for r in got],
-                    [{**{k: r[k] for k in keys}, name: own.get(tuple(r[k] for k in keys), {}).get(name)} for r in got])
+        assert_same(
+            [{**{k: r[k] for k in keys}, name: r[name]} for r in got],
+            [{**{k: r[k] for k in keys}, name: own.get(tuple(r[k] for k in keys), {}).get(name)} for r in got],
+        )
         assert own.keys() <= {tuple(r[k] for k in keys) for r in got}
 
 
-@pytest.mark.parametrize("metric", ["revenue", "orders", "average_order_value", "revenue_growth_mom",
-                                    "cumulative_revenue", "median_revenue", "customers"])
+@pytest.mark.parametrize(
+    "metric",
+    [
+        "revenue",
+        "orders",
+        "average_order_value",
+        "revenue_growth_mom",
+        "cumulative_revenue",
+        "median_revenue",
+        "customers",
+    ],
+)
 def test_by_day_and_location(con, layer, tables, metric):
     assert_same(compute(layer, tables, metric, "day", "location_name"), expected(con, metric, "day", "location_name"))
 
@@ -251,13 +282,16 @@ def test_totals_by_location(con, layer, tables, metric):
     assert_same(compute(layer, tables, metric, None, "location_name"), expected(con, metric, None, "location_name"))
 
 
-@pytest.mark.parametrize(("metric", "by"), [
-    ("orders", "customer_type"),  # orders -> customers
-    ("new_customer_orders", "customer_type"),
-    ("revenue", "product_type"),  # order_items -> products
-    ("order_gross_profit", "product_type"),
-    ("cumulative_revenue", "product_type"),
-])
+@pytest.mark.parametrize(
+    ("metric", "by"),
+    [
+        ("orders", "customer_type"),  # orders -> customers
+        ("new_customer_orders", "customer_type"),
+        ("revenue", "product_type"),  # order_items -> products
+        ("order_gross_profit", "product_type"),
+        ("cumulative_revenue", "product_type"),
+    ],
+)
 def test_by_other_joined_dimensions(con, layer, tables, metric, by):
     assert_same(compute(layer, tables, metric, by=by), expected(con, metric, by=by))
 
@@ -276,7 +310,9 @@ def test_where_start_and_end(con, layer, tables):
              WHERE member = 'Brooklyn' AND period BETWEEN '2019-08-01' AND '2019-08-04' GROUP BY 1 ORDER BY 1"""
     want = [{"period": day, "revenue": revenue} for day, revenue in con.sql(sql).fetchall()]
     assert len(want) == 4
-    got = compute(layer, tables, "revenue", "day", where="location_name == 'Brooklyn'", start="2019-08-01", end="2019-08-04")
+    got = compute(
+        layer, tables, "revenue", "day", where="location_name == 'Brooklyn'", start="2019-08-01", end="2019-08-04"
+    )
     assert_same(got, want)
 
 
@@ -286,8 +322,9 @@ def test_keep_empty_shows_every_store(con, layer, tables):
     sold = {r["location_name"]: r for r in expected(con, "orders", None, "location_name")}
     revenue = {r["location_name"]: r["revenue"] for r in expected(con, "revenue", None, "location_name")}
     names = [name for (name,) in con.sql("SELECT location_name FROM marts.locations ORDER BY 1").fetchall()]
-    assert got == [{"location_name": n, "orders": sold[n]["orders"] if n in sold else 0, "revenue": revenue.get(n)}
-                   for n in names]
+    assert got == [
+        {"location_name": n, "orders": sold[n]["orders"] if n in sold else 0, "revenue": revenue.get(n)} for n in names
+    ]
     assert sum(r["orders"] == 0 for r in got) == 4
 
 
@@ -309,26 +346,65 @@ def metric(doc, name):
     return next(m for m in doc["metrics"] if m["name"] == name)
 
 
-@pytest.mark.parametrize(("change", "name", "grain"), [
-    pytest.param(lambda d: measure(d, "order_items", "item_revenue").update(expr="supply_cost"), "revenue", "month",
-                 id="revenue from supply cost"),
-    pytest.param(lambda d: measure(d, "order_items", "item_revenue").update(filter="is_food_item"), "revenue", "month",
-                 id="revenue of food only"),
-    pytest.param(lambda d: measure(d, "orders", "order_count").update(expr="customer_id"), "orders", "month",
-                 id="orders counting customers"),
-    pytest.param(lambda d: measure(d, "orders", "new_customer_order_count").update(filter="customer_order_number == 2"),
-                 "new_customer_orders", "month", id="second orders as new"),
-    pytest.param(lambda d: measure(d, "orders", "order_revenue_median").update(agg="avg"), "median_revenue", "month",
-                 id="mean for median"),
-    pytest.param(lambda d: metric(d, "food_revenue_pct").update(denominator="order_total"), "food_revenue_pct", "month",
-                 id="share of the total with tax"),
-    pytest.param(lambda d: metric(d, "revenue_growth_mom")["inputs"][1].update(offset=2), "revenue_growth_mom", "day",
-                 id="growth over two periods"),
-    pytest.param(lambda d: metric(d, "cumulative_revenue").update(window=7), "cumulative_revenue", "day",
-                 id="trailing week for running total"),
-    pytest.param(lambda d: measure(d, "locations", "tax_rate_avg").update(agg="max"), "average_tax_rate", "year",
-                 id="max for average tax rate"),
-])
+@pytest.mark.parametrize(
+    ("change", "name", "grain"),
+    [
+        pytest.param(
+            lambda d: measure(d, "order_items", "item_revenue").update(expr="supply_cost"),
+            "revenue",
+            "month",
+            id="revenue from supply cost",
+        ),
+        pytest.param(
+            lambda d: measure(d, "order_items", "item_revenue").update(filter="is_food_item"),
+            "revenue",
+            "month",
+            id="revenue of food only",
+        ),
+        pytest.param(
+            lambda d: measure(d, "orders", "order_count").update(expr="customer_id"),
+            "orders",
+            "month",
+            id="orders counting customers",
+        ),
+        pytest.param(
+            lambda d: measure(d, "orders", "new_customer_order_count").update(filter="customer_order_number == 2"),
+            "new_customer_orders",
+            "month",
+            id="second orders as new",
+        ),
+        pytest.param(
+            lambda d: measure(d, "orders", "order_revenue_median").update(agg="avg"),
+            "median_revenue",
+            "month",
+            id="mean for median",
+        ),
+        pytest.param(
+            lambda d: metric(d, "food_revenue_pct").update(denominator="order_total"),
+            "food_revenue_pct",
+            "month",
+            id="share of the total with tax",
+        ),
+        pytest.param(
+            lambda d: metric(d, "revenue_growth_mom")["inputs"][1].update(offset=2),
+            "revenue_growth_mom",
+            "day",
+            id="growth over two periods",
+        ),
+        pytest.param(
+            lambda d: metric(d, "cumulative_revenue").update(window=7),
+            "cumulative_revenue",
+            "day",
+            id="trailing week for running total",
+        ),
+        pytest.param(
+            lambda d: measure(d, "locations", "tax_rate_avg").update(agg="max"),
+            "average_tax_rate",
+            "year",
+            id="max for average tax rate",
+        ),
+    ],
+)
 def test_a_wrong_definition_does_not_match(con, tables, change, name, grain):
     want = expected(con, name, grain)
     got = compute(altered(change), tables, name, grain)

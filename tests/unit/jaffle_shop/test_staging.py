@@ -89,8 +89,15 @@ def test_stg_orders_truncates_ordered_at_and_keeps_cents():
 
 def test_stg_orders_money_types():
     raw = ibis.memtable(
-        {"id": ["o1"], "customer": ["c1"], "ordered_at": [dt.datetime(2024, 1, 1)], "store_id": ["s1"],
-         "subtotal": [1], "tax_paid": [1], "order_total": [2]}
+        {
+            "id": ["o1"],
+            "customer": ["c1"],
+            "ordered_at": [dt.datetime(2024, 1, 1)],
+            "store_id": ["s1"],
+            "subtotal": [1],
+            "tax_paid": [1],
+            "order_total": [2],
+        }
     )
     schema = stg_orders(raw).schema()
     for col in ("subtotal", "tax_paid", "order_total"):
@@ -114,12 +121,33 @@ def test_stg_products_flags_and_price():
         }
     )
     assert rows(stg_products(raw), "product_id") == [
-        {"product_id": "BEV-001", "product_name": "tea", "product_type": "beverage", "product_description": "hot",
-         "product_price": D("6.00"), "is_food_item": False, "is_drink_item": True},
-        {"product_id": "JAF-001", "product_name": "jaffle", "product_type": "jaffle", "product_description": "toasted",
-         "product_price": D("11.00"), "is_food_item": True, "is_drink_item": False},
-        {"product_id": "ZZZ-001", "product_name": "mystery", "product_type": None, "product_description": "",
-         "product_price": D("0.05"), "is_food_item": False, "is_drink_item": False},
+        {
+            "product_id": "BEV-001",
+            "product_name": "tea",
+            "product_type": "beverage",
+            "product_description": "hot",
+            "product_price": D("6.00"),
+            "is_food_item": False,
+            "is_drink_item": True,
+        },
+        {
+            "product_id": "JAF-001",
+            "product_name": "jaffle",
+            "product_type": "jaffle",
+            "product_description": "toasted",
+            "product_price": D("11.00"),
+            "is_food_item": True,
+            "is_drink_item": False,
+        },
+        {
+            "product_id": "ZZZ-001",
+            "product_name": "mystery",
+            "product_type": None,
+            "product_description": "",
+            "product_price": D("0.05"),
+            "is_food_item": False,
+            "is_drink_item": False,
+        },
     ]
 
 
@@ -145,23 +173,47 @@ def test_stg_supplies_surrogate_key_and_cost():
     null = "_dbt_utils_surrogate_key_null_"
     got = rows(stg_supplies(raw), "supply_name", "product_id")
     assert got == [
-        {"supply_uuid": md5("SUP-001-JAF-001"), "supply_id": "SUP-001", "product_id": "JAF-001", "supply_name": "bread",
-         "supply_cost": D("3.00"), "is_perishable_supply": True},
-        {"supply_uuid": md5("SUP-001-JAF-002"), "supply_id": "SUP-001", "product_id": "JAF-002", "supply_name": "bread",
-         "supply_cost": D("3.00"), "is_perishable_supply": True},
-        {"supply_uuid": md5(f"SUP-002-{null}"), "supply_id": "SUP-002", "product_id": None, "supply_name": "cup",
-         "supply_cost": D("0.25"), "is_perishable_supply": False},
-        {"supply_uuid": md5(f"{null}-JAF-001"), "supply_id": None, "product_id": "JAF-001", "supply_name": "ghost",
-         "supply_cost": D("0.01"), "is_perishable_supply": None},
+        {
+            "supply_uuid": md5("SUP-001-JAF-001"),
+            "supply_id": "SUP-001",
+            "product_id": "JAF-001",
+            "supply_name": "bread",
+            "supply_cost": D("3.00"),
+            "is_perishable_supply": True,
+        },
+        {
+            "supply_uuid": md5("SUP-001-JAF-002"),
+            "supply_id": "SUP-001",
+            "product_id": "JAF-002",
+            "supply_name": "bread",
+            "supply_cost": D("3.00"),
+            "is_perishable_supply": True,
+        },
+        {
+            "supply_uuid": md5(f"SUP-002-{null}"),
+            "supply_id": "SUP-002",
+            "product_id": None,
+            "supply_name": "cup",
+            "supply_cost": D("0.25"),
+            "is_perishable_supply": False,
+        },
+        {
+            "supply_uuid": md5(f"{null}-JAF-001"),
+            "supply_id": None,
+            "product_id": "JAF-001",
+            "supply_name": "ghost",
+            "supply_cost": D("0.01"),
+            "is_perishable_supply": None,
+        },
     ]
 
 
 def test_models_maps_each_staging_model_to_its_raw_table():
-    assert staging.MODELS == {
+    assert {
         "stg_customers": ("raw_customers", stg_customers),
         "stg_orders": ("raw_orders", stg_orders),
         "stg_order_items": ("raw_items", stg_order_items),
         "stg_products": ("raw_products", stg_products),
         "stg_locations": ("raw_stores", stg_locations),
         "stg_supplies": ("raw_supplies", stg_supplies),
-    }
+    } == staging.MODELS

@@ -17,9 +17,10 @@ import ibis
 import ibis.expr.types as ir
 import polars as pl
 
-from duckbook import checks as _checks
+from duckbook.quality import checks as _checks
 from duckbook import config as _config
-from duckbook import engine, lineage
+from duckbook import engine
+from duckbook.build import lineage
 from duckbook.params import parse_date, parse_timestamp, validate_identifier, validate_token
 
 
@@ -165,7 +166,7 @@ class Build:
     def publish(self) -> pl.DataFrame:
         """Swap every staged table in, in one transaction, and return their row counts.
 
-        Raises :class:`duckbook.checks.CheckFailed` (and drops the staged tables, leaving the
+        Raises :class:`duckbook.quality.checks.CheckFailed` (and drops the staged tables, leaving the
         published ones untouched) when an error check failed, and ``RuntimeError`` when the build
         was not audited since its last change.
         """

@@ -74,7 +74,7 @@ def read_header(path: Path) -> list[str]:
         raise FileError(f"{path}: the header (line 1) is not UTF-8 (byte 0x{first[exc.start]:02x})") from None
 
 
-def to_arrow(parsed: Parsed):  # noqa: ANN201 - pyarrow.Table
+def to_arrow(parsed: Parsed):
     """The records as an Arrow table of strings (empty field -> null) plus ``_line`` and ``_raw``
     (the line as in the file)."""
     import pyarrow as pa
@@ -84,9 +84,13 @@ def to_arrow(parsed: Parsed):  # noqa: ANN201 - pyarrow.Table
         n = parsed.arrow.num_rows  # type: ignore[attr-defined]
         values = [parsed.arrow.column(i) for i in range(len(parsed.header))]  # type: ignore[attr-defined]
         lines = list(range(2, n + 2))
-        raws = parsed.lines_text[1:n + 1]  # type: ignore[index]
+        raws = parsed.lines_text[1 : n + 1]  # type: ignore[index]
     else:
-        values = list(zip(*(r.values for r in parsed.records), strict=True)) if parsed.records else [() for _ in parsed.header]
+        values = (
+            list(zip(*(r.values for r in parsed.records), strict=True))
+            if parsed.records
+            else [() for _ in parsed.header]
+        )
         lines = [r.line for r in parsed.records]
         raws = [r.raw for r in parsed.records]
     columns = {}
@@ -127,8 +131,11 @@ def _fast(data: bytes) -> Parsed | None:
             pa.py_buffer(text.encode("utf-8")),
             read_options=pa_csv.ReadOptions(use_threads=False),
             parse_options=pa_csv.ParseOptions(newlines_in_values=False),
-            convert_options=pa_csv.ConvertOptions(column_types={h: pa.string() for h in header}, strings_can_be_null=False,
-                                                  quoted_strings_can_be_null=False),
+            convert_options=pa_csv.ConvertOptions(
+                column_types={h: pa.string() for h in header},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
         )
     except (pa.ArrowInvalid, ValueError):
         return None
@@ -142,7 +149,7 @@ def read_records(path: Path) -> Parsed:
     an empty file, a missing header or duplicate column names."""
     data = Path(path).read_bytes()
     if data.startswith(BOM):
-        data = data[len(BOM):]
+        data = data[len(BOM) :]
     fast = _fast(data)
     if fast is not None:
         _check_header(path, fast.header)
@@ -154,11 +161,19 @@ def read_records(path: Path) -> Parsed:
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            rejects.append(Reject(number, "invalid_encoding", f"not UTF-8: byte 0x{raw[exc.start]:02x} at column {exc.start + 1}",
-                                  raw.decode("utf-8", errors="replace")))
+            rejects.append(
+                Reject(
+                    number,
+                    "invalid_encoding",
+                    f"not UTF-8: byte 0x{raw[exc.start]:02x} at column {exc.start + 1}",
+                    raw.decode("utf-8", errors="replace"),
+                )
+            )
             continue
         if "\x00" in text:
-            rejects.append(Reject(number, "nul_byte", f"NUL byte at column {text.index(chr(0)) + 1}", text.replace("\x00", "\\0")))
+            rejects.append(
+                Reject(number, "nul_byte", f"NUL byte at column {text.index(chr(0)) + 1}", text.replace("\x00", "\\0"))
+            )
             continue
         lines.append((number, text))
     while lines and not lines[-1][1].strip():
@@ -187,7 +202,9 @@ def _check_header(path: Path, header: list[str]) -> None:
         raise FileError(f"{path}: duplicate column name(s) in the header: {', '.join(dupes)}")
 
 
-def _parse_from(body: list[tuple[int, str]], start: int, width: int, records: list[Record], rejects: list[Reject]) -> int:
+def _parse_from(
+    body: list[tuple[int, str]], start: int, width: int, records: list[Record], rejects: list[Reject]
+) -> int:
     """Parse ``body[start:]`` until the end or a broken record; return where to resume."""
     consumed = start
 
@@ -206,8 +223,14 @@ def _parse_from(body: list[tuple[int, str]], start: int, width: int, records: li
             return len(body)
         except csv.Error as exc:
             line, text = body[first]
-            rejects.append(Reject(line, "unterminated_quote" if "EOF" in str(exc) or "end of data" in str(exc) else "malformed_quote",
-                                  str(exc), text))
+            rejects.append(
+                Reject(
+                    line,
+                    "unterminated_quote" if "EOF" in str(exc) or "end of data" in str(exc) else "malformed_quote",
+                    str(exc),
+                    text,
+                )
+            )
             return first + 1  # resume on the line after the broken one
         line = body[first][0]
         raw = "\n".join(t for _, t in body[first:consumed])

@@ -145,10 +145,15 @@ def append(con: DuckDBBackend, schema: str, name: str, rows: ibis.Table, *, repl
                 sql_type = con.compiler.type_mapper.to_string(dtype)
                 con.raw_sql(f"ALTER TABLE {_ident(schema)}.{_ident(name)} ADD COLUMN {_ident(column)} {sql_type}")
                 target = con.table(name, database=schema)
-    where = " AND ".join(
-        f"{_ident(k)} IN ({', '.join(map(_literal, v)) or 'NULL'})" if isinstance(v, list) else f"{_ident(k)} = {_literal(v)}"
-        for k, v in replace_where.items()
-    ) or "false"
+    where = (
+        " AND ".join(
+            f"{_ident(k)} IN ({', '.join(map(_literal, v)) or 'NULL'})"
+            if isinstance(v, list)
+            else f"{_ident(k)} = {_literal(v)}"
+            for k, v in replace_where.items()
+        )
+        or "false"
+    )
     con.raw_sql("BEGIN TRANSACTION")
     try:
         con.raw_sql(f"DELETE FROM {_ident(schema)}.{_ident(name)} WHERE {where}")
@@ -179,8 +184,10 @@ def write_run_log(path: Path, rows: list[dict[str, object]]) -> None:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {OPS_SCHEMA}")
         con.execute(_RUN_LOG_DDL)
         con.execute("DELETE FROM ops.run_log WHERE run_id = ?", [rows[0]["run_id"]])
-        con.executemany(f"INSERT INTO ops.run_log ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-                        [[r[c] for c in cols] for r in rows])
+        con.executemany(
+            f"INSERT INTO ops.run_log ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+            [[r[c] for c in cols] for r in rows],
+        )
         con.execute("COMMIT")
         con.execute("CHECKPOINT")
 
@@ -190,10 +197,14 @@ def rows_published(path: Path, run_id: str) -> dict[str, int]:
     import duckdb
 
     with duckdb.connect(str(path)) as con:
-        exists = con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'ops' AND table_name = 'publish_log'").fetchone()[0]
+        exists = con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'ops' AND table_name = 'publish_log'"
+        ).fetchone()[0]
         if not exists:
             return {}
-        rows = con.execute("SELECT stage, sum(rows) FROM ops.publish_log WHERE run_id = ? GROUP BY stage", [run_id]).fetchall()
+        rows = con.execute(
+            "SELECT stage, sum(rows) FROM ops.publish_log WHERE run_id = ? GROUP BY stage", [run_id]
+        ).fetchall()
     return {stage: int(n) for stage, n in rows}
 
 
@@ -246,6 +257,6 @@ def profile(con: DuckDBBackend, schema: str, table: str) -> dict[str, object]:
     n = row[0]
     cols = []
     for i, (name, dtype) in enumerate(columns):
-        non_null, lo, hi = row[1 + 3 * i: 4 + 3 * i]
+        non_null, lo, hi = row[1 + 3 * i : 4 + 3 * i]
         cols.append({"name": name, "type": dtype, "nulls": n - non_null, "min": lo, "max": hi})
     return {"rows": n, "columns": cols}

@@ -9,13 +9,15 @@ from collections.abc import Sequence
 import ibis
 import polars as pl
 
-from duckbook import checks as _checks
 from duckbook import config as _config
 from duckbook import engine
-from duckbook.ingest import reconciliation_check
+from duckbook.ingest.files import reconciliation_check
+from duckbook.quality import checks as _checks
 
 
-def check_warehouse(cfg: _config.Config, *, select: Sequence[str] = (), run_date: dt.date | None = None) -> pl.DataFrame:
+def check_warehouse(
+    cfg: _config.Config, *, select: Sequence[str] = (), run_date: dt.date | None = None
+) -> pl.DataFrame:
     """Run every check declared in the project YAML (``docs_yaml``) on the tables they guard,
     optionally only tables named in ``select`` (``schema.table`` or ``table``). Returns one row
     per check, sorted by table and check. Raises ``LookupError`` for a selected table that has no
@@ -25,7 +27,9 @@ def check_warehouse(cfg: _config.Config, *, select: Sequence[str] = (), run_date
     if select:
         wanted = {s if "." in s else next((k for k in declared if k.split(".", 1)[1] == s), s) for s in select}
         if missing := sorted(wanted - declared.keys()):
-            raise LookupError(f"no checks declared for {', '.join(missing)}; tables with checks: {', '.join(sorted(declared))}")
+            raise LookupError(
+                f"no checks declared for {', '.join(missing)}; tables with checks: {', '.join(sorted(declared))}"
+            )
         declared = {k: v for k, v in declared.items() if k in wanted}
     con = engine.connect(cfg.warehouse, read_only=True, cfg=cfg)
     try:
@@ -63,27 +67,58 @@ def run_summary(con: engine.DuckDBBackend, run_id: str, *, trailing_runs: int = 
     """
     results = con.table("check_results", database=engine.OPS_SCHEMA)
     this_run = results.filter(results.run_id == run_id)
-    status = (this_run.group_by("schema_name", "table_name").agg(
-        passed=(ibis._.status == "pass").sum(), warned=(ibis._.status == "warn").sum(),
-        failed=(ibis._.status == "fail").sum()).order_by("schema_name", "table_name").to_polars())
-    problems = (this_run.filter(this_run.status != "pass")
-                .select("schema_name", "table_name", "check_name", "status", "failing_rows", "observed", "threshold")
-                .order_by("status", "schema_name", "table_name", "check_name").to_polars())
+    status = (
+        this_run.group_by("schema_name", "table_name")
+        .agg(
+            passed=(ibis._.status == "pass").sum(),
+            warned=(ibis._.status == "warn").sum(),
+            failed=(ibis._.status == "fail").sum(),
+        )
+        .order_by("schema_name", "table_name")
+        .to_polars()
+    )
+    problems = (
+        this_run.filter(this_run.status != "pass")
+        .select("schema_name", "table_name", "check_name", "status", "failing_rows", "observed", "threshold")
+        .order_by("status", "schema_name", "table_name", "check_name")
+        .to_polars()
+    )
     runs = results.group_by("run_id").agg(at=results.checked_at.max()).order_by(ibis.desc("at")).limit(trailing_runs)
     recent = results.inner_join(runs, "run_id")
     trend = recent.group_by("run_id", "at", "status").agg(checks=ibis._.count()).order_by("at", "status").to_polars()
-    history = (recent.select("run_id", "at", "schema_name", "table_name", "check_name", "status", "failing_rows")
-               .order_by("schema_name", "table_name", "check_name", "at").to_polars())
-    checks = (this_run.select("schema_name", "table_name", "check_name", "severity", "status", "failing_rows", "threshold")
-              .order_by("schema_name", "table_name", "check_name").to_polars())
+    history = (
+        recent.select("run_id", "at", "schema_name", "table_name", "check_name", "status", "failing_rows")
+        .order_by("schema_name", "table_name", "check_name", "at")
+        .to_polars()
+    )
+    checks = (
+        this_run.select("schema_name", "table_name", "check_name", "severity", "status", "failing_rows", "threshold")
+        .order_by("schema_name", "table_name", "check_name")
+        .to_polars()
+    )
     manifest = con.table("ingest_manifest", database=engine.OPS_SCHEMA)
     latest = manifest.filter(manifest.ingested_at == manifest.ingested_at.max().over(group_by="table"))
-    sources = latest.select("table", "rows_read", "rows_landed", "rows_quarantined", "ingested_at").order_by("table").to_polars()
+    sources = (
+        latest.select("table", "rows_read", "rows_landed", "rows_quarantined", "ingested_at")
+        .order_by("table")
+        .to_polars()
+    )
     quarantine = pl.DataFrame(schema={"source_table": pl.String, "reason_code": pl.String, "rows": pl.Int64})
     if engine.table_exists(con, engine.OPS_SCHEMA, "quarantine"):
         q = con.table("quarantine", database=engine.OPS_SCHEMA)
         q = q.filter(q.batch_id.isin(latest.batch_id))
-        quarantine = q.group_by("source_table", "reason_code").agg(rows=ibis._.count()).order_by("source_table", "reason_code").to_polars()
-    return {"status": status, "problems": problems, "checks": checks, "trend": trend, "history": history,
-            "quarantine": quarantine, "sources": sources}
-
+        quarantine = (
+            q.group_by("source_table", "reason_code")
+            .agg(rows=ibis._.count())
+            .order_by("source_table", "reason_code")
+            .to_polars()
+        )
+    return {
+        "status": status,
+        "problems": problems,
+        "checks": checks,
+        "trend": trend,
+        "history": history,
+        "quarantine": quarantine,
+        "sources": sources,
+    }

@@ -41,8 +41,14 @@ def setup_charts() -> None:
     alt.renderers.enable("svg")
 
 
-def header(title: str, *, run_id: str, data_date: dt.date | dt.datetime | str | None, run_started_at: dt.datetime,
-           run_date: dt.date | None = None) -> None:
+def header(
+    title: str,
+    *,
+    run_id: str,
+    data_date: dt.date | dt.datetime | str | None,
+    run_started_at: dt.datetime,
+    run_date: dt.date | None = None,
+) -> None:
     """Show the report's run line (run id, data date, freshness) and record it for the page
     header and ``reports/index.html``. Freshness is ``run_date`` (default: the run's day) minus
     the data date, in days."""
@@ -51,8 +57,13 @@ def header(title: str, *, run_id: str, data_date: dt.date | dt.datetime | str | 
     data_day = _as_date(data_date)
     as_of = run_date or run_started_at.date()
     freshness = f"{(as_of - data_day).days} day(s) old on {as_of}" if data_day else "n/a"
-    meta = {"title": title, "run_id": run_id, "data_date": str(data_day or "n/a"), "freshness": freshness,
-            "run_started_at": run_started_at.isoformat()}
+    meta = {
+        "title": title,
+        "run_id": run_id,
+        "data_date": str(data_day or "n/a"),
+        "freshness": freshness,
+        "run_started_at": run_started_at.isoformat(),
+    }
     body = (
         f"<p class='run-meta'>Run <code>{html.escape(run_id)}</code> · data through "
         f"<b>{html.escape(meta['data_date'])}</b> ({html.escape(freshness)}) · built "
@@ -81,7 +92,12 @@ class Table:
     def _repr_html_(self) -> str:
         head = "".join(f"<th>{html.escape(c)}</th>" for c in self.df.columns)
         rows = "".join(
-            "<tr>" + "".join(f"<td>{'' if v is None else html.escape(f'{v:,}' if isinstance(v, int | float) else str(v))}</td>" for v in row) + "</tr>"
+            "<tr>"
+            + "".join(
+                f"<td>{'' if v is None else html.escape(f'{v:,}' if isinstance(v, int | float) else str(v))}</td>"
+                for v in row
+            )
+            + "</tr>"
             for row in self.df.iter_rows()
         )
         return f"<table class='report-table'><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
@@ -110,7 +126,9 @@ def read_meta(nb_path: Path) -> dict[str, str]:
     return {}
 
 
-def render_html(nb_path: Path, out_path: Path, *, index_href: str = "index.html", docs_href: str = "docs/index.html") -> Path:
+def render_html(
+    nb_path: Path, out_path: Path, *, index_href: str = "index.html", docs_href: str = "docs/index.html"
+) -> Path:
     """Render an executed report notebook to a self-contained page: no code, no prompts, inline
     CSS and SVG charts, a header with run id, data date and freshness, a footer linking to the
     index and the docs.
@@ -119,8 +137,13 @@ def render_html(nb_path: Path, out_path: Path, *, index_href: str = "index.html"
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(nb_path, as_version=4)
-    exporter = HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
-                            anchor_link_text="")
+    exporter = HTMLExporter(
+        template_name="basic",
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        anchor_link_text="",
+    )
     body, _ = exporter.from_notebook_node(nb)
     meta = read_meta(nb_path)
     title = meta.get("title", Path(nb_path).stem)

@@ -94,7 +94,9 @@ def unique(table: str, *columns: str, severity: Severity = "error") -> Check:
 
     def failing(t: Tables) -> ir.Table:
         base = t[table]
-        dupes = base.filter(*[base[c].notnull() for c in cols]).group_by(cols).agg(_n=ibis._.count()).filter(ibis._._n > 1)
+        dupes = (
+            base.filter(*[base[c].notnull() for c in cols]).group_by(cols).agg(_n=ibis._.count()).filter(ibis._._n > 1)
+        )
         return base.semi_join(dupes, cols)
 
     return Check(
@@ -171,8 +173,15 @@ def _outside(t: ir.Table, column: str, low: object, high: object) -> ir.Table:
     return t.filter(bad.fill_null(False))
 
 
-def in_range(table: str, column: str, *, min: float | None = None, max: float | None = None,  # noqa: A002
-             severity: Severity = "error", **thresholds: str) -> Check:
+def in_range(
+    table: str,
+    column: str,
+    *,
+    min: float | None = None,
+    max: float | None = None,
+    severity: Severity = "error",
+    **thresholds: str,
+) -> Check:
     """Rows where ``column`` is below ``min`` or above ``max`` (bounds inclusive; nulls pass)."""
     if min is None and max is None:
         raise ValueError("range needs min and/or max")
@@ -181,8 +190,15 @@ def in_range(table: str, column: str, *, min: float | None = None, max: float | 
         return _outside(t[table], column, min, max)
 
     bounds = "__".join(f"{k}_{v}" for k, v in (("min", min), ("max", max)) if v is not None)
-    return Check(name=f"range__{table}__{column}__{bounds}", table=table, column=column, severity=severity,
-                 description=f"{table}.{column} within [{min}, {max}]", failing=failing, **thresholds)
+    return Check(
+        name=f"range__{table}__{column}__{bounds}",
+        table=table,
+        column=column,
+        severity=severity,
+        description=f"{table}.{column} within [{min}, {max}]",
+        failing=failing,
+        **thresholds,
+    )
 
 
 def regex(table: str, column: str, pattern: str, *, severity: Severity = "error", **thresholds: str) -> Check:
@@ -191,14 +207,28 @@ def regex(table: str, column: str, pattern: str, *, severity: Severity = "error"
     if re.search(r"\(\?<?[=!]|\\[1-9]", pattern):  # the engines' RE2 has no lookaround, no backreferences
         raise ValueError(f"regex {pattern!r}: lookaround and backreferences are not supported (RE2 syntax)")
     anchored = f"^(?:{pattern})$"
-    return Check(name=f"regex__{table}__{column}", table=table, column=column, severity=severity,
-                 description=f"{table}.{column} matches /{pattern}/",
-                 failing=lambda t: t[table].filter(t[table][column].notnull() & ~t[table][column].cast("string").re_search(anchored)),
-                 **thresholds)
+    return Check(
+        name=f"regex__{table}__{column}",
+        table=table,
+        column=column,
+        severity=severity,
+        description=f"{table}.{column} matches /{pattern}/",
+        failing=lambda t: t[table].filter(
+            t[table][column].notnull() & ~t[table][column].cast("string").re_search(anchored)
+        ),
+        **thresholds,
+    )
 
 
-def date_window(table: str, column: str, *, after: object = None, not_after: object = None,
-                severity: Severity = "error", **thresholds: str) -> Check:
+def date_window(
+    table: str,
+    column: str,
+    *,
+    after: object = None,
+    not_after: object = None,
+    severity: Severity = "error",
+    **thresholds: str,
+) -> Check:
     """Rows whose date/timestamp ``column`` is before ``after`` or later than ``not_after``
     (e.g. the run's time: no order dates in the future)."""
     if after is None and not_after is None:
@@ -206,11 +236,18 @@ def date_window(table: str, column: str, *, after: object = None, not_after: obj
 
     def failing(t: Tables) -> ir.Table:
         c = t[table][column]
-        cast = lambda v: None if v is None else ibis.literal(v).cast(c.type())  # noqa: E731
+        cast = lambda v: None if v is None else ibis.literal(v).cast(c.type())
         return _outside(t[table], column, cast(after), cast(not_after))
 
-    return Check(name=f"date_window__{table}__{column}", table=table, column=column, severity=severity,
-                 description=f"{table}.{column} between {after or '-'} and {not_after or '-'}", failing=failing, **thresholds)
+    return Check(
+        name=f"date_window__{table}__{column}",
+        table=table,
+        column=column,
+        severity=severity,
+        description=f"{table}.{column} between {after or '-'} and {not_after or '-'}",
+        failing=failing,
+        **thresholds,
+    )
 
 
 def column_type(table: str, column: str, expected: str, *, severity: Severity = "error") -> Check:
@@ -226,8 +263,14 @@ def column_type(table: str, column: str, expected: str, *, severity: Severity = 
         ok = got is not None and got.copy(nullable=True) == want.copy(nullable=True)
         return ibis.memtable({"found": [str(got)]}).limit(0 if ok else 1)
 
-    return Check(name=f"type__{table}__{column}", table=table, column=column, severity=severity,
-                 description=f"{table}.{column} is {want}", failing=failing)
+    return Check(
+        name=f"type__{table}__{column}",
+        table=table,
+        column=column,
+        severity=severity,
+        description=f"{table}.{column} is {want}",
+        failing=failing,
+    )
 
 
 def required_columns(table: str, columns: Sequence[str], *, severity: Severity = "error") -> Check:
@@ -238,24 +281,42 @@ def required_columns(table: str, columns: Sequence[str], *, severity: Severity =
         missing = [c for c in cols if c not in t[table].columns]
         return ibis.memtable({"missing_column": missing or [""]}).limit(len(missing))
 
-    return Check(name=f"required_columns__{table}", table=table, severity=severity, key=("missing_column",),
-                 description=f"{table} has columns {', '.join(cols)}", failing=failing)
+    return Check(
+        name=f"required_columns__{table}",
+        table=table,
+        severity=severity,
+        key=("missing_column",),
+        description=f"{table} has columns {', '.join(cols)}",
+        failing=failing,
+    )
 
 
-def row_count(table: str, *, min: int | None = None, max: int | None = None, severity: Severity = "error") -> Check:  # noqa: A002
+def row_count(table: str, *, min: int | None = None, max: int | None = None, severity: Severity = "error") -> Check:
     """The table's row count is within [min, max]."""
     conditions = [f"<{min}"] if min is not None else []
     conditions += [f">{max}"] if max is not None else []
     if len(conditions) != 1:  # two bounds: test each separately, error on either
         raise ValueError("row_count takes min or max; declare two checks for both")
     key = "error_if" if severity == "error" else "warn_if"
-    return Check(name=f"row_count_{'min' if min is not None else 'max'}__{table}", table=table, severity=severity, unit="rows",
-                 description=f"{table} has {'at least ' + str(min) if min is not None else 'at most ' + str(max)} rows",
-                 observe=lambda t: t[table].count(), **{key: conditions[0]})
+    return Check(
+        name=f"row_count_{'min' if min is not None else 'max'}__{table}",
+        table=table,
+        severity=severity,
+        unit="rows",
+        description=f"{table} has {'at least ' + str(min) if min is not None else 'at most ' + str(max)} rows",
+        observe=lambda t: t[table].count(),
+        **{key: conditions[0]},
+    )
 
 
-def freshness(table: str, column: str, *, now: object, warn_after_hours: float | None = None,
-              error_after_hours: float | None = None) -> Check:
+def freshness(
+    table: str,
+    column: str,
+    *,
+    now: object,
+    warn_after_hours: float | None = None,
+    error_after_hours: float | None = None,
+) -> Check:
     """Hours between the newest ``column`` value and ``now`` (the run's time), with warn and
     error SLAs. An empty table has no freshness: it fails (error SLA) or warns."""
     if warn_after_hours is None and error_after_hours is None:
@@ -265,16 +326,22 @@ def freshness(table: str, column: str, *, now: object, warn_after_hours: float |
         newest = t[table][column].max().cast("timestamp")
         return (ibis.literal(now, type="timestamp").epoch_seconds() - newest.epoch_seconds()) / 3600.0
 
-    return Check(name=f"freshness__{table}__{column}", table=table, column=column, unit="hours",
-                 severity="error" if error_after_hours is not None else "warn",
-                 description=f"newest {table}.{column} is recent (warn after {warn_after_hours} h, error after {error_after_hours} h)",
-                 observe=observe,
-                 error_if=f">{error_after_hours}" if error_after_hours is not None else None,
-                 warn_if=f">{warn_after_hours}" if warn_after_hours is not None else None)
+    return Check(
+        name=f"freshness__{table}__{column}",
+        table=table,
+        column=column,
+        unit="hours",
+        severity="error" if error_after_hours is not None else "warn",
+        description=f"newest {table}.{column} is recent (warn after {warn_after_hours} h, error after {error_after_hours} h)",
+        observe=observe,
+        error_if=f">{error_after_hours}" if error_after_hours is not None else None,
+        warn_if=f">{warn_after_hours}" if warn_after_hours is not None else None,
+    )
 
 
-def volume(table: str, *, history: str, qualified_name: str, k: float = 3.0, min_runs: int = 5,
-           severity: Severity = "warn") -> Check:
+def volume(
+    table: str, *, history: str, qualified_name: str, k: float = 3.0, min_runs: int = 5, severity: Severity = "warn"
+) -> Check:
     """The row count is within ``k`` standard deviations of the mean of the trailing published
     row counts (``history``: a table with ``table`` and ``rows`` columns, one row per run, such
     as ``ops.publish_log``). Observes the z-score; with fewer than ``min_runs`` runs, 0."""
@@ -292,9 +359,15 @@ def volume(table: str, *, history: str, qualified_name: str, k: float = 3.0, min
         return ibis.ifelse(stats.n.as_scalar() >= min_runs, z.fill_null(0.0), 0.0)
 
     key = "error_if" if severity == "error" else "warn_if"
-    return Check(name=f"volume__{table}", table=table, severity=severity, unit="std devs",
-                 description=f"{table} row count within {k} std devs of the last runs (after {min_runs} runs)",
-                 observe=observe, **{key: f">{k}"})
+    return Check(
+        name=f"volume__{table}",
+        table=table,
+        severity=severity,
+        unit="std devs",
+        description=f"{table} row count within {k} std devs of the last runs (after {min_runs} runs)",
+        observe=observe,
+        **{key: f">{k}"},
+    )
 
 
 _RESULT_SCHEMA = ibis.schema(
@@ -320,7 +393,9 @@ def parse_threshold(text: str, *, allow_pct: bool = True) -> tuple[str, float, b
     """``"> 10"`` -> (">", 10.0, False); ``">1%"`` -> (">", 1.0, True). Raises ``ValueError``."""
     m = _THRESHOLD.match(str(text))
     if not m or (m.group(3) and not allow_pct):
-        raise ValueError(f"bad threshold {text!r}: use '> N', '>= N', '< N', '<= N'" + (" or '> p%'" if allow_pct else ""))
+        raise ValueError(
+            f"bad threshold {text!r}: use '> N', '>= N', '< N', '<= N'" + (" or '> p%'" if allow_pct else "")
+        )
     return m.group(1), float(m.group(2)), bool(m.group(3))
 
 
@@ -340,7 +415,7 @@ def run_checks(checks: Sequence[Check], tables: Tables) -> ir.Table:
     ``fail`` when the error threshold is crossed, else ``warn`` when the warn threshold is, else
     ``pass``. ``failing_rows`` counts the rows breaking a row check (observing checks: 1 when not
     passing); ``observed`` is the failing share in % or the observed value. The result is an
-    in-memory table; :class:`duckbook.stage.Build` stores it with the run id.
+    in-memory table; :class:`duckbook.build.stage.Build` stores it with the run id.
     """
     row_checks = [c for c in checks if c.failing is not None]
     failing = {id(c): c.failing(tables) for c in row_checks}  # type: ignore[misc]  # by identity: names may repeat
@@ -358,7 +433,14 @@ def run_checks(checks: Sequence[Check], tables: Tables) -> ir.Table:
             value: float = n
             if n and check.key:
                 bad = failing[id(check)]
-                keys = bad.select(*check.key).distinct().order_by(list(check.key)).limit(SAMPLE_SIZE).to_pyarrow().to_pylist()
+                keys = (
+                    bad.select(*check.key)
+                    .distinct()
+                    .order_by(list(check.key))
+                    .limit(SAMPLE_SIZE)
+                    .to_pyarrow()
+                    .to_pylist()
+                )
                 sample = "; ".join(", ".join(str(v) for v in row.values()) for row in keys)
         else:
             raw = check.observe(tables).to_pyarrow().as_py()  # type: ignore[misc]
@@ -367,7 +449,9 @@ def run_checks(checks: Sequence[Check], tables: Tables) -> ir.Table:
         if value != value:  # nothing to observe (empty table): an error check fails, a warn warns
             status = "fail" if error_if else "warn"
         else:
-            status = "fail" if _exceeds(error_if, value, total) else ("warn" if _exceeds(warn_if, value, total) else "pass")
+            status = (
+                "fail" if _exceeds(error_if, value, total) else ("warn" if _exceeds(warn_if, value, total) else "pass")
+            )
         if check.failing is None:
             n = 0 if status == "pass" else 1
         rows.append(
@@ -379,7 +463,11 @@ def run_checks(checks: Sequence[Check], tables: Tables) -> ir.Table:
                 "description": check.description,
                 "failing_rows": n,
                 "observed": observed,
-                "threshold": "; ".join(f"{k} if {v} {check.unit if check.observe else ''}".strip() for k, v in (("error", error_if), ("warn", warn_if)) if v),
+                "threshold": "; ".join(
+                    f"{k} if {v} {check.unit if check.observe else ''}".strip()
+                    for k, v in (("error", error_if), ("warn", warn_if))
+                    if v
+                ),
                 "status": status,
                 "failing_sample": sample,
             }
@@ -401,8 +489,11 @@ def raise_for_failures(results: ir.Table) -> None:
     """Raise :class:`CheckFailed` listing every failing error check in ``results``."""
     failed = results.filter(results.status == "fail").order_by("check_name").to_pyarrow().to_pylist()
     if failed:
-        lines = [f"- {r['check_name']}: {r['failing_rows']} failing row(s) in {r['table_name']} ({r['threshold']})"
-                 + (f" (e.g. {r['failing_sample']})" if r["failing_sample"] else "") for r in failed]
+        lines = [
+            f"- {r['check_name']}: {r['failing_rows']} failing row(s) in {r['table_name']} ({r['threshold']})"
+            + (f" (e.g. {r['failing_sample']})" if r["failing_sample"] else "")
+            for r in failed
+        ]
         raise CheckFailed(f"{len(failed)} error check(s) failed; nothing was published:\n" + "\n".join(lines))
 
 
@@ -449,7 +540,9 @@ def _declared(path: object, qualified: str, spec: Mapping[str, object], now: obj
         try:
             checks.append(_build(qualified, table, column, item, now))
         except (KeyError, TypeError, ValueError, re.error) as exc:
-            raise ValueError(f"{path}: {qualified}{'.' + column if column else ''}: bad check {item!r}: {exc}") from None
+            raise ValueError(
+                f"{path}: {qualified}{'.' + column if column else ''}: bad check {item!r}: {exc}"
+            ) from None
     names = [c.name for c in checks]
     if dupes := sorted({n for n in names if names.count(n) > 1}):
         raise ValueError(f"{path}: {qualified}: two checks are named {', '.join(dupes)}: give one a `name:`")
@@ -457,10 +550,19 @@ def _declared(path: object, qualified: str, spec: Mapping[str, object], now: obj
 
 
 _ARGUMENTS = {
-    "not_null": set(), "unique": {"columns"}, "accepted_values": {"values"}, "relationship": {"to", "field"},
-    "expression": {"name", "expr", "where"}, "range": {"min", "max"}, "regex": {"pattern"},
-    "date_window": {"after", "not_after"}, "type": {"expected"}, "required_columns": {"columns"},
-    "row_count": {"min", "max"}, "freshness": {"warn_after_hours", "error_after_hours"}, "volume": {"k", "min_runs"},
+    "not_null": set(),
+    "unique": {"columns"},
+    "accepted_values": {"values"},
+    "relationship": {"to", "field"},
+    "expression": {"name", "expr", "where"},
+    "range": {"min", "max"},
+    "regex": {"pattern"},
+    "date_window": {"after", "not_after"},
+    "type": {"expected"},
+    "required_columns": {"columns"},
+    "row_count": {"min", "max"},
+    "freshness": {"warn_after_hours", "error_after_hours"},
+    "volume": {"k", "min_runs"},
 }
 
 
@@ -477,8 +579,12 @@ def _build(qualified: str, table: str, column: str | None, item: object, now: ob
     if unknown := sorted(set(spec) - _ARGUMENTS[kind] - {"name"}):
         raise ValueError(f"unknown argument(s) {unknown} for {kind}")
     name = spec.pop("name", None) if kind != "expression" else None
-    if column is None and kind in ("not_null", "accepted_values", "relationship", "range", "regex", "date_window", "type", "freshness") \
-            or (kind == "unique" and column is None and "columns" not in spec):
+    if (
+        column is None
+        and kind
+        in ("not_null", "accepted_values", "relationship", "range", "regex", "date_window", "type", "freshness")
+        or (kind == "unique" and column is None and "columns" not in spec)
+    ):
         raise ValueError(f"{kind} needs a column (declare it under columns:, or give column:)")
     if "severity" in common and common["severity"] not in ("error", "warn"):
         raise ValueError(f"severity must be error or warn, not {common['severity']!r}")
@@ -492,11 +598,22 @@ def _build(qualified: str, table: str, column: str | None, item: object, now: ob
         check = relationship(table, column, spec.pop("to"), spec.pop("field"), severity=common.pop("severity", "error"))
     elif kind == "expression":
         rule_text, where_text = spec.pop("expr"), spec.pop("where", None)
-        check = expression(table, spec.pop("name"), lambda t, e=rule_text: to_ibis(e, t), description or rule_text,
-                           where=(lambda t, w=where_text: to_ibis(w, t)) if where_text else None,
-                           severity=common.pop("severity", "error"))
+        check = expression(
+            table,
+            spec.pop("name"),
+            lambda t, e=rule_text: to_ibis(e, t),
+            description or rule_text,
+            where=(lambda t, w=where_text: to_ibis(w, t)) if where_text else None,
+            severity=common.pop("severity", "error"),
+        )
     elif kind == "range":
-        check = in_range(table, column, min=spec.pop("min", None), max=spec.pop("max", None), severity=common.pop("severity", "error"))
+        check = in_range(
+            table,
+            column,
+            min=spec.pop("min", None),
+            max=spec.pop("max", None),
+            severity=common.pop("severity", "error"),
+        )
     elif kind == "regex":
         check = regex(table, column, spec.pop("pattern"), severity=common.pop("severity", "error"))
     elif kind == "date_window":
@@ -508,13 +625,26 @@ def _build(qualified: str, table: str, column: str | None, item: object, now: ob
     elif kind == "required_columns":
         check = required_columns(table, spec.pop("columns"), severity=common.pop("severity", "error"))
     elif kind == "row_count":
-        check = row_count(table, min=spec.pop("min", None), max=spec.pop("max", None), severity=common.pop("severity", "error"))
+        check = row_count(
+            table, min=spec.pop("min", None), max=spec.pop("max", None), severity=common.pop("severity", "error")
+        )
     elif kind == "freshness":
-        check = freshness(table, column, now=now, warn_after_hours=spec.pop("warn_after_hours", None),
-                          error_after_hours=spec.pop("error_after_hours", None))
+        check = freshness(
+            table,
+            column,
+            now=now,
+            warn_after_hours=spec.pop("warn_after_hours", None),
+            error_after_hours=spec.pop("error_after_hours", None),
+        )
     elif kind == "volume":
-        check = volume(table, history=HISTORY, qualified_name=qualified, k=spec.pop("k", 3.0),
-                       min_runs=spec.pop("min_runs", 5), severity=common.pop("severity", "warn"))
+        check = volume(
+            table,
+            history=HISTORY,
+            qualified_name=qualified,
+            k=spec.pop("k", 3.0),
+            min_runs=spec.pop("min_runs", 5),
+            severity=common.pop("severity", "warn"),
+        )
     else:
         raise ValueError(f"unknown check type {kind!r}")
     if spec:

@@ -3,7 +3,7 @@
 The committed outputs are what nbval compares against, so they must come from the committed
 sample and the notebooks' default parameters, exactly as nbval runs them.
 
-    python -m duckbook.refresh notebooks/10_ingest.ipynb notebooks/20_staging.ipynb ...
+    python -m duckbook.run.refresh notebooks/10_ingest.ipynb notebooks/20_staging.ipynb ...
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ def refresh(paths: list[Path]) -> None:
         isolate_environment(Path(tmp))
         for path in paths:
             nb = nbformat.read(path, as_version=4)
-            NotebookClient(nb, kernel_name="python3", timeout=600, resources={"metadata": {"path": str(path.parent)}}).execute()
+            NotebookClient(
+                nb, kernel_name="python3", timeout=600, resources={"metadata": {"path": str(path.parent)}}
+            ).execute()
             nbformat.write(nb, path)
             print(f"refreshed {path}")
 

@@ -18,9 +18,11 @@ from pathlib import Path
 import ibis
 import polars as pl
 
-from duckbook import checks, csvfile, engine
-from duckbook.contracts import Contract, ContractError, good_rows, quarantine_rows, validate_rows
-from duckbook.stage import Build, StageContext
+from duckbook import engine
+from duckbook.build.stage import Build, StageContext
+from duckbook.ingest import csvfile
+from duckbook.ingest.contracts import Contract, ContractError, good_rows, quarantine_rows, validate_rows
+from duckbook.quality import checks
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,10 +60,14 @@ def preflight(contracts: Mapping[str, Contract], source_dir: Path) -> None:
             continue
         missing = [c for c in contract.column_names if c not in header]
         if missing:
-            problems.append(f"{path}: missing column(s) {', '.join(missing)} (header is {', '.join(header) or 'empty'})")
+            problems.append(
+                f"{path}: missing column(s) {', '.join(missing)} (header is {', '.join(header) or 'empty'})"
+            )
         extra = [c for c in header if c not in contract.column_names]
         if extra and contract.extra_columns == "error":
-            problems.append(f"{path}: column(s) {', '.join(extra)} are not in the contract of {contract.name} (extra_columns: error)")
+            problems.append(
+                f"{path}: column(s) {', '.join(extra)} are not in the contract of {contract.name} (extra_columns: error)"
+            )
     if problems:
         raise ContractError("cannot ingest:\n" + "\n".join(f"- {p}" for p in problems))
 
@@ -88,27 +94,45 @@ def ingest_file(ctx: StageContext, build: Build, contract: Contract, source_dir:
     latest = ibis.literal(dt.datetime.combine(ctx.run_date, dt.time.max).replace(microsecond=0), type="timestamp")
     validated = engine.materialize_temp(con, validate_rows(text, contract, latest_allowed=latest), prefix="_validated")
     ingested_at = ibis.literal(ctx.run_started_at, type="timestamp")
-    good = good_rows(validated, contract, {
-        "_batch_id": ibis.literal(batch_id),
-        "_source_file": ibis.literal(str(path)),
-        "_ingested_at": ingested_at,
-    })
+    good = good_rows(
+        validated,
+        contract,
+        {
+            "_batch_id": ibis.literal(batch_id),
+            "_source_file": ibis.literal(str(path)),
+            "_ingested_at": ingested_at,
+        },
+    )
     parquet = ctx.cfg.lake_dir / "raw" / contract.name / f"batch_id={batch_id}" / "data.parquet"
     engine.write_parquet(con, good, parquet)
     # hive_partitioning off: the batch_id=... directory must not become a column
     landed = con.read_parquet(parquet, hive_partitioning=False)
     build.add(contract.name, landed, sources=[f"file:{path}", f"lake:{parquet.parent.parent}"])
-    bad = quarantine_rows(validated, contract, batch_id=batch_id, source_file=str(path), run_id=ctx.run_id, quarantined_at=ingested_at)
+    bad = quarantine_rows(
+        validated, contract, batch_id=batch_id, source_file=str(path), run_id=ctx.run_id, quarantined_at=ingested_at
+    )
     if parsed.rejects:  # lines that never became a record: encoding, NUL bytes, quotes, field count
-        unreadable = ibis.memtable([
-            {"source_table": contract.name, "batch_id": batch_id, "source_file": str(path), "line": r.line,
-             "reason_code": r.reason, "reason": f"{r.reason}: {r.detail}", "raw_row": r.raw, "run_id": ctx.run_id,
-             "quarantined_at": ctx.run_started_at}
-            for r in parsed.rejects
-        ])
+        unreadable = ibis.memtable(
+            [
+                {
+                    "source_table": contract.name,
+                    "batch_id": batch_id,
+                    "source_file": str(path),
+                    "line": r.line,
+                    "reason_code": r.reason,
+                    "reason": f"{r.reason}: {r.detail}",
+                    "raw_row": r.raw,
+                    "run_id": ctx.run_id,
+                    "quarantined_at": ctx.run_started_at,
+                }
+                for r in parsed.rejects
+            ]
+        )
         bad = bad.union(unreadable.cast(bad.schema()))
     engine.append(con, engine.OPS_SCHEMA, "quarantine", bad, replace_where={"batch_id": batch_id})
-    landed, quarantined, duplicates = checks.count_rows([build.tables[contract.name], bad, bad.filter(bad.reason_code == "duplicate_key")])
+    landed, quarantined, duplicates = checks.count_rows(
+        [build.tables[contract.name], bad, bad.filter(bad.reason_code == "duplicate_key")]
+    )
     # read = every non-blank data line the file has (a record spanning lines counts once per line
     # it spans only if it breaks), so a line lost anywhere fails the reconciliation check
     read = parsed.record_count + len(parsed.rejects)
@@ -138,8 +162,13 @@ def ingest(ctx: StageContext, contracts: Mapping[str, Contract], source_dir: str
     manifest = pl.DataFrame([dataclasses.asdict(b) for b in batches]).with_columns(
         run_id=pl.lit(ctx.run_id), ingested_at=pl.lit(ctx.run_started_at)
     )
-    engine.append(ctx.con, engine.OPS_SCHEMA, "ingest_manifest", ibis.memtable(manifest.to_arrow()),
-                  replace_where={"batch_id": manifest["batch_id"].to_list()})
+    engine.append(
+        ctx.con,
+        engine.OPS_SCHEMA,
+        "ingest_manifest",
+        ibis.memtable(manifest.to_arrow()),
+        replace_where={"batch_id": manifest["batch_id"].to_list()},
+    )
     return build, manifest.drop("parquet_path", "source_file", "ingested_at")
 
 
@@ -163,4 +192,3 @@ def reconciliation_check(manifest_table: str = "ingest_manifest") -> checks.Chec
         lambda t: t.rows_read == t.rows_landed + t.rows_quarantined,
         "rows read = rows landed + rows quarantined, per batch",
     )
-

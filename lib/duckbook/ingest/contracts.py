@@ -86,8 +86,18 @@ def load_contracts(path: Path) -> dict[str, Contract]:
         for col_name, col in (spec.get("columns") or {}).items():
             col = col or {}
             if col.get("type") not in TYPES:
-                raise ContractError(f"{where}: column {col_name} has type {col.get('type')!r}; use one of {', '.join(TYPES)}")
-            cols.append(Column(col_name, col["type"], bool(col.get("nullable", True)), bool(col.get("no_future", False)), str(col.get("description", ""))))
+                raise ContractError(
+                    f"{where}: column {col_name} has type {col.get('type')!r}; use one of {', '.join(TYPES)}"
+                )
+            cols.append(
+                Column(
+                    col_name,
+                    col["type"],
+                    bool(col.get("nullable", True)),
+                    bool(col.get("no_future", False)),
+                    str(col.get("description", "")),
+                )
+            )
         if not cols or "file" not in spec:
             raise ContractError(f"{where}: needs 'file' and at least one column")
         key = tuple(spec.get("primary_key") or ())
@@ -103,7 +113,9 @@ def load_contracts(path: Path) -> dict[str, Contract]:
         extra = spec.get("extra_columns", "ignore")
         if extra not in ("ignore", "error"):
             raise ContractError(f"{where}: extra_columns must be ignore or error, not {extra!r}")
-        out[name] = Contract(name, spec["file"], tuple(cols), key, str(spec.get("description", "")), keep, latest_by, extra)
+        out[name] = Contract(
+            name, spec["file"], tuple(cols), key, str(spec.get("description", "")), keep, latest_by, extra
+        )
     return out
 
 
@@ -119,7 +131,7 @@ def validate_rows(text: ir.Table, contract: Contract, *, latest_allowed: ibis.Sc
     Examples
     --------
     >>> import ibis
-    >>> from duckbook.contracts import Column, Contract, validate_rows
+    >>> from duckbook.ingest.contracts import Column, Contract, validate_rows
     >>> c = Contract("t", "t.csv", (Column("id", "string", nullable=False), Column("n", "int64")), ("id",))
     >>> text = ibis.memtable({"_line": [2, 3, 4, 5], "id": ["a", "b", None, "a"], "n": ["1", "x", "3", "4"]})
     >>> validate_rows(text, c).order_by("_line").select("_line", "_reason").to_pyarrow().to_pylist()  # doctest: +NORMALIZE_WHITESPACE
@@ -143,7 +155,11 @@ def validate_rows(text: ir.Table, contract: Contract, *, latest_allowed: ibis.Sc
         if col.no_future and latest_allowed is not None:
             rules.append((value > latest_allowed.cast(TYPES[col.type]), f"future_value:{col.name}"))
     reason = ibis.cases(*rules, else_=ibis.null("string")) if rules else ibis.null("string")
-    raw_row = text["_raw"] if "_raw" in text.columns else ibis.literal(",").join([text[c].fill_null("") for c in contract.column_names])
+    raw_row = (
+        text["_raw"]
+        if "_raw" in text.columns
+        else ibis.literal(",").join([text[c].fill_null("") for c in contract.column_names])
+    )
     out = text.select("_line", _raw=raw_row, _reason=reason, **typed)
     if contract.primary_key:
         # One good row per key wins: the first by line, or the one with the greatest
@@ -160,14 +176,23 @@ def validate_rows(text: ir.Table, contract: Contract, *, latest_allowed: ibis.Sc
         joined = out.left_join(first, key)
         dup = joined._reason.isnull() & (joined._line != joined._first_line)
         out = joined.select(
-            "_line", "_raw", _reason=ibis.cases((dup, f"duplicate_key:{','.join(key)}"), else_=joined._reason),
+            "_line",
+            "_raw",
+            _reason=ibis.cases((dup, f"duplicate_key:{','.join(key)}"), else_=joined._reason),
             **{c: joined[c] for c in contract.column_names},
         )
     return out
 
 
-def quarantine_rows(validated: ir.Table, contract: Contract, *, batch_id: str, source_file: str, run_id: str,
-                    quarantined_at: ibis.Scalar) -> ir.Table:
+def quarantine_rows(
+    validated: ir.Table,
+    contract: Contract,
+    *,
+    batch_id: str,
+    source_file: str,
+    run_id: str,
+    quarantined_at: ibis.Scalar,
+) -> ir.Table:
     """The rows of ``validated`` that broke the contract, in the shape of ``ops.quarantine``."""
     bad = validated.filter(validated._reason.notnull())
     return bad.select(

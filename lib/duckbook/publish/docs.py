@@ -19,8 +19,9 @@ from pathlib import Path
 import yaml
 
 from duckbook import config as _config
-from duckbook import engine, lineage
-from duckbook.report import _CSS, _write_atomic
+from duckbook import engine
+from duckbook.build import lineage
+from duckbook.publish.report import _CSS, _write_atomic
 
 LAYERS = ("source", "raw", "staging", "marts", "metrics")
 #: Columns the toolkit itself adds.
@@ -111,8 +112,13 @@ def _column_lineage(sql: str, columns: list[str], cache: dict[str, dict[str, lis
 def collect(con: engine.DuckDBBackend, descriptions: Descriptions, cache: dict | None = None) -> list[dict]:
     """Everything the page shows, per table, sorted by layer then name."""
     cache = {} if cache is None else cache
-    tables = [(s, t) for s in con.list_databases() if s in LAYERS or s == engine.OPS_SCHEMA
-              for t in con.list_tables(database=s) if not t.startswith("_")]
+    tables = [
+        (s, t)
+        for s in con.list_databases()
+        if s in LAYERS or s == engine.OPS_SCHEMA
+        for t in con.list_tables(database=s)
+        if not t.startswith("_")
+    ]
     recorded = {}
     if engine.table_exists(con, engine.OPS_SCHEMA, "lineage"):
         for row in con.table("lineage", database=engine.OPS_SCHEMA).to_pyarrow().to_pylist():
@@ -130,19 +136,27 @@ def collect(con: engine.DuckDBBackend, descriptions: Descriptions, cache: dict |
         rec = recorded.get(key)
         col_lineage = _column_lineage(rec["sql"], [c["name"] for c in prof["columns"]], cache) if rec else {}
         pii = descriptions.pii.get(key, set())
-        out.append({
-            "key": key, "schema": schema, "table": table,
-            "description": descriptions.tables.get(key, ""),
-            "rows": prof["rows"],
-            "upstream": json.loads(rec["upstream"]) if rec else [],
-            "checks": checks.get(key, []),
-            "columns": [
-                {**c, "description": descriptions.column(key, c["name"]), "pii": c["name"] in pii,
-                 "null_share": (c["nulls"] / prof["rows"]) if prof["rows"] else 0.0,
-                 "lineage": col_lineage.get(c["name"], [])}
-                for c in prof["columns"]
-            ],
-        })
+        out.append(
+            {
+                "key": key,
+                "schema": schema,
+                "table": table,
+                "description": descriptions.tables.get(key, ""),
+                "rows": prof["rows"],
+                "upstream": json.loads(rec["upstream"]) if rec else [],
+                "checks": checks.get(key, []),
+                "columns": [
+                    {
+                        **c,
+                        "description": descriptions.column(key, c["name"]),
+                        "pii": c["name"] in pii,
+                        "null_share": (c["nulls"] / prof["rows"]) if prof["rows"] else 0.0,
+                        "lineage": col_lineage.get(c["name"], []),
+                    }
+                    for c in prof["columns"]
+                ],
+            }
+        )
     return out
 
 
@@ -154,7 +168,9 @@ def render(con: engine.DuckDBBackend, descriptions: Descriptions, cache: dict | 
     """The docs page as one self-contained HTML string."""
     tables = collect(con, descriptions, cache)
     sections = "\n".join(_table_section(t) for t in tables)
-    toc = "".join(f"<li><a href='#{html.escape(t['key'])}'>{html.escape(t['key'])}</a> ({t['rows']:,} rows)</li>" for t in tables)
+    toc = "".join(
+        f"<li><a href='#{html.escape(t['key'])}'>{html.escape(t['key'])}</a> ({t['rows']:,} rows)</li>" for t in tables
+    )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>duckbook docs</title><style>{_CSS}
 .lineage svg {{ max-width: 100%; height: auto; }} .pii {{ color: #9a6700; }} td {{ text-align: left; }}
@@ -177,11 +193,11 @@ def _table_section(t: dict) -> str:
     up = ", ".join(_link(u) for u in t["upstream"]) or "n/a"
     checks = "".join(_check_item(c) for c in t["checks"]) or "<li>none</li>"
     rows = "".join(_column_row(c) for c in t["columns"])
-    return f"""<section class="table" id="{html.escape(t['key'])}">
-<h3>{html.escape(t['key'])}</h3>
-<p>{html.escape(t['description']) or '<i>no description</i>'}</p>
-<p><b>{t['rows']:,}</b> rows · built from: {up}</p>
-<details><summary>Checks ({len(t['checks'])})</summary><ul>{checks}</ul></details>
+    return f"""<section class="table" id="{html.escape(t["key"])}">
+<h3>{html.escape(t["key"])}</h3>
+<p>{html.escape(t["description"]) or "<i>no description</i>"}</p>
+<p><b>{t["rows"]:,}</b> rows · built from: {up}</p>
+<details><summary>Checks ({len(t["checks"])})</summary><ul>{checks}</ul></details>
 <table><thead><tr><th>column</th><th>type</th><th>description</th><th>null %</th><th>min</th><th>max</th><th>from</th></tr></thead>
 <tbody>{rows}</tbody></table></section>"""
 
@@ -189,8 +205,10 @@ def _table_section(t: dict) -> str:
 def _check_item(c: dict) -> str:
     status = "success" if c["status"] == "pass" else "failed"
     failing = f" ({c['failing_rows']} failing rows)" if c["failing_rows"] else ""
-    return (f"<li><code>{html.escape(c['check_name'])}</code> ({html.escape(c['severity'])}): "
-            f"<span class='status-{status}'>{html.escape(c['status'])}</span>{failing}</li>")
+    return (
+        f"<li><code>{html.escape(c['check_name'])}</code> ({html.escape(c['severity'])}): "
+        f"<span class='status-{status}'>{html.escape(c['status'])}</span>{failing}</li>"
+    )
 
 
 def _column_row(c: dict) -> str:
@@ -199,9 +217,11 @@ def _column_row(c: dict) -> str:
     else:
         lo, hi = (html.escape(_short(c["min"])), html.escape(_short(c["max"])))
     source = "<br>".join(_link(x, column=True) for x in c["lineage"])
-    return (f"<tr><td><code>{html.escape(c['name'])}</code></td><td>{html.escape(c['type'])}</td>"
-            f"<td>{html.escape(c['description'])}</td><td>{c['null_share'] * 100:.1f}</td><td>{lo}</td><td>{hi}</td>"
-            f"<td>{source}</td></tr>")
+    return (
+        f"<tr><td><code>{html.escape(c['name'])}</code></td><td>{html.escape(c['type'])}</td>"
+        f"<td>{html.escape(c['description'])}</td><td>{c['null_share'] * 100:.1f}</td><td>{lo}</td><td>{hi}</td>"
+        f"<td>{source}</td></tr>"
+    )
 
 
 def _short(value: object, width: int = 40) -> str:
@@ -244,13 +264,19 @@ def lineage_svg(tables: list[dict]) -> str:
                 x1, y1 = nodes[u]
                 a, b = (x1 + box_w, y1 + box_h / 2), (x2, y2 + box_h / 2)
                 mid = (a[0] + b[0]) / 2
-                edges.append(f"<path d='M{a[0]},{a[1]} C{mid},{a[1]} {mid},{b[1]} {b[0]},{b[1]}' fill='none' stroke='#8c959f' stroke-width='1'/>")
+                edges.append(
+                    f"<path d='M{a[0]},{a[1]} C{mid},{a[1]} {mid},{b[1]} {b[0]},{b[1]}' fill='none' stroke='#8c959f' stroke-width='1'/>"
+                )
     boxes = []
     for name, (x, y) in nodes.items():
         label = name.removeprefix("file:").split("/")[-1] if name.startswith("file:") else name
         fill = "#fff8c5" if name.startswith("file:") else "#ddf4ff"
-        inner = (f"<rect x='{x}' y='{y}' width='{box_w}' height='{box_h}' rx='4' fill='{fill}' stroke='#54aeff'/>"
-                 f"<text x='{x + 6}' y='{y + 15}' font-size='11' font-family='monospace'>{html.escape(label)}</text>")
+        inner = (
+            f"<rect x='{x}' y='{y}' width='{box_w}' height='{box_h}' rx='4' fill='{fill}' stroke='#54aeff'/>"
+            f"<text x='{x + 6}' y='{y + 15}' font-size='11' font-family='monospace'>{html.escape(label)}</text>"
+        )
         boxes.append(inner if name.startswith("file:") else f"<a href='#{html.escape(name)}'>{inner}</a>")
-    return (f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' viewBox='0 0 {width} {height}' "
-            f"role='img' aria-label='table lineage'>{''.join(edges)}{''.join(boxes)}</svg>")
+    return (
+        f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' viewBox='0 0 {width} {height}' "
+        f"role='img' aria-label='table lineage'>{''.join(edges)}{''.join(boxes)}</svg>"
+    )

@@ -110,7 +110,9 @@ def run_lock(warehouse: Path) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             f.seek(0)
-            raise RunLocked(f"another run holds {lock_path} ({f.read().strip() or 'unknown holder'}); try again when it ends") from None
+            raise RunLocked(
+                f"another run holds {lock_path} ({f.read().strip() or 'unknown holder'}); try again when it ends"
+            ) from None
         f.truncate(0)
         f.write(f"pid {os.getpid()}")
         f.flush()
@@ -128,7 +130,7 @@ class _Kernel:
         self._sockets = ""
         self.cwd, self.env, self.isolated = cwd, dict(env), isolated
 
-    def manager(self):  # noqa: ANN201 - jupyter_client type
+    def manager(self):
         if self.isolated:
             return None
         if self.km is None:
@@ -167,7 +169,7 @@ def run(
     warehouse: str | os.PathLike[str] | None = None,
     reports_dir: str | os.PathLike[str] | None = None,
     isolated: bool = False,
-    echo=None,  # noqa: ANN001 - typer.echo-like: echo(message, err=False)
+    echo=None,
 ) -> RunResult:
     """Validate, then execute the selected stages as one atomic run (see module docstring).
 
@@ -192,11 +194,11 @@ def run(
         return _execute(cfg, chosen, declared, user, run_id, started, isolated, echo)
 
 
-def _execute(cfg, chosen, declared, user, run_id, started, isolated, echo) -> RunResult:  # noqa: ANN001
+def _execute(cfg, chosen, declared, user, run_id, started, isolated, echo) -> RunResult:
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    from duckbook import report
+    from duckbook.publish import report
 
     run_dir = cfg.runs_dir / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -208,8 +210,12 @@ def _execute(cfg, chosen, declared, user, run_id, started, isolated, echo) -> Ru
         "run_date": str(user.get("run_date") or started.date()),
         "warehouse": str(built),
     }
-    env = {**os.environ, "DUCKBOOK_PROJECT_DIR": str(cfg.root), "DUCKBOOK_LAKE_DIR": str(cfg.lake_dir),
-           "DUCKBOOK_TEMP_DIRECTORY": str(cfg.temp_directory)}
+    env = {
+        **os.environ,
+        "DUCKBOOK_PROJECT_DIR": str(cfg.root),
+        "DUCKBOOK_LAKE_DIR": str(cfg.lake_dir),
+        "DUCKBOOK_TEMP_DIRECTORY": str(cfg.temp_directory),
+    }
     kernel = _Kernel(cfg.notebooks_dir, env, isolated)
     log: list[dict[str, object]] = []
     pages: list[dict[str, str]] = []
@@ -225,28 +231,52 @@ def _execute(cfg, chosen, declared, user, run_id, started, isolated, echo) -> Ru
             status = "success"
             try:
                 papermill.execute_notebook(
-                    str(stage.path), str(out_nb), parameters=values, kernel_name=KERNEL,
-                    km=kernel.manager(), cwd=str(cfg.notebooks_dir), progress_bar=False, log_output=False,
+                    str(stage.path),
+                    str(out_nb),
+                    parameters=values,
+                    kernel_name=KERNEL,
+                    km=kernel.manager(),
+                    cwd=str(cfg.notebooks_dir),
+                    progress_bar=False,
+                    log_output=False,
                 )
                 if stage.report_name:
                     # rendered into the run directory; published only if the whole run succeeds
                     page = report.render_html(out_nb, run_dir / f"{stage.report_name}.html")
                     rendered.append(page)
                     meta = report.read_meta(out_nb)
-                    pages.append({"file": page.name, "title": meta.get("title", stage.name), "run_id": run_id,
-                                  "data_date": meta.get("data_date", "n/a"), "freshness": meta.get("freshness", "n/a"),
-                                  "status": "success"})
+                    pages.append(
+                        {
+                            "file": page.name,
+                            "title": meta.get("title", stage.name),
+                            "run_id": run_id,
+                            "data_date": meta.get("data_date", "n/a"),
+                            "freshness": meta.get("freshness", "n/a"),
+                            "status": "success",
+                        }
+                    )
             except PapermillExecutionError as exc:
                 status = "failed"
-                error = (f"stage {stage.name} failed in cell {exc.cell_index + 1} of {stage.path}:\n"
-                         f"{exc.ename}: {exc.evalue}\nexecuted notebook kept at {out_nb}")
+                error = (
+                    f"stage {stage.name} failed in cell {exc.cell_index + 1} of {stage.path}:\n"
+                    f"{exc.ename}: {exc.evalue}\nexecuted notebook kept at {out_nb}"
+                )
             except Exception as exc:  # kernel died, render failed: still a failed stage
                 status = "failed"
                 error = f"stage {stage.name} ({stage.path}) failed: {type(exc).__name__}: {exc}\nexecuted notebook (if any) at {out_nb}"
             seconds = time.perf_counter() - t0
-            log.append({"run_id": run_id, "stage": stage.name, "status": status, "parameters": json.dumps(values, sort_keys=True),
-                        "started_at": stage_start, "ended_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
-                        "duration_s": round(seconds, 3), "rows_written": 0})
+            log.append(
+                {
+                    "run_id": run_id,
+                    "stage": stage.name,
+                    "status": status,
+                    "parameters": json.dumps(values, sort_keys=True),
+                    "started_at": stage_start,
+                    "ended_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
+                    "duration_s": round(seconds, 3),
+                    "rows_written": 0,
+                }
+            )
             echo(f"  {stage.name:<24} {status:<8} {seconds:6.2f}s")
             if status == "failed":
                 break
@@ -290,11 +320,14 @@ def _finish(built: Path, log: list[dict[str, object]]) -> None:
     engine.write_run_log(built, log)
 
 
-def _record_failure(warehouse: Path, log: list[dict[str, object]], echo) -> None:  # noqa: ANN001
+def _record_failure(warehouse: Path, log: list[dict[str, object]], echo) -> None:
     """Record a failed run's log in the live warehouse (best effort: a reader may hold it)."""
     if not log:
         return
     try:
         engine.write_run_log(warehouse, log)
     except Exception as exc:  # locked by an interactive session
-        echo(f"note: could not record the failed run in {warehouse} ({exc}); see the run directory's run_log.json", err=True)
+        echo(
+            f"note: could not record the failed run in {warehouse} ({exc}); see the run directory's run_log.json",
+            err=True,
+        )

@@ -1,0 +1,1 @@
+"""The project model: every project file read once into one typed :class:`Project`."""

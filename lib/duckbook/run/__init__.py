@@ -1,0 +1,1 @@
+"""Running the pipeline: the stage runner behind ``duckbook run`` and notebook refresh."""

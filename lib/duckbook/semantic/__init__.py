@@ -1,0 +1,1 @@
+"""The semantic layer: semantic models and metrics declared in YAML, compiled to Ibis queries."""
