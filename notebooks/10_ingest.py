@@ -33,9 +33,7 @@ warehouse: str = ""  # DuckDB warehouse file; empty: configured (DUCKBOOK_WAREHO
 
 # %%
 import duckbook
-from duckbook.ingest.files import ingest, quarantine_summary
-from jaffle_shop import checks
-from jaffle_shop.contracts import CONTRACTS
+from duckbook.build.ingest import ingest, quarantine_summary
 
 ctx = duckbook.start_stage("10_ingest", run_id=run_id, run_started_at=run_started_at, run_date=run_date, warehouse=warehouse)
 
@@ -45,7 +43,7 @@ ctx = duckbook.start_stage("10_ingest", run_id=run_id, run_started_at=run_starte
 # content, so ingesting the same file twice replaces the batch instead of duplicating it.
 
 # %%
-build, manifest = ingest(ctx, CONTRACTS, source_dir)
+build, manifest = ingest(ctx, ctx.project.sources, source_dir)
 manifest.select("table", "batch_id", "rows_read", "rows_landed", "rows_quarantined", "rows_duplicate", "extra_columns").sort("table")
 
 # %% [markdown]
@@ -58,9 +56,7 @@ quarantine_summary(ctx, manifest["batch_id"].to_list())
 # ## Audit and publish schema `raw`
 
 # %%
-build.audit(checks.for_schema("raw", ctx.run_date), context={"ingest_manifest": ctx.con.table("ingest_manifest", database="ops")}).select(
-    "table_name", "check_name", "failing_rows", "status"
-)
+build.audit().select("table_name", "check_name", "failing_rows", "status")
 
 # %%
 published = build.publish()

@@ -30,19 +30,15 @@ warehouse: str = ""  # DuckDB warehouse file; empty: configured (DUCKBOOK_WAREHO
 
 # %%
 import duckbook
-from jaffle_shop import checks
-from jaffle_shop.staging import MODELS
 
 ctx = duckbook.start_stage("20_staging", run_id=run_id, run_started_at=run_started_at, run_date=run_date, warehouse=warehouse)
-raw = ctx.tables("raw")
 
 # %% [markdown]
 # ## Build
+# Every model declared with `schema="staging"` in `lib/jaffle_shop/models.py`, in dependency order.
 
 # %%
-build = ctx.build("staging")
-for name, (source, transform) in MODELS.items():
-    build.add(name, transform(raw[source]))
+build = ctx.build_models("staging")
 build.row_counts()
 
 # %% [markdown]
@@ -53,9 +49,10 @@ build.tables["stg_orders"].order_by("ordered_at", "order_id").limit(5).to_polars
 
 # %% [markdown]
 # ## Audit and publish
+# The checks declared in `lib/jaffle_shop/models.yml`; an error check that fails stops the stage before it publishes.
 
 # %%
-build.audit(checks.for_schema("staging", ctx.run_date)).select("table_name", "check_name", "failing_rows", "status")
+build.audit().select("table_name", "check_name", "failing_rows", "status")
 
 # %%
 published = build.publish()

@@ -30,46 +30,28 @@ warehouse: str = ""  # DuckDB warehouse file; empty: configured (DUCKBOOK_WAREHO
 
 # %%
 import duckbook
-from jaffle_shop import checks, marts, star
+from jaffle_shop import star
 
 ctx = duckbook.start_stage("30_marts", run_id=run_id, run_started_at=run_started_at, run_date=run_date, warehouse=warehouse)
-stg = ctx.tables("staging")
 
 # %% [markdown]
-# ## Jaffle-shop marts
+# ## Build
+# The six jaffle-shop marts and the star schema, as declared with `schema="marts"` in
+# `lib/jaffle_shop/models.py`, in dependency order (`orders` reads the staged `order_items`).
 
 # %%
-build = ctx.build("marts")
-order_items = build.add("order_items", marts.order_items(stg["stg_order_items"], stg["stg_orders"], stg["stg_products"], stg["stg_supplies"]))
-orders = build.add("orders", marts.orders(stg["stg_orders"], order_items))
-customers = build.add("customers", marts.customers(stg["stg_customers"], orders))
-build.add("products", marts.products(stg["stg_products"]))
-build.add("locations", marts.locations(stg["stg_locations"]))
-build.add("supplies", marts.supplies(stg["stg_supplies"]))
-
-# %% [markdown]
-# ## Star schema
-
-# %%
-dims = {
-    "dim_date": build.add("dim_date", star.dim_date(stg["stg_orders"])),
-    "dim_customer": build.add("dim_customer", star.dim_customer(stg["stg_customers"])),
-    "dim_product": build.add("dim_product", star.dim_product(stg["stg_products"], stg["stg_supplies"])),
-    "dim_location": build.add("dim_location", star.dim_location(stg["stg_locations"])),
-}
-fct = build.add(
-    "fct_order_items",
-    star.fct_order_items(stg["stg_order_items"], stg["stg_orders"], dims["dim_customer"], dims["dim_product"], dims["dim_location"], dims["dim_date"]),
-)
+build = ctx.build_models("marts")
 build.row_counts()
 
 # %% [markdown]
 # Customers by type, and the facts that point to an unknown member:
 
 # %%
+customers = build.tables["customers"]
 customers.group_by("customer_type").agg(customers=customers.count()).order_by("customer_type").to_polars()
 
 # %%
+fct = build.tables["fct_order_items"]
 fct.aggregate(
     lines=fct.count(),
     unknown_customer=(fct.customer_key == star.UNKNOWN_KEY).sum(),
@@ -82,7 +64,7 @@ fct.aggregate(
 # ## Audit and publish
 
 # %%
-build.audit(checks.for_schema("marts", ctx.run_date)).select("table_name", "check_name", "failing_rows", "status")
+build.audit().select("table_name", "check_name", "failing_rows", "status")
 
 # %%
 published = build.publish()

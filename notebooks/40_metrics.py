@@ -34,27 +34,22 @@ import polars as pl
 
 import duckbook
 from duckbook.publish.report import table
-from duckbook.quality import checks
-from jaffle_shop import checks as jaffle_checks
-from jaffle_shop import metrics
 
 ctx = duckbook.start_stage("40_metrics", run_id=run_id, run_started_at=run_started_at, run_date=run_date, warehouse=warehouse)
-marts = ctx.tables("marts")
-tables = {f"marts.{name}": t for name, t in marts.items()}  # what the semantic models read
 
 # %% [markdown]
 # ## The metric catalogue
 
 # %%
-table(pl.DataFrame(metrics.LAYER.describe()))
+table(pl.DataFrame(ctx.project.semantic_layer.describe()))
 
 # %% [markdown]
 # ## Build the metric tables
+# Each metric table is declared by its shape in `lib/jaffle_shop/models.py` (grain, dimensions,
+# time axis); it holds every metric of the semantic layer that fits.
 
 # %%
-build = ctx.build("metrics")
-for table_name, (grain, by, names) in metrics.TABLES.items():
-    build.add(table_name, metrics.LAYER.query(names, tables, grain=grain, by=by))
+build = ctx.build_models("metrics")
 build.row_counts()
 
 # %%
@@ -65,31 +60,11 @@ table(build.tables["monthly_by_location"].select("period", "location_name", "rev
 
 # %% [markdown]
 # ## Audit and publish
-# Each metric table must account for all revenue and every order of the marts.
+# Each metric table must account for all revenue and every order of the marts (`totals_match`
+# checks in `lib/jaffle_shop/models.yml`).
 
 # %%
-items, orders = marts["order_items"], marts["orders"]
-total_revenue = items.product_price.sum()
-total_orders = orders.order_id.nunique()
-reconcile = [
-    checks.expression(
-        name,
-        "revenue_reconciles",
-        lambda t: t.revenue.sum().fill_null(0) == total_revenue.fill_null(0),
-        f"metrics.{name}: sum of revenue = sum of order_items.product_price",
-    )
-    for name in metrics.TABLES
-] + [
-    checks.expression(
-        name,
-        "orders_reconcile",
-        lambda t: t.orders.sum().fill_null(0) == total_orders,
-        f"metrics.{name}: sum of orders = number of orders",
-    )
-    for name in metrics.TABLES
-    if name != "monthly_by_product"  # an order spans several products
-] + jaffle_checks.for_schema("metrics", ctx.run_date)
-build.audit(reconcile).select("table_name", "check_name", "failing_rows", "status")
+build.audit().select("table_name", "check_name", "failing_rows", "status")
 
 # %%
 published = build.publish()

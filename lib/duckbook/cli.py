@@ -1,11 +1,22 @@
-"""The ``duckbook`` command: a thin layer over :mod:`duckbook.runner`."""
+"""The ``duckbook`` command: a thin layer over the library (each command is a few lines).
+
+Every command runs under :func:`error_handler`: a :class:`duckbook.errors.DuckbookError` becomes
+one line on stderr and its exit code (2 for a user error, 1 for a failed run or check), never a
+traceback. Heavy imports happen inside the commands so ``duckbook --help`` stays fast.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, ParamSpec, TypeVar
 
 import typer
+
+from duckbook.errors import DuckbookError
 
 app = typer.Typer(
     help="duckbook: notebook-centric analytics engineering on Ibis and DuckDB.",
@@ -13,6 +24,35 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+metrics_app = typer.Typer(help="The semantic layer: list metrics, query them.", no_args_is_help=True)
+app.add_typer(metrics_app, name="metrics")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+WarehouseOption = Annotated[
+    Path | None, typer.Option(help="Warehouse file [env DUCKBOOK_WAREHOUSE; default data/warehouse.duckdb].")
+]
+
+
+def error_handler(command: Callable[P, R]) -> Callable[P, R]:
+    """Turn duckbook's errors into one ``error: ...`` line and the error's exit code."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with _user_errors():
+            return command(*args, **kwargs)
+
+    return wrapper
+
+
+@contextlib.contextmanager
+def _user_errors() -> Iterator[None]:
+    try:
+        yield
+    except DuckbookError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(exc.exit_code) from None
 
 
 @app.callback()
@@ -21,17 +61,16 @@ def main() -> None:
 
 
 @app.command()
+@error_handler
 def run(
     stage: Annotated[
-        list[str], typer.Option("--stage", "-s", help="Run only this stage (repeatable): 20_staging or staging.")
-    ] = [],  # noqa: B006
-    param: Annotated[
-        list[str],
-        typer.Option("--param", "-p", help="NAME=VALUE passed to every stage that declares NAME (repeatable)."),
-    ] = [],  # noqa: B006
-    warehouse: Annotated[
-        Path | None, typer.Option(help="Warehouse file [env DUCKBOOK_WAREHOUSE; default data/warehouse.duckdb].")
+        list[str] | None, typer.Option("--stage", "-s", help="Run only this stage (repeatable): 20_staging or staging.")
     ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", help="NAME=VALUE passed to every stage that declares NAME (repeatable)."),
+    ] = None,
+    warehouse: WarehouseOption = None,
     reports_dir: Annotated[
         Path | None, typer.Option(help="Where HTML reports and run artifacts go [default reports].")
     ] = None,
@@ -41,32 +80,24 @@ def run(
     from duckbook import params
     from duckbook.run import runner
 
-    try:
-        values = params.split_assignments(param)
-        result = runner.run(
-            stages=stage,
-            parameters=values,
-            warehouse=str(warehouse or ""),
-            reports_dir=str(reports_dir or ""),
-            isolated=isolated,
-            echo=typer.echo,
-        )
-    except params.ParameterError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    except runner.RunLocked as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+    result = runner.run(
+        stages=stage or [],
+        parameters=params.split_assignments(param or []),
+        warehouse=warehouse,
+        reports_dir=reports_dir,
+        isolated=isolated,
+        echo=typer.echo,
+    )
     if result.status != "success":
         typer.echo(f"error: run {result.run_id} failed; the warehouse was not changed.\n{result.error}", err=True)
         raise typer.Exit(1)
-    total = sum(float(e["duration_s"]) for e in result.log)
-    typer.echo(f"run {result.run_id} succeeded in {total:.1f}s -> {result.warehouse}")
+    typer.echo(f"run {result.run_id} succeeded in {result.seconds:.1f}s -> {result.warehouse}")
     for page in result.reports:
         typer.echo(f"  report: {page}")
 
 
 @app.command()
+@error_handler
 def stages() -> None:
     """List the stage notebooks and the parameters each declares."""
     from duckbook import config
@@ -78,30 +109,29 @@ def stages() -> None:
 
 
 @app.command()
+@error_handler
 def docs(
-    warehouse: Annotated[Path | None, typer.Option(help="Warehouse file [default: configured].")] = None,
+    warehouse: WarehouseOption = None,
     reports_dir: Annotated[Path | None, typer.Option(help="Reports directory; the site goes to <dir>/docs.")] = None,
 ) -> None:
     """Write the docs site (data dictionary and lineage) to reports/docs/index.html."""
-    from duckbook import config
+    from duckbook import config, project
     from duckbook.publish import docs as docs_site
 
-    cfg = config.load(warehouse=str(warehouse or ""), reports_dir=str(reports_dir or ""))
-    if not cfg.warehouse.exists():
-        typer.echo(f"error: warehouse {cfg.warehouse} does not exist: run `duckbook run` first", err=True)
-        raise typer.Exit(2)
-    typer.echo(f"docs: {docs_site.build(cfg)}")
+    cfg = config.load(warehouse=warehouse, reports_dir=reports_dir)
+    typer.echo(f"docs: {docs_site.build(project.load(cfg))}")
 
 
 @app.command()
+@error_handler
 def check(
     select: Annotated[
-        list[str], typer.Option("--select", "-s", help="Only these tables (schema.table or table; repeatable).")
-    ] = [],  # noqa: B006
+        list[str] | None, typer.Option("--select", "-s", help="Only these tables (schema.table or table; repeatable).")
+    ] = None,
     run_date: Annotated[
         str | None, typer.Option(help="Date freshness and 'no future' checks compare with [default: today].")
     ] = None,
-    warehouse: Annotated[Path | None, typer.Option(help="Warehouse file [default: configured].")] = None,
+    warehouse: WarehouseOption = None,
 ) -> None:
     """Run the checks declared in the project YAML against the published warehouse (read-only).
 
@@ -111,16 +141,11 @@ def check(
 
     import polars as pl
 
-    from duckbook import config
-    from duckbook.quality import warehouse as quality
+    from duckbook import config, params, project
+    from duckbook.build.audit import check_warehouse
 
-    cfg = config.load(warehouse=str(warehouse or ""))
-    try:
-        day = dt.date.fromisoformat(run_date) if run_date else dt.date.today()
-        results = quality.check_warehouse(cfg, select=select, run_date=day)
-    except (ValueError, LookupError, FileNotFoundError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    day = params.parse_date("--run-date", run_date) if run_date else dt.date.today()
+    results = check_warehouse(project.load(config.load(warehouse=warehouse)), select=select or [], run_date=day)
     with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_hide_dataframe_shape=True, tbl_width_chars=220, fmt_str_lengths=60):
         typer.echo(
             results.select("table_name", "check_name", "severity", "failing_rows", "observed", "threshold", "status")
@@ -131,11 +156,8 @@ def check(
         raise typer.Exit(1)
 
 
-metrics_app = typer.Typer(help="The semantic layer: list metrics, query them.", no_args_is_help=True)
-app.add_typer(metrics_app, name="metrics")
-
-
 @metrics_app.command("list")
+@error_handler
 def metrics_list() -> None:
     """List every metric with its type, description and the dimensions it can be sliced by."""
     from duckbook import metrics
@@ -146,43 +168,38 @@ def metrics_list() -> None:
 
 
 @metrics_app.command("query")
+@error_handler
 def metrics_query(
-    names: Annotated[list[str], typer.Argument(help="Metric names (none: list the members of --by).")] = None,  # type: ignore[assignment]
-    by: Annotated[list[str], typer.Option("--by", help="Dimension to slice by (repeatable).")] = [],  # noqa: B006
+    names: Annotated[list[str] | None, typer.Argument(help="Metric names (none: list the members of --by).")] = None,
+    by: Annotated[list[str] | None, typer.Option("--by", help="Dimension to slice by (repeatable).")] = None,
     grain: Annotated[str, typer.Option(help="day, week, month, quarter, year, or none for totals.")] = "month",
     where: Annotated[str | None, typer.Option(help="Filter, e.g. \"location_name == 'Brooklyn'\".")] = None,
     start: Annotated[str | None, typer.Option(help="First period (YYYY-MM-DD), inclusive.")] = None,
     end: Annotated[str | None, typer.Option(help="Last period (YYYY-MM-DD), inclusive.")] = None,
     keep_empty: Annotated[bool, typer.Option(help="Keep dimension members and periods without facts.")] = False,
-    format: Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")] = "table",
-    warehouse: Annotated[Path | None, typer.Option(help="Warehouse file [default: configured].")] = None,
+    output: Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")] = "table",
+    warehouse: WarehouseOption = None,
 ) -> None:
     """Query metrics from the warehouse: `duckbook metrics query revenue orders --by location_name`."""
-    import sys
-
     from duckbook import metrics
+    from duckbook.errors import UserError
 
-    if format not in ("table", "csv", "json"):
-        typer.echo(f"error: --format must be table, csv or json, not {format!r}", err=True)
-        raise typer.Exit(2)
-    try:
-        result = metrics.query(
-            names or [],
-            by=by,
-            grain=None if grain == "none" else grain,
-            where=where,
-            start=start,
-            end=end,
-            keep_empty=keep_empty,
-            warehouse=str(warehouse or ""),
-        )
-        df = result.to_polars()
-    except (metrics.MetricError, FileNotFoundError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    if format == "csv":
+    if output not in ("table", "csv", "json"):
+        raise UserError(f"--format must be table, csv or json, not {output!r}")
+    result = metrics.query(
+        names or [],
+        by=by or [],
+        grain=None if grain == "none" else grain,
+        where=where,
+        start=start,
+        end=end,
+        keep_empty=keep_empty,
+        warehouse=warehouse,
+    )
+    df = result.to_polars()
+    if output == "csv":
         df.write_csv(sys.stdout)
-    elif format == "json":
+    elif output == "json":
         typer.echo(df.write_json())
     else:
         import polars as pl

@@ -1,9 +1,14 @@
-"""Typed project configuration: one place for paths and engine settings.
+"""Typed project configuration: one place for paths, engine settings and the project's files.
 
 Values come from ``[tool.duckbook]`` in the project's ``pyproject.toml``; an environment variable
-``DUCKBOOK_<KEY>`` (for example ``DUCKBOOK_WAREHOUSE``) overrides each one. Relative paths are
+``DUCKBOOK_<KEY>`` (for example ``DUCKBOOK_WAREHOUSE``) overrides each one, and keyword overrides
+(command-line options) override both. ``None`` means "not given" everywhere. Relative paths are
 resolved against the project root, so a notebook opened in ``notebooks/`` and a papermill run
 started from the repository root see the same files.
+
+The toolkit names no domain: ``package`` (the Python package that declares the models, e.g.
+``jaffle_shop``) and ``project_files`` (the YAML files with sources, model docs and checks, and
+the semantic layer) are settings. :func:`duckbook.project.load` reads them.
 """
 
 from __future__ import annotations
@@ -11,7 +16,10 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
+
+from duckbook.errors import ConfigError
 
 _MARKER = "[tool.duckbook]"
 
@@ -41,10 +49,12 @@ class Config:
     reports_dir: Path
     notebooks_dir: Path
     temp_directory: Path
-    semantic_layer: Path
     memory_limit: str = "4GB"
     threads: int = 2
-    docs_yaml: tuple[Path, ...] = ()
+    #: the Python package whose ``MODELS`` declare the project's models (None: no models)
+    package: str | None = None
+    #: YAML files with ``sources:``, ``models:``, ``semantic_models:`` / ``metrics:`` sections
+    project_files: tuple[Path, ...] = ()
 
     @property
     def runs_dir(self) -> Path:
@@ -52,47 +62,57 @@ class Config:
         return self.reports_dir / "runs"
 
 
-_PATH_KEYS = ("warehouse", "lake_dir", "source_dir", "reports_dir", "notebooks_dir", "temp_directory", "semantic_layer")
+_PATH_DEFAULTS = {
+    "warehouse": "data/warehouse.duckdb",
+    "lake_dir": "data/lake",
+    "source_dir": "data/sample",
+    "reports_dir": "reports",
+    "notebooks_dir": "notebooks",
+    "temp_directory": "data/tmp",
+}
+_SETTINGS = {f.name for f in dataclasses.fields(Config)} - {"root"}
 
 
 def load(root: Path | None = None, **overrides: object) -> Config:
-    """Load the configuration: pyproject.toml, then ``DUCKBOOK_*`` variables, then ``overrides``.
+    """Load the configuration: pyproject.toml, then ``DUCKBOOK_*`` variables, then ``overrides``
+    (keyword arguments whose value is ``None`` are not given).
 
-    Empty strings and ``None`` in ``overrides`` mean "not given", so notebook parameters can
-    default to ``""`` and fall through to the project setting.
+    Raises :class:`duckbook.errors.ConfigError` for an unknown or malformed setting.
     """
     root = root or project_root()
     settings: dict[str, object] = {}
     pyproject = root / "pyproject.toml"
     if pyproject.is_file():
         settings.update(tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {}).get("duckbook", {}))
-    for field in dataclasses.fields(Config):
-        if field.name == "root":
-            continue  # the root is where pyproject.toml is (or DUCKBOOK_PROJECT_DIR), not a setting
-        if (value := os.environ.get(f"DUCKBOOK_{field.name.upper()}")) not in (None, ""):
-            settings[field.name] = value
-    settings.update({k: v for k, v in overrides.items() if v not in (None, "")})
-    unknown = set(settings) - {f.name for f in dataclasses.fields(Config)} | ({"root"} & set(settings))
-    if unknown:
-        raise ValueError(f"unknown duckbook setting(s): {', '.join(sorted(unknown))}")
-    defaults = {
-        "warehouse": "data/warehouse.duckdb",
-        "lake_dir": "data/lake",
-        "source_dir": "data/sample",
-        "reports_dir": "reports",
-        "notebooks_dir": "notebooks",
-        "temp_directory": "data/tmp",
-        "semantic_layer": "lib/jaffle_shop/semantic_models.yml",
-    }
-    paths = {k: (root / str(settings.get(k, defaults[k]))).resolve() for k in _PATH_KEYS}
+    if unknown := sorted(set(settings) - _SETTINGS):
+        raise ConfigError(f"{pyproject}: unknown duckbook setting(s) {', '.join(unknown)}; known: {', '.join(sorted(_SETTINGS))}")
+    for name in _SETTINGS:
+        if value := os.environ.get(f"DUCKBOOK_{name.upper()}"):
+            settings[name] = value
+    if unknown := sorted(set(overrides) - _SETTINGS):
+        raise ConfigError(f"unknown duckbook setting(s) {', '.join(unknown)}; known: {', '.join(sorted(_SETTINGS))}")
+    settings.update({k: v for k, v in overrides.items() if v is not None})
+    return _resolve(root, settings)
+
+
+def _resolve(root: Path, settings: Mapping[str, object]) -> Config:
+    paths = {k: (root / str(settings.get(k, default))).resolve() for k, default in _PATH_DEFAULTS.items()}
+    raw_threads = settings.get("threads", 2)
     try:
-        threads = int(settings.get("threads", 2))  # type: ignore[arg-type]
+        threads = int(str(raw_threads))
     except ValueError:
-        raise ValueError(f"setting 'threads' must be an integer, got {settings['threads']!r}") from None
-    docs = settings.get("docs_yaml", [])
-    if isinstance(docs, str):
-        docs = [p for p in docs.split(",") if p]
-    docs_yaml = tuple((root / str(p)).resolve() for p in docs)  # type: ignore[union-attr]
+        raise ConfigError(f"setting 'threads' must be an integer, got {raw_threads!r}") from None
+    files = settings.get("project_files", [])
+    if isinstance(files, str):  # from the environment: comma separated
+        files = [p for p in files.split(",") if p]
+    if not isinstance(files, list | tuple):
+        raise ConfigError(f"setting 'project_files' must be a list of paths, got {files!r}")
+    package = settings.get("package")
     return Config(
-        root=root, memory_limit=str(settings.get("memory_limit", "4GB")), threads=threads, docs_yaml=docs_yaml, **paths
+        root=root,
+        memory_limit=str(settings.get("memory_limit", "4GB")),
+        threads=threads,
+        package=str(package) if package else None,
+        project_files=tuple((root / str(p)).resolve() for p in files),
+        **paths,
     )

@@ -22,8 +22,10 @@ from collections.abc import Callable, Mapping
 import ibis
 import ibis.expr.types as ir
 
+from duckbook.errors import UserError
 
-class ExpressionError(ValueError):
+
+class ExpressionError(UserError, ValueError):
     """An expression uses a name, operator or construct that is not allowed."""
 
 

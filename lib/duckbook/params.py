@@ -15,10 +15,12 @@ import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from duckbook.errors import UserError
+
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
-class ParameterError(ValueError):
+class ParameterError(UserError, ValueError):
     """A parameter is unknown, malformed or of the wrong type."""
 
 

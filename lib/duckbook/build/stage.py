@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import json
 from collections.abc import Mapping, Sequence
 
@@ -21,6 +22,9 @@ from duckbook.quality import checks as _checks
 from duckbook import config as _config
 from duckbook import engine
 from duckbook.build import lineage
+from duckbook.build.models import build_models
+from duckbook.project import Project
+from duckbook.project import load as load_project
 from duckbook.params import parse_date, parse_timestamp, validate_identifier, validate_token
 
 
@@ -43,6 +47,23 @@ class StageContext:
         if not tables:
             raise LookupError(f"schema {schema!r} in {self.cfg.warehouse} has no published tables: run the earlier stages first")
         return tables
+
+    def table(self, qualified: str) -> ir.Table:
+        """The published table ``schema.table``; ``LookupError`` says which stage to run first."""
+        schema, _, name = qualified.partition(".")
+        if schema not in self.con.list_databases() or name not in self.con.list_tables(database=schema):
+            raise LookupError(f"table {qualified} is not in {self.cfg.warehouse}: run the stage that builds it first")
+        return self.con.table(name, database=schema)
+
+    @functools.cached_property
+    def project(self) -> Project:
+        """The project (models, sources, checks, semantic layer), loaded once per stage."""
+        return load_project(self.cfg)
+
+    def build_models(self, group: str) -> Build:
+        """Stage every declared model of ``group`` in DAG order (see
+        :func:`duckbook.build.models.build_models`); audit and publish the returned build."""
+        return build_models(self, group)
 
     def build(self, schema: str) -> Build:
         """Start a write-audit-publish build of tables in ``schema``."""

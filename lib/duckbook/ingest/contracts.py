@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from pathlib import Path
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
-import yaml
+
+from duckbook.errors import DuckbookError, ProjectError
 
 #: Contract type names and the Ibis types they cast to.
 TYPES = {
@@ -36,8 +37,12 @@ TYPES = {
 }
 
 
-class ContractError(ValueError):
-    """A source file cannot be read under its contract (missing file, missing column, bad YAML)."""
+class ContractError(DuckbookError, ValueError):
+    """A source file cannot be read under its contract (missing file, missing column)."""
+
+
+class ContractDeclarationError(ProjectError, ContractError):
+    """A contract in the project YAML is malformed (unknown type, key or option)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,20 +78,17 @@ class Contract:
         return ibis.schema({c.name: TYPES[c.type] for c in self.columns})
 
 
-def load_contracts(path: Path) -> dict[str, Contract]:
-    """Read every source contract from a YAML file, checking names and types."""
-    try:
-        doc = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ContractError(f"{path}: not valid YAML: {exc}") from None
+def parse_contracts(sources: Mapping[str, Any], *, origin: str) -> dict[str, Contract]:
+    """Contracts from the parsed ``sources:`` section of a project file (``origin`` names the
+    file in errors), checking names and types. Raises :class:`ContractDeclarationError`."""
     out = {}
-    for name, spec in (doc.get("sources") or {}).items():
-        where = f"{path}: source {name}"
+    for name, spec in sources.items():
+        where = f"{origin}: source {name}"
         cols = []
         for col_name, col in (spec.get("columns") or {}).items():
             col = col or {}
             if col.get("type") not in TYPES:
-                raise ContractError(
+                raise ContractDeclarationError(
                     f"{where}: column {col_name} has type {col.get('type')!r}; use one of {', '.join(TYPES)}"
                 )
             cols.append(
@@ -99,20 +101,20 @@ def load_contracts(path: Path) -> dict[str, Contract]:
                 )
             )
         if not cols or "file" not in spec:
-            raise ContractError(f"{where}: needs 'file' and at least one column")
+            raise ContractDeclarationError(f"{where}: needs 'file' and at least one column")
         key = tuple(spec.get("primary_key") or ())
         unknown = set(key) - {c.name for c in cols}
         if unknown:
-            raise ContractError(f"{where}: primary_key names unknown column(s) {sorted(unknown)}")
+            raise ContractDeclarationError(f"{where}: primary_key names unknown column(s) {sorted(unknown)}")
         dedupe = spec.get("duplicates") or {}
         keep, latest_by = dedupe.get("keep", "first"), dedupe.get("by", "")
         if keep not in ("first", "latest") or (keep == "latest") != bool(latest_by):
-            raise ContractError(f"{where}: duplicates must be {{keep: first}} or {{keep: latest, by: <column>}}")
+            raise ContractDeclarationError(f"{where}: duplicates must be {{keep: first}} or {{keep: latest, by: <column>}}")
         if latest_by and latest_by not in {c.name for c in cols}:
-            raise ContractError(f"{where}: duplicates.by names unknown column {latest_by!r}")
+            raise ContractDeclarationError(f"{where}: duplicates.by names unknown column {latest_by!r}")
         extra = spec.get("extra_columns", "ignore")
         if extra not in ("ignore", "error"):
-            raise ContractError(f"{where}: extra_columns must be ignore or error, not {extra!r}")
+            raise ContractDeclarationError(f"{where}: extra_columns must be ignore or error, not {extra!r}")
         out[name] = Contract(
             name, spec["file"], tuple(cols), key, str(spec.get("description", "")), keep, latest_by, extra
         )

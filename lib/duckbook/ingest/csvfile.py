@@ -51,7 +51,6 @@ class Parsed:
     header: list[str]
     records: list[Record]
     rejects: list[Reject]
-    data_lines: int  # non-blank physical lines after the header
     # fast path (a clean file): the values as an Arrow table, record i on line i + 2
     arrow: object | None = None  # pyarrow.Table of strings
     lines_text: list[str] | None = None
@@ -141,7 +140,7 @@ def _fast(data: bytes) -> Parsed | None:
         return None
     if table.num_rows != len(lines) - 1 or table.column_names != header:
         return None
-    return Parsed(header, [], [], table.num_rows, arrow=table, lines_text=lines)
+    return Parsed(header, [], [], arrow=table, lines_text=lines)
 
 
 def read_records(path: Path) -> Parsed:
@@ -191,7 +190,7 @@ def read_records(path: Path) -> Parsed:
     while start < len(body):
         start = _parse_from(body, start, len(header), records, rejects)
     rejects.sort(key=lambda r: r.line)
-    return Parsed(header, records, rejects, len(body))
+    return Parsed(header, records, rejects)
 
 
 def _check_header(path: Path, header: list[str]) -> None:

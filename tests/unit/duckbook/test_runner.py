@@ -16,17 +16,19 @@ def stages():
     return runner.discover(config.load(ROOT))
 
 
-def test_discover_finds_stages_in_order():
-    assert [s.name for s in stages()] == [
-        "10_ingest",
-        "20_staging",
-        "30_marts",
-        "40_metrics",
-        "50_report_customers",
-        "50_report_overview",
-        "50_report_quality",
-    ]
-    assert [s.report_name for s in stages()] == [None, None, None, None, "customers", "overview", "quality"]
+def test_discover_finds_numbered_notebooks_in_order(tmp_path):
+    for name in ["20_b.ipynb", "10_a.ipynb", "50_report_sales.ipynb", "notes.ipynb", "1_x.ipynb", "30_c.py"]:
+        (tmp_path / name).write_text("{}")
+    found = runner.discover(config.load(ROOT, notebooks_dir=str(tmp_path)))
+    assert [s.name for s in found] == ["10_a", "20_b", "50_report_sales"]
+    assert [s.report_name for s in found] == [None, None, "sales"]
+
+
+def test_project_stages_are_numbered_and_reports_last():
+    found = stages()
+    assert found and all(s.name[:2].isdigit() for s in found)
+    reports = [s.report_name is not None for s in found]
+    assert reports == sorted(reports), "report stages come after the build stages"
 
 
 def test_select_by_full_or_short_name_keeps_pipeline_order():

@@ -1,0 +1,1 @@
+"""Building the warehouse: a stage's context, write-audit-publish builds and table lineage."""

@@ -1,0 +1,189 @@
+"""Models declared once: a pure function, the tables it reads, where it lands, how it is built.
+
+A model is kedro's ``node(func, inputs, outputs)`` for tables: :func:`model` declares one from a
+``Table -> Table`` function whose positional-only parameters name its inputs (override with
+``inputs=``); the DAG comes from the declarations, never from call order in a notebook.
+
+Examples
+--------
+>>> import ibis
+>>> def stg_orders(raw_orders, /):
+...     return raw_orders
+>>> def orders(stg_orders, /):
+...     return stg_orders
+>>> models = [model(orders, schema="marts"), model(stg_orders, schema="staging")]
+>>> [m.name for m in topological_order(models, sources={"raw_orders"})]
+['stg_orders', 'orders']
+>>> model(orders, schema="marts").inputs
+('stg_orders',)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import graphlib
+import inspect
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from typing import Literal
+
+import ibis.expr.types as ir
+
+from duckbook.errors import ProjectError
+
+#: How a model's table is materialized. ``table``: rebuilt in full by every build.
+Materialization = Literal["table"]
+MATERIALIZATIONS: tuple[str, ...] = ("table",)
+
+Transform = Callable[..., ir.Table]
+
+
+@dataclasses.dataclass(frozen=True)
+class Model:
+    """One declared model: ``function(*inputs)`` is published as ``schema.name``.
+
+    ``inputs`` are names of other models or of sources (raw tables), or qualified
+    ``schema.table`` names; they are passed to ``function`` positionally, in order.
+    """
+
+    name: str
+    function: Transform
+    inputs: tuple[str, ...]
+    schema: str
+    materialization: Materialization = "table"
+    #: the stage group the model is built with (default: its schema)
+    group: str = ""
+
+    @property
+    def qualified(self) -> str:
+        """``schema.name``."""
+        return f"{self.schema}.{self.name}"
+
+    @property
+    def module(self) -> str:
+        """The module that defines the function (what a code fingerprint hashes)."""
+        return getattr(self.function, "__module__", "") or ""
+
+
+def model(
+    function: Transform,
+    *,
+    schema: str,
+    name: str | None = None,
+    inputs: Sequence[str] | None = None,
+    materialization: Materialization = "table",
+    group: str | None = None,
+) -> Model:
+    """Declare a model from a pure transform.
+
+    ``name`` defaults to the function's name and ``inputs`` to the names of its positional
+    parameters (the house style is ``def orders(stg_orders, order_items, /)``).
+    """
+    name = name or function.__name__
+    if inputs is None:
+        kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        inputs = [p.name for p in inspect.signature(function).parameters.values() if p.kind in kinds]
+    if materialization not in MATERIALIZATIONS:
+        raise ProjectError(f"model {name}: materialization {materialization!r}; use one of {', '.join(MATERIALIZATIONS)}")
+    return Model(name, function, tuple(inputs), schema, materialization, group or schema)
+
+
+@dataclasses.dataclass(frozen=True)
+class MetricTable:
+    """A metric table declared by its shape: every metric of the semantic layer on the time
+    ``axis`` that allows ``grain`` and can be sliced by ``by`` (see
+    :meth:`duckbook.semantic.SemanticLayer.metrics_for`). The project loader turns it into a
+    :class:`Model` reading the tables of the semantic models involved."""
+
+    name: str
+    grain: str
+    axis: str
+    by: tuple[str, ...] = ()
+    schema: str = "metrics"
+
+
+def metric_table(name: str, *, grain: str, axis: str, by: Sequence[str] = (), schema: str = "metrics") -> MetricTable:
+    """Declare a metric table (see :class:`MetricTable`)."""
+    return MetricTable(name, grain, axis, tuple(by), schema)
+
+
+def resolve_inputs(models: Iterable[Model], sources: Collection[str]) -> dict[str, tuple[str, ...]]:
+    """``{model: (qualified input, ...)}``: each input name resolved to ``schema.table``.
+
+    A bare name is a model (``schema.name``) or else a source (``raw.name``); a qualified name
+    must be a model or a ``raw`` source. Raises :class:`ProjectError` naming the model and the
+    unknown input, with the choices.
+    """
+    models = list(models)
+    by_name: dict[str, Model] = {}
+    for m in models:
+        if m.name in by_name:
+            raise ProjectError(f"model {m.name} is declared twice ({by_name[m.name].qualified}, {m.qualified})")
+        by_name[m.name] = m
+    qualified = {m.qualified for m in models} | {f"raw.{s}" for s in sources}
+    out = {}
+    for m in models:
+        resolved = []
+        for name in m.inputs:
+            if "." in name:
+                target = name
+            elif name in by_name:
+                target = by_name[name].qualified
+            else:
+                target = f"raw.{name}"
+            if target not in qualified:
+                choices = ", ".join(sorted(by_name) + sorted(sources))
+                raise ProjectError(f"model {m.qualified}: unknown input {name!r}; models and sources are: {choices}")
+            resolved.append(target)
+        out[m.qualified] = tuple(resolved)
+    return out
+
+
+def topological_order(models: Iterable[Model], sources: Collection[str] = ()) -> list[Model]:
+    """``models`` with every model after its inputs (ties by declaration order).
+
+    Raises :class:`ProjectError` naming the models of a cycle.
+    """
+    models = list(models)
+    edges = resolve_inputs(models, sources)
+    by_qualified = {m.qualified: m for m in models}
+    graph = {q: [i for i in edges[q] if i in by_qualified] for q in by_qualified}
+    try:
+        graphlib.TopologicalSorter(graph).prepare()
+    except graphlib.CycleError as exc:
+        raise ProjectError(f"models depend on each other in a cycle: {' -> '.join(exc.args[1])}") from None
+    # stable: repeatedly take the earliest-declared model whose inputs are all placed
+    done: set[str] = set()
+    result: list[Model] = []
+    pending = list(by_qualified)
+    while pending:
+        ready = next(q for q in pending if done.issuperset(graph[q]))
+        pending.remove(ready)
+        done.add(ready)
+        result.append(by_qualified[ready])
+    return result
+
+
+def downstream(edges: Mapping[str, Sequence[str]], start: Iterable[str]) -> set[str]:
+    """Every node reachable from ``start`` along ``edges`` (``{node: inputs}``), ``start`` included."""
+    children: dict[str, set[str]] = {}
+    for node, inputs in edges.items():
+        for i in inputs:
+            children.setdefault(i, set()).add(node)
+    seen, todo = set(start), list(start)
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            if child not in seen:
+                seen.add(child)
+                todo.append(child)
+    return seen
+
+
+def upstream(edges: Mapping[str, Sequence[str]], start: Iterable[str]) -> set[str]:
+    """Every node ``start`` reads from, transitively, ``start`` included."""
+    seen, todo = set(start), list(start)
+    while todo:
+        for parent in edges.get(todo.pop(), ()):
+            if parent not in seen:
+                seen.add(parent)
+                todo.append(parent)
+    return seen
