@@ -10,7 +10,6 @@ as the contracts and the semantic layer (``docs_yaml`` in ``[tool.duckbook]``).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import html
 import json
 from collections.abc import Iterable
@@ -20,7 +19,7 @@ import yaml
 
 from duckbook import config as _config
 from duckbook import engine
-from duckbook.build import lineage
+from duckbook.publish.column_lineage import cached_column_lineage
 from duckbook.publish.report import _CSS, _write_atomic
 
 LAYERS = ("source", "raw", "staging", "marts", "metrics")
@@ -98,17 +97,6 @@ def build(cfg: _config.Config | None = None, *, warehouse: str | None = None, ou
     return out
 
 
-def _column_lineage(sql: str, columns: list[str], cache: dict[str, dict[str, list[str]]]) -> dict[str, list[str]]:
-    """sqlglot column lineage, memoized by the SQL text (tracing takes ~0.1-1 s per table and
-    the SQL only changes when the code does)."""
-    if not sql.lstrip().upper().startswith(("SELECT", "WITH")):
-        return {}
-    key = hashlib.sha256(json.dumps([sql, columns]).encode()).hexdigest()
-    if key not in cache:
-        cache[key] = lineage.column_lineage(sql, columns)
-    return cache[key]
-
-
 def collect(con: engine.DuckDBBackend, descriptions: Descriptions, cache: dict | None = None) -> list[dict]:
     """Everything the page shows, per table, sorted by layer then name."""
     cache = {} if cache is None else cache
@@ -134,7 +122,7 @@ def collect(con: engine.DuckDBBackend, descriptions: Descriptions, cache: dict |
         key = f"{schema}.{table}"
         prof = engine.profile(con, schema, table)
         rec = recorded.get(key)
-        col_lineage = _column_lineage(rec["sql"], [c["name"] for c in prof["columns"]], cache) if rec else {}
+        col_lineage = cached_column_lineage(rec["sql"], [c["name"] for c in prof["columns"]], cache) if rec else {}
         pii = descriptions.pii.get(key, set())
         out.append(
             {
