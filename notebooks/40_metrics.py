@@ -33,7 +33,7 @@ warehouse: str = ""  # DuckDB warehouse file; empty: configured (DUCKBOOK_WAREHO
 import polars as pl
 
 import duckbook
-from duckbook.publish.report import table
+from duckbook.publish.page import table
 from duckbook.quality import checks
 from jaffle_shop import checks as jaffle_checks
 from jaffle_shop import metrics

@@ -90,7 +90,18 @@ def docs(
     if not cfg.warehouse.exists():
         typer.echo(f"error: warehouse {cfg.warehouse} does not exist: run `duckbook run` first", err=True)
         raise typer.Exit(2)
-    typer.echo(f"docs: {docs_site.build(cfg)}")
+    # the project's declarations, read here until the project loader owns them
+    import yaml
+
+    declared = [yaml.safe_load(path.read_text(encoding="utf-8")) or {} for path in cfg.docs_yaml]
+    descriptions = docs_site.Descriptions.from_docs(
+        {
+            section: {k: v for d in declared for k, v in (d.get(section) or {}).items()}
+            for section in ("sources", "models")
+        },
+        {m["name"]: m.get("description", "") for d in declared for m in d.get("metrics") or []},
+    )
+    typer.echo(f"docs: {docs_site.build(cfg, descriptions)}")
 
 
 @app.command()
