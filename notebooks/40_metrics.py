@@ -33,7 +33,7 @@ warehouse: str = ""  # DuckDB warehouse file; empty: configured (DUCKBOOK_WAREHO
 import polars as pl
 
 import duckbook
-from duckbook.publish.report import table
+from duckbook.publish.page import table
 
 ctx = duckbook.start_stage("40_metrics", run_id=run_id, run_started_at=run_started_at, run_date=run_date, warehouse=warehouse)
 

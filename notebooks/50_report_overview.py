@@ -29,7 +29,7 @@ import altair as alt
 import polars as pl
 
 import duckbook  # first: it spares altair's jsonschema a slow optional import
-from duckbook.publish import report
+from duckbook.publish import page as report
 
 ctx = duckbook.start_stage("50_report_overview", run_id=run_id, run_started_at=run_started_at, run_date=run_date, warehouse=warehouse)
 # Charts take floats; the metric tables keep exact decimals.

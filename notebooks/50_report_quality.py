@@ -31,7 +31,7 @@ import altair as alt
 import polars as pl
 
 import duckbook  # first: it spares altair's jsonschema a slow optional import
-from duckbook.publish import report
+from duckbook.publish import page as report
 from duckbook.quality import warehouse as quality
 
 ctx = duckbook.start_stage("50_report_quality", run_id=run_id, run_started_at=run_started_at, run_date=run_date, warehouse=warehouse)

@@ -118,8 +118,14 @@ def docs(
     from duckbook import config, project
     from duckbook.publish import docs as docs_site
 
+    from duckbook.errors import WarehouseNotFound
+
     cfg = config.load(warehouse=warehouse, reports_dir=reports_dir)
-    typer.echo(f"docs: {docs_site.build(project.load(cfg))}")
+    if not cfg.warehouse.exists():
+        raise WarehouseNotFound(f"warehouse {cfg.warehouse} does not exist: run `duckbook run` first")
+    loaded = project.load(cfg)
+    descriptions = docs_site.Descriptions.from_table_docs(loaded.docs, loaded.metric_descriptions())
+    typer.echo(f"docs: {docs_site.build(cfg, descriptions)}")
 
 
 @app.command()

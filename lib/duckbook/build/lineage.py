@@ -2,8 +2,8 @@
 
 When a build stages a table, :func:`upstream_tables` walks the expression for the tables it
 reads, and the SQL it was compiled to is kept; :func:`record` stores both in ``ops.lineage``
-when the build publishes. :func:`column_lineage` asks sqlglot which upstream columns each output
-column comes from.
+when the build publishes. (Column lineage, traced from that SQL, is the docs site's:
+:mod:`duckbook.publish.column_lineage`.)
 """
 
 from __future__ import annotations
@@ -47,34 +47,3 @@ def record(con: engine.DuckDBBackend, schema: str, tables: Mapping[str, Mapping[
     ]
     engine.append(con, engine.OPS_SCHEMA, "lineage", ibis.memtable(rows),
                   replace_where={"schema_name": schema, "table_name": sorted(tables)})
-
-
-def column_lineage(sql: str, columns: list[str]) -> dict[str, list[str]]:
-    """``{column: ["schema.table.column", ...]}`` for the output ``columns`` of ``sql``, as far
-    as sqlglot can trace them (columns it cannot trace map to an empty list)."""
-    import sqlglot
-    from sqlglot.lineage import lineage
-    from sqlglot.optimizer.qualify import qualify
-    from sqlglot.optimizer.scope import build_scope
-
-    out: dict[str, list[str]] = {column: [] for column in columns}
-    try:  # qualify and scope once per query, not once per column
-        parsed = qualify(sqlglot.parse_one(sql, dialect="duckdb"), dialect="duckdb", validate_qualify_columns=False, identify=False)
-        scope = build_scope(parsed)
-    except Exception:  # sqlglot cannot parse or qualify every construct
-        return out
-    for column in columns:
-        try:
-            node = lineage(column, parsed, dialect="duckdb", scope=scope, copy=False)
-        except Exception:  # nor trace every column (unnest, some window frames, ...)
-            continue
-        sources = set()
-        for leaf in node.walk():
-            if leaf.downstream or not isinstance(leaf.source, sqlglot.exp.Table):
-                continue
-            table = leaf.source.name.removeprefix(STAGED_PREFIX)
-            if not leaf.source.db or table.startswith(("_csv_", "_validated_", "ibis_")):
-                continue
-            sources.add(f"{leaf.source.db}.{table}.{leaf.name.split('.')[-1].strip(chr(34))}")
-        out[column] = sorted(sources)
-    return out

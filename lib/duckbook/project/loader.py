@@ -219,8 +219,10 @@ def _docs(
 def _table_doc(qualified: str, origin: str, spec: Mapping[str, Any]) -> TableDoc:
     if not isinstance(spec, Mapping):
         raise ProjectError(f"{origin}: {qualified} must be a mapping, not {type(spec).__name__}")
-    columns = {
-        name: ColumnDoc(str((c or {}).get("description", "")), bool((c or {}).get("pii", False)))
-        for name, c in (spec.get("columns") or {}).items()
-    }
+    columns = {}
+    for name, column in (spec.get("columns") or {}).items():
+        column = column or {}
+        if not isinstance(column, Mapping):
+            raise ProjectError(f"{origin}: {qualified}: column {name} must be a mapping, not {type(column).__name__}")
+        columns[name] = ColumnDoc(str(column.get("description", "")), bool(column.get("pii", False)))
     return TableDoc(qualified, origin, str(spec.get("description", "")), columns, spec)

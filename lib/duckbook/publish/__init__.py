@@ -1,2 +1,4 @@
-"""Published output: report page parts (run in the kernel), pages and index (run by the runner),
-and the docs site."""
+"""Published output: :mod:`~duckbook.publish.page` (what a report notebook imports, run in the
+kernel), :mod:`~duckbook.publish.site` (report pages and the index, made by the runner),
+:mod:`~duckbook.publish.docs` (the docs site) with :mod:`~duckbook.publish.column_lineage`;
+every page from the Jinja templates in ``templates/``."""

@@ -3,25 +3,27 @@
 For every table in the warehouse: description, row count, what it is built from (table lineage
 from ``ops.lineage``, recorded from the Ibis expressions), the checks attached to it and their
 latest status, and per column: type, description, null share, min/max (hidden for columns marked
-``pii``) and the upstream columns sqlglot traces it to. Descriptions come from the same YAML files
-as the contracts and the semantic layer (``docs_yaml`` in ``[tool.duckbook]``).
+``pii``) and the upstream columns sqlglot traces it to (:mod:`duckbook.publish.column_lineage`).
+Descriptions come from the project's ``sources:``, ``models:`` and ``metrics:`` declarations
+(:meth:`Descriptions.from_table_docs`). The page is ``templates/docs.html.j2`` in the shared shell.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import html
 import json
-from collections.abc import Iterable
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any, cast
 
-import yaml
+from markupsafe import Markup
 
 from duckbook import config as _config
 from duckbook import engine
-from duckbook.build import lineage
-from duckbook.publish.report import _CSS, _write_atomic
+from duckbook.project import TableDoc
+from duckbook.publish import site
+from duckbook.publish.column_lineage import cached_column_lineage
 
 LAYERS = ("source", "raw", "staging", "marts", "metrics")
 #: Columns the toolkit itself adds.
@@ -30,57 +32,72 @@ TOOLKIT_COLUMNS = {
     "_source_file": "File the row was read from.",
     "_ingested_at": "When the batch was ingested (the run's timestamp).",
 }
+#: The sections of the project's declarations that describe tables: sources land in schema raw.
 
 
 @dataclasses.dataclass
 class Descriptions:
-    """Table and column descriptions (and PII flags) keyed by ``schema.table``."""
+    """Table and column descriptions (and PII flags) keyed by ``schema.table``; metric
+    descriptions keyed by metric name."""
 
     tables: dict[str, str] = dataclasses.field(default_factory=dict)
     columns: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
     pii: dict[str, set[str]] = dataclasses.field(default_factory=dict)
     metrics: dict[str, str] = dataclasses.field(default_factory=dict)
 
+    @classmethod
+    def from_table_docs(cls, docs: Mapping[str, TableDoc], metrics: Mapping[str, str]) -> Descriptions:
+        """Descriptions from the project's table docs (:attr:`duckbook.project.Project.docs`,
+        keyed ``schema.table``; sources are ``raw.<name>``) and ``{metric: description}``.
+
+        Examples
+        --------
+        >>> from duckbook.project import ColumnDoc, TableDoc
+        >>> doc = TableDoc("raw.customers", "sources.yml", "People.", {"name": ColumnDoc("Full name.", pii=True)})
+        >>> d = Descriptions.from_table_docs({"raw.customers": doc}, {"revenue": "Item revenue."})
+        >>> d.column("raw.customers", "name"), d.pii, d.column("metrics.monthly", "revenue")
+        ('Full name.', {'raw.customers': {'name'}}, 'Item revenue.')
+        """
+        d = cls(metrics=dict(metrics))
+        for qualified, doc in docs.items():
+            d.tables[qualified] = doc.description
+            d.columns[qualified] = {name: c.description for name, c in doc.columns.items()}
+            if doc.pii:
+                d.pii[qualified] = doc.pii
+        return d
+
     def column(self, table: str, column: str) -> str:
+        """The description of ``table``'s ``column``: its own, the toolkit's for toolkit columns,
+        the metric's for a metric table, else that of a staging column of the same name (a
+        column keeps its meaning downstream); "" if none."""
         if text := self.columns.get(table, {}).get(column) or TOOLKIT_COLUMNS.get(column):
             return text
         if table.startswith("metrics.") and column in self.metrics:
             return self.metrics[column]
-        # a column keeps its meaning downstream: fall back to the same name in a staging model
         for other, cols in self.columns.items():
             if other.startswith("staging.") and column in cols:
                 return cols[column]
         return ""
 
 
-def load_descriptions(paths: Iterable[Path]) -> Descriptions:
-    """Read descriptions from source contracts (``sources:``, schema raw), model docs
-    (``models:``) and semantic layers (``metrics:``)."""
-    d = Descriptions()
-    for path in paths:
-        doc = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        for name, spec in (doc.get("sources") or {}).items():
-            _add(d, f"raw.{name}", spec)
-        for name, spec in (doc.get("models") or {}).items():
-            _add(d, name, spec)
-        for metric in doc.get("metrics") or []:
-            d.metrics[metric["name"]] = metric.get("description", "")
-    return d
+def build(cfg: _config.Config, descriptions: Descriptions, *, out_dir: Path | None = None) -> Path:
+    """Write the docs site from the warehouse (opened read-only).
 
+    Parameters
+    ----------
+    cfg
+        The project settings: the warehouse and the reports directory.
+    descriptions
+        What the tables and columns mean (:meth:`Descriptions.from_table_docs`).
+    out_dir
+        Where to write ``index.html`` (default: ``<reports>/docs``); the column-lineage cache
+        is kept there too.
 
-def _add(d: Descriptions, table: str, spec: dict) -> None:
-    spec = spec or {}
-    d.tables[table] = spec.get("description", "")
-    for col, info in (spec.get("columns") or {}).items():
-        info = info or {}
-        d.columns.setdefault(table, {})[col] = info.get("description", "")
-        if info.get("pii"):
-            d.pii.setdefault(table, set()).add(col)
-
-
-def build(cfg: _config.Config | None = None, *, warehouse: str | None = None, out_dir: Path | None = None) -> Path:
-    """Write ``<reports>/docs/index.html`` from the warehouse (opened read-only)."""
-    cfg = cfg or _config.load(warehouse=warehouse)
+    Returns
+    -------
+    Path
+        The written ``index.html``.
+    """
     out_dir = out_dir or cfg.reports_dir / "docs"
     cache_file = out_dir / ".column-lineage-cache.json"
     try:
@@ -89,28 +106,23 @@ def build(cfg: _config.Config | None = None, *, warehouse: str | None = None, ou
         cache = {}
     con = engine.connect(cfg.warehouse, read_only=True, cfg=cfg)
     try:
-        page = render(con, load_descriptions(cfg.docs_yaml), cache)
+        page = render(con, descriptions, cache)
     finally:
         con.disconnect()
     out = out_dir / "index.html"
-    _write_atomic(out, page)
-    _write_atomic(cache_file, json.dumps(cache))
+    site.write_atomic(out, page)
+    site.write_atomic(cache_file, json.dumps(cache))
     return out
 
 
-def _column_lineage(sql: str, columns: list[str], cache: dict[str, dict[str, list[str]]]) -> dict[str, list[str]]:
-    """sqlglot column lineage, memoized by the SQL text (tracing takes ~0.1-1 s per table and
-    the SQL only changes when the code does)."""
-    if not sql.lstrip().upper().startswith(("SELECT", "WITH")):
-        return {}
-    key = hashlib.sha256(json.dumps([sql, columns]).encode()).hexdigest()
-    if key not in cache:
-        cache[key] = lineage.column_lineage(sql, columns)
-    return cache[key]
+def collect(
+    con: engine.DuckDBBackend, descriptions: Descriptions, cache: dict[str, dict[str, list[str]]] | None = None
+) -> list[dict[str, Any]]:
+    """Everything the page shows, per table, sorted by layer then name.
 
-
-def collect(con: engine.DuckDBBackend, descriptions: Descriptions, cache: dict | None = None) -> list[dict]:
-    """Everything the page shows, per table, sorted by layer then name."""
+    ``cache`` memoizes column lineage by SQL text (see
+    :func:`~duckbook.publish.column_lineage.cached_column_lineage`).
+    """
     cache = {} if cache is None else cache
     tables = [
         (s, t)
@@ -123,7 +135,7 @@ def collect(con: engine.DuckDBBackend, descriptions: Descriptions, cache: dict |
     if engine.table_exists(con, engine.OPS_SCHEMA, "lineage"):
         for row in con.table("lineage", database=engine.OPS_SCHEMA).to_pyarrow().to_pylist():
             recorded[f"{row['schema_name']}.{row['table_name']}"] = row
-    checks: dict[str, list[dict]] = {}
+    checks: dict[str, list[dict[str, Any]]] = {}
     if engine.table_exists(con, engine.OPS_SCHEMA, "check_results"):
         r = con.table("check_results", database=engine.OPS_SCHEMA)
         latest = r.filter(r.checked_at == r.checked_at.max().over(group_by=[r.schema_name, r.check_name]))
@@ -133,8 +145,9 @@ def collect(con: engine.DuckDBBackend, descriptions: Descriptions, cache: dict |
     for schema, table in sorted(tables, key=lambda st: (_layer_rank(st[0]), st[1])):
         key = f"{schema}.{table}"
         prof = engine.profile(con, schema, table)
+        rows, columns = cast(int, prof["rows"]), cast(list[dict[str, Any]], prof["columns"])
         rec = recorded.get(key)
-        col_lineage = _column_lineage(rec["sql"], [c["name"] for c in prof["columns"]], cache) if rec else {}
+        col_lineage = cached_column_lineage(rec["sql"], [c["name"] for c in columns], cache) if rec else {}
         pii = descriptions.pii.get(key, set())
         out.append(
             {
@@ -142,7 +155,7 @@ def collect(con: engine.DuckDBBackend, descriptions: Descriptions, cache: dict |
                 "schema": schema,
                 "table": table,
                 "description": descriptions.tables.get(key, ""),
-                "rows": prof["rows"],
+                "rows": rows,
                 "upstream": json.loads(rec["upstream"]) if rec else [],
                 "checks": checks.get(key, []),
                 "columns": [
@@ -150,10 +163,10 @@ def collect(con: engine.DuckDBBackend, descriptions: Descriptions, cache: dict |
                         **c,
                         "description": descriptions.column(key, c["name"]),
                         "pii": c["name"] in pii,
-                        "null_share": (c["nulls"] / prof["rows"]) if prof["rows"] else 0.0,
+                        "null_share": (c["nulls"] / rows) if rows else 0.0,
                         "lineage": col_lineage.get(c["name"], []),
                     }
-                    for c in prof["columns"]
+                    for c in columns
                 ],
             }
         )
@@ -164,63 +177,18 @@ def _layer_rank(schema: str) -> int:
     return LAYERS.index(schema) if schema in LAYERS else len(LAYERS)
 
 
-def render(con: engine.DuckDBBackend, descriptions: Descriptions, cache: dict | None = None) -> str:
-    """The docs page as one self-contained HTML string."""
+def render(
+    con: engine.DuckDBBackend, descriptions: Descriptions, cache: dict[str, dict[str, list[str]]] | None = None
+) -> str:
+    """The docs page as one self-contained HTML string (it lives at ``<reports>/docs/``)."""
     tables = collect(con, descriptions, cache)
-    sections = "\n".join(_table_section(t) for t in tables)
-    toc = "".join(
-        f"<li><a href='#{html.escape(t['key'])}'>{html.escape(t['key'])}</a> ({t['rows']:,} rows)</li>" for t in tables
-    )
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>duckbook docs</title><style>{_CSS}
-.lineage svg {{ max-width: 100%; height: auto; }} .pii {{ color: #9a6700; }} td {{ text-align: left; }}
-section.table {{ border-top: 1px solid #d0d7de; margin-top: 24px; }} code {{ font-size: 12px; }}
-</style></head>
-<body><header class="page"><b>duckbook</b> · data dictionary and lineage · <a href="../index.html">reports</a></header>
-<main>
-<h1>Data dictionary and lineage</h1>
-<p>{len(tables)} tables. Lineage is recorded from the expressions each table is built with;
-column lineage is traced through the compiled SQL by sqlglot.</p>
-<h2>Lineage</h2>
-<div class="lineage">{lineage_svg(tables)}</div>
-<h2>Tables</h2><ul>{toc}</ul>
-{sections}
-</main></body></html>
-"""
-
-
-def _table_section(t: dict) -> str:
-    up = ", ".join(_link(u) for u in t["upstream"]) or "n/a"
-    checks = "".join(_check_item(c) for c in t["checks"]) or "<li>none</li>"
-    rows = "".join(_column_row(c) for c in t["columns"])
-    return f"""<section class="table" id="{html.escape(t["key"])}">
-<h3>{html.escape(t["key"])}</h3>
-<p>{html.escape(t["description"]) or "<i>no description</i>"}</p>
-<p><b>{t["rows"]:,}</b> rows · built from: {up}</p>
-<details><summary>Checks ({len(t["checks"])})</summary><ul>{checks}</ul></details>
-<table><thead><tr><th>column</th><th>type</th><th>description</th><th>null %</th><th>min</th><th>max</th><th>from</th></tr></thead>
-<tbody>{rows}</tbody></table></section>"""
-
-
-def _check_item(c: dict) -> str:
-    status = "success" if c["status"] == "pass" else "failed"
-    failing = f" ({c['failing_rows']} failing rows)" if c["failing_rows"] else ""
-    return (
-        f"<li><code>{html.escape(c['check_name'])}</code> ({html.escape(c['severity'])}): "
-        f"<span class='status-{status}'>{html.escape(c['status'])}</span>{failing}</li>"
-    )
-
-
-def _column_row(c: dict) -> str:
-    if c["pii"]:
-        lo = hi = "<span class='pii'>PII, hidden</span>"
-    else:
-        lo, hi = (html.escape(_short(c["min"])), html.escape(_short(c["max"])))
-    source = "<br>".join(_link(x, column=True) for x in c["lineage"])
-    return (
-        f"<tr><td><code>{html.escape(c['name'])}</code></td><td>{html.escape(c['type'])}</td>"
-        f"<td>{html.escape(c['description'])}</td><td>{c['null_share'] * 100:.1f}</td><td>{lo}</td><td>{hi}</td>"
-        f"<td>{source}</td></tr>"
+    return site.render_page(
+        "docs.html.j2",
+        tables=tables,
+        lineage_svg=Markup(lineage_svg(tables)),  # built here with every label escaped
+        short=_short,
+        index_href="../index.html",
+        docs_href="index.html",
     )
 
 
@@ -229,14 +197,7 @@ def _short(value: object, width: int = 40) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _link(name: str, *, column: bool = False) -> str:
-    if ":" in name:  # file: / lake: sources
-        return f"<code>{html.escape(name)}</code>"
-    table = ".".join(name.split(".")[:2])
-    return f"<a href='#{html.escape(table)}'><code>{html.escape(name)}</code></a>"
-
-
-def lineage_svg(tables: list[dict]) -> str:
+def lineage_svg(tables: list[dict[str, Any]]) -> str:
     """Table lineage as a layered SVG: one column per layer (sources, raw, staging, marts,
     metrics), an edge from every upstream table to the table built from it."""
     nodes: dict[str, tuple[int, int]] = {}
@@ -252,8 +213,8 @@ def lineage_svg(tables: list[dict]) -> str:
     for col, names in columns.items():
         for row, name in enumerate(names):
             nodes[name] = (pad + col * (box_w + gap_x), pad + row * (box_h + gap_y))
-    width = pad * 2 + (max(columns) + 1) * (box_w + gap_x)
-    height = pad * 2 + max(len(v) for v in columns.values()) * (box_h + gap_y)
+    width = pad * 2 + (max(columns, default=0) + 1) * (box_w + gap_x)
+    height = pad * 2 + max((len(v) for v in columns.values()), default=0) * (box_h + gap_y)
     edges = []
     for t in tables:
         if t["key"] not in nodes:
@@ -265,7 +226,8 @@ def lineage_svg(tables: list[dict]) -> str:
                 a, b = (x1 + box_w, y1 + box_h / 2), (x2, y2 + box_h / 2)
                 mid = (a[0] + b[0]) / 2
                 edges.append(
-                    f"<path d='M{a[0]},{a[1]} C{mid},{a[1]} {mid},{b[1]} {b[0]},{b[1]}' fill='none' stroke='#8c959f' stroke-width='1'/>"
+                    f"<path d='M{a[0]},{a[1]} C{mid},{a[1]} {mid},{b[1]} {b[0]},{b[1]}' "
+                    "fill='none' stroke='#8c959f' stroke-width='1'/>"
                 )
     boxes = []
     for name, (x, y) in nodes.items():

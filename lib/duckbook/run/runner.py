@@ -198,7 +198,7 @@ def _execute(cfg, chosen, declared, user, run_id, started, isolated, echo) -> Ru
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    from duckbook.publish import report
+    from duckbook.publish import site
 
     run_dir = cfg.runs_dir / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -218,7 +218,7 @@ def _execute(cfg, chosen, declared, user, run_id, started, isolated, echo) -> Ru
     }
     kernel = _Kernel(cfg.notebooks_dir, env, isolated)
     log: list[dict[str, object]] = []
-    pages: list[dict[str, str]] = []
+    pages: list[site.Page] = []
     rendered: list[Path] = []
     error = ""
     echo(f"run {run_id}: {len(chosen)} stage(s) -> {cfg.warehouse}")
@@ -242,18 +242,18 @@ def _execute(cfg, chosen, declared, user, run_id, started, isolated, echo) -> Ru
                 )
                 if stage.report_name:
                     # rendered into the run directory; published only if the whole run succeeds
-                    page = report.render_html(out_nb, run_dir / f"{stage.report_name}.html")
+                    page = site.render_html(out_nb, run_dir / f"{stage.report_name}.html")
                     rendered.append(page)
-                    meta = report.read_meta(out_nb)
+                    meta = site.read_meta(out_nb)
                     pages.append(
-                        {
-                            "file": page.name,
-                            "title": meta.get("title", stage.name),
-                            "run_id": run_id,
-                            "data_date": meta.get("data_date", "n/a"),
-                            "freshness": meta.get("freshness", "n/a"),
-                            "status": "success",
-                        }
+                        site.Page(
+                            file=page.name,
+                            title=meta.get("title", stage.name),
+                            run_id=run_id,
+                            data_date=meta.get("data_date", "n/a"),
+                            freshness=meta.get("freshness", "n/a"),
+                            status="success",
+                        )
                     )
             except PapermillExecutionError as exc:
                 status = "failed"
@@ -288,12 +288,12 @@ def _execute(cfg, chosen, declared, user, run_id, started, isolated, echo) -> Ru
         _finish(built, log)
         engine.replace_database(built, cfg.warehouse)
         rendered = [_publish_page(page, cfg.reports_dir) for page in rendered]
-        report.write_index(cfg.reports_dir, pages, run_id=run_id, status=status)
+        site.write_index(cfg.reports_dir, pages, run_id=run_id, status=status)
     else:
         engine.remove_database(built)
         _record_failure(cfg.warehouse, log, echo)
         # the pages of the last good run stay; the index says this run failed
-        report.write_index(cfg.reports_dir, report.published_pages(cfg.reports_dir), run_id=run_id, status=status)
+        site.write_index(cfg.reports_dir, site.published_pages(cfg.reports_dir), run_id=run_id, status=status)
     (run_dir / "run_log.json").write_text(json.dumps(log, default=str, indent=2), encoding="utf-8")
     return RunResult(run_id, status, log, cfg.warehouse, rendered, error)
 

@@ -1,0 +1,186 @@
+"""What the runner publishes: executed report notebooks as self-contained HTML pages, and
+``reports/index.html`` (with ``index.json``, the machine-readable list of pages).
+
+Every page is rendered from the Jinja templates in ``templates/`` (one shell, ``base.html.j2``,
+with inline CSS, a header bar and a footer), autoescaped; only HTML built by trusted code
+(nbconvert's notebook body, SVG) is passed in as :class:`~markupsafe.Markup`. Pages are written
+to a temp file and renamed, so a reader never sees half a page.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from duckbook.publish.page import META_KEY
+
+
+@dataclasses.dataclass(frozen=True)
+class Page:
+    """A published report as the index lists it; ``reports/index.json`` holds these as dicts."""
+
+    file: str
+    title: str
+    run_id: str
+    data_date: str = "n/a"
+    freshness: str = "n/a"
+    status: str = "success"
+
+    @classmethod
+    def from_dict(cls, entry: Mapping[str, object]) -> Page:
+        """The page an ``index.json`` entry describes (keys this class does not know are ignored).
+
+        Raises
+        ------
+        TypeError
+            If ``file``, ``title`` or ``run_id`` is missing.
+
+        Examples
+        --------
+        >>> Page.from_dict({"file": "a.html", "title": "A", "run_id": "r1"})
+        Page(file='a.html', title='A', run_id='r1', data_date='n/a', freshness='n/a', status='success')
+        """
+        return cls(**{f.name: str(entry[f.name]) for f in dataclasses.fields(cls) if f.name in entry})
+
+
+@functools.cache
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("duckbook.publish", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,  # a misspelt variable fails the render, not the page
+        keep_trailing_newline=True,
+    )
+
+
+def render_page(template: str, /, **context: Any) -> str:
+    """Render one of the page templates in ``duckbook/publish/templates``.
+
+    Parameters
+    ----------
+    template
+        The template's file name, e.g. ``"report.html.j2"``; it extends ``base.html.j2``, which
+        needs ``index_href`` and ``docs_href`` (the footer's links).
+    **context
+        The template's variables. Strings are escaped; pass :class:`~markupsafe.Markup` for HTML
+        that must go in as is.
+
+    Raises
+    ------
+    jinja2.UndefinedError
+        If the template uses a variable ``context`` does not give.
+    """
+    return _environment().get_template(template).render(**context)
+
+
+def read_meta(nb_path: Path) -> dict[str, str]:
+    """The header metadata a report notebook recorded with :func:`duckbook.publish.page.header`
+    ({} if none)."""
+    return _meta(json.loads(Path(nb_path).read_text(encoding="utf-8")))
+
+
+def _meta(nb: Mapping[str, Any]) -> dict[str, str]:
+    for cell in nb.get("cells", []):
+        for output in cell.get("outputs", []):
+            if META_KEY in output.get("metadata", {}):
+                return dict(output["metadata"][META_KEY])
+    return {}
+
+
+def render_html(
+    nb_path: Path, out_path: Path, *, index_href: str = "index.html", docs_href: str = "docs/index.html"
+) -> Path:
+    """Render an executed report notebook to a self-contained page.
+
+    No code, no prompts; inline CSS and SVG charts; a header with the run id, data date and
+    freshness the notebook recorded; a footer linking to the index and the docs.
+
+    Parameters
+    ----------
+    nb_path
+        The executed notebook.
+    out_path
+        The page to write (atomically).
+    index_href, docs_href
+        Where the footer's links point, relative to the page.
+
+    Returns
+    -------
+    Path
+        ``out_path``.
+    """
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(nb_path, as_version=4)
+    exporter = HTMLExporter(
+        template_name="basic",
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        anchor_link_text="",
+    )
+    body, _ = exporter.from_notebook_node(nb)
+    meta = _meta(nb)
+    page = render_page(
+        "report.html.j2",
+        title=meta.get("title", Path(nb_path).stem),
+        run_id=meta.get("run_id", "?"),
+        data_date=meta.get("data_date", "n/a"),
+        freshness=meta.get("freshness", "n/a"),
+        body=Markup(body),  # nbconvert's HTML of the notebook's outputs, charts included
+        notebook=Path(nb_path).name,
+        index_href=index_href,
+        docs_href=docs_href,
+    )
+    write_atomic(out_path, page)
+    return out_path
+
+
+def write_index(reports_dir: Path, pages: Sequence[Page], *, run_id: str, status: str) -> Path:
+    """Write ``reports/index.html`` listing ``pages`` (by file name) under a line naming the last
+    run and its status, and ``reports/index.json`` with the pages as dicts.
+
+    Returns
+    -------
+    Path
+        The written ``index.html``.
+    """
+    html = render_page(
+        "index.html.j2",
+        pages=sorted(pages, key=lambda p: p.file),
+        run_id=run_id,
+        status=status,
+        index_href="index.html",
+        docs_href="docs/index.html",
+    )
+    out = reports_dir / "index.html"
+    write_atomic(out, html)
+    write_atomic(reports_dir / "index.json", json.dumps([dataclasses.asdict(p) for p in pages], indent=2))
+    return out
+
+
+def published_pages(reports_dir: Path) -> list[Page]:
+    """The pages the last successful run published (from ``reports/index.json``; [] if it is
+    missing or unreadable)."""
+    try:
+        entries = json.loads((reports_dir / "index.json").read_text(encoding="utf-8"))
+        return [Page.from_dict(entry) for entry in entries]
+    except (OSError, ValueError, TypeError):
+        return []
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temp file in the same directory and a rename, so a
+    reader sees the old file or the new one, never half of one (creates the directory)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)

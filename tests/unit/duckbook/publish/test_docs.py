@@ -1,0 +1,115 @@
+"""The docs site: descriptions from the project's declarations, the page from a small warehouse."""
+
+from __future__ import annotations
+
+import json
+
+import ibis
+import pytest
+
+from duckbook import config
+from duckbook.project import ColumnDoc, TableDoc
+from duckbook.publish import docs
+from tests.unit.duckbook.publish.conftest import fill_warehouse
+
+DECLARED = {
+    "raw.customers": TableDoc(
+        "raw.customers",
+        "sources.yml",
+        "Customers & <friends>",
+        {"id": ColumnDoc("Customer id."), "name": ColumnDoc("Full name.", pii=True)},
+    ),
+    "raw.empty": TableDoc("raw.empty", "sources.yml"),
+    "staging.stg_customers": TableDoc(
+        "staging.stg_customers",
+        "models.yml",
+        columns={"customer_id": ColumnDoc("Customer id (uuid)."), "customer_name": ColumnDoc(pii=True), "note": ColumnDoc()},
+    ),
+}
+METRICS = {"revenue": "Item revenue before tax."}
+
+
+@pytest.fixture
+def descriptions() -> docs.Descriptions:
+    return docs.Descriptions.from_table_docs(DECLARED, METRICS)
+
+
+def test_from_table_docs_keeps_descriptions_and_pii(descriptions):
+    assert descriptions == docs.Descriptions(
+        tables={"raw.customers": "Customers & <friends>", "raw.empty": "", "staging.stg_customers": ""},
+        columns={
+            "raw.customers": {"id": "Customer id.", "name": "Full name."},
+            "raw.empty": {},
+            "staging.stg_customers": {"customer_id": "Customer id (uuid).", "customer_name": "", "note": ""},
+        },
+        pii={"raw.customers": {"name"}, "staging.stg_customers": {"customer_name"}},
+        metrics=METRICS,
+    )
+
+
+def test_column_descriptions_fall_back_to_toolkit_metric_and_staging_columns(descriptions):
+    assert descriptions.column("raw.customers", "name") == "Full name."
+    assert descriptions.column("raw.customers", "_batch_id") == docs.TOOLKIT_COLUMNS["_batch_id"]
+    assert descriptions.column("metrics.monthly", "revenue") == "Item revenue before tax."
+    assert descriptions.column("marts.customers", "revenue") == ""  # metric names count in metrics only
+    assert descriptions.column("marts.customers", "customer_id") == "Customer id (uuid)."
+    assert descriptions.column("marts.customers", "nope") == ""
+
+
+def test_page_describes_every_table_and_hides_pii(warehouse, descriptions):
+    page = docs.render(warehouse, descriptions)
+    for key in ["raw.customers", "staging.stg_customers", "metrics.monthly", "ops.lineage", "ops.check_results"]:
+        assert f'<section class="table" id="{key}">' in page, key
+    assert page.index('id="raw.customers"') < page.index('id="staging.stg_customers"') < page.index('id="ops.lineage"')
+    assert "Ann Secret" not in page and "Bob Hidden" not in page
+    assert page.count('<span class="pii">PII, hidden</span>') == 4  # min and max of two PII columns
+    assert "<p>Customers &amp; &lt;friends&gt;</p>" in page
+    assert "<p>5 tables." in page
+
+
+def test_page_shows_lineage_checks_and_column_sources(warehouse, descriptions):
+    page = docs.render(warehouse, descriptions)
+    staging = page.split('id="staging.stg_customers">', 1)[1].split("</section>", 1)[0]
+    assert 'built from: <a href="#raw.customers"><code>raw.customers</code></a>' in staging
+    assert "<details><summary>Checks (2)</summary>" in staging
+    assert (
+        '<code>not_null__&lt;note&gt;</code> (warn): <span class="status-failed">fail</span> (3 failing rows)'
+        in staging
+    )
+    assert '<code>unique__customer_id</code> (error): <span class="status-success">pass</span></li>' in staging
+    assert '<a href="#raw.customers"><code>raw.customers.name</code></a>' in staging  # staged name traced to final
+    assert "<td>&lt;b&gt;</td><td>" + "x" * 39 + "…</td>" in staging  # min/max escaped and shortened
+    raw = page.split('id="raw.customers">', 1)[1].split("</section>", 1)[0]
+    assert "built from: <code>file:data/raw_customers.csv</code>" in raw
+    assert "<li>none</li>" in raw
+    metrics = page.split('id="metrics.monthly">', 1)[1].split("</section>", 1)[0]
+    assert "built from: n/a" in metrics and "<i>no description</i>" in metrics
+    assert "<td>Item revenue before tax.</td>" in metrics
+    svg = page.split('<div class="lineage">', 1)[1].split("</div>", 1)[0]
+    assert svg.startswith("<svg ") and svg.count("<path ") == 2 and "raw_customers.csv</text>" in svg
+
+
+def test_page_of_an_empty_warehouse():
+    con = ibis.duckdb.connect()
+    try:
+        page = docs.render(con, docs.Descriptions())
+    finally:
+        con.disconnect()
+    assert "<p>0 tables." in page and "<h2>Tables</h2><ul></ul>" in page
+
+
+def test_build_writes_the_page_and_caches_column_lineage(tmp_path, descriptions):
+    wh = tmp_path / "w.duckdb"
+    con = ibis.duckdb.connect(wh)
+    fill_warehouse(con)
+    con.disconnect()
+    cfg = config.load(tmp_path, warehouse=str(wh), reports_dir=str(tmp_path / "reports"))
+    out = docs.build(cfg, descriptions)
+    assert out == tmp_path / "reports" / "docs" / "index.html"
+    assert '<section class="table" id="staging.stg_customers">' in out.read_text(encoding="utf-8")
+    cache = json.loads((out.parent / ".column-lineage-cache.json").read_text(encoding="utf-8"))
+    assert list(cache.values()) == [
+        {"customer_id": ["raw.customers.id"], "customer_name": ["raw.customers.name"], "note": []}
+    ]
+    other = docs.build(cfg, docs.Descriptions(), out_dir=tmp_path / "site")
+    assert other == tmp_path / "site" / "index.html" and "<i>no description</i>" in other.read_text(encoding="utf-8")

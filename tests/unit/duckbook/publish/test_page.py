@@ -1,0 +1,84 @@
+"""The kernel side of a report: the run line, its metadata, and plain tables."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+
+import polars as pl
+import pytest
+
+from duckbook.publish import page
+
+STARTED = dt.datetime(2019, 8, 11, 6, 30)
+
+
+@pytest.fixture
+def shown(monkeypatch):
+    """What ``header`` displays: [(html, metadata)]."""
+    import IPython.display
+
+    out = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj, metadata: out.append((obj.data, metadata)))
+    return out
+
+
+def test_header_records_run_data_date_and_freshness(shown):
+    page.header("Sales <script>", run_id="r<1>", data_date=dt.date(2019, 8, 1), run_started_at=STARTED)
+    [(html, metadata)] = shown
+    assert metadata == {
+        page.META_KEY: {
+            "title": "Sales <script>",  # raw: the page template escapes it
+            "run_id": "r<1>",
+            "data_date": "2019-08-01",
+            "freshness": "10 day(s) old on 2019-08-11",
+            "run_started_at": "2019-08-11T06:30:00",
+        }
+    }
+    assert html == (
+        "<p class='run-meta'>Run <code>r&lt;1&gt;</code> · data through <b>2019-08-01</b> "
+        "(10 day(s) old on 2019-08-11) · built 2019-08-11 06:30:00 UTC</p>"
+    )
+
+
+@pytest.mark.parametrize(
+    ("data_date", "run_date", "expected"),
+    [
+        (dt.datetime(2019, 8, 10, 23, 59), None, ("2019-08-10", "1 day(s) old on 2019-08-11")),
+        ("2019-08-01T12:00:00", dt.date(2019, 8, 2), ("2019-08-01", "1 day(s) old on 2019-08-02")),
+        (None, None, ("n/a", "n/a")),
+    ],
+)
+def test_header_freshness_is_run_date_minus_data_date(shown, data_date, run_date, expected):
+    page.header("t", run_id="r", data_date=data_date, run_started_at=STARTED, run_date=run_date)
+    meta = shown[0][1][page.META_KEY]
+    assert (meta["data_date"], meta["freshness"]) == expected
+
+
+def test_table_html_is_plain_escaped_and_rounded():
+    df = pl.DataFrame({"name<": ["a & b", None], "n": [1234567, 2], "x": [1.23456, 2.0]})
+    assert page.table(df, decimals=1)._repr_html_() == (
+        "<table class='report-table'><thead><tr><th>name&lt;</th><th>n</th><th>x</th></tr></thead><tbody>"
+        "<tr><td>a &amp; b</td><td>1,234,567</td><td>1.2</td></tr>"
+        "<tr><td></td><td>2</td><td>2.0</td></tr></tbody></table>"
+    )
+
+
+def test_table_rounds_decimals_and_its_text_has_no_shape_or_dtypes():
+    amounts = [decimal.Decimal("1.004"), decimal.Decimal("2.496")]
+    shown = page.table(pl.DataFrame({"amount": amounts}, schema={"amount": pl.Decimal(10, 3)}))
+    assert shown.df["amount"].to_list() == [decimal.Decimal("1.00"), decimal.Decimal("2.50")]
+    text = repr(shown)
+    assert "amount" in text and "2.50" in text
+    assert "shape" not in text and "decimal" not in text
+
+
+def test_setup_charts_renders_altair_as_svg():
+    import altair as alt
+
+    before = alt.renderers.active
+    try:
+        page.setup_charts()
+        assert alt.renderers.active == "svg"
+    finally:
+        alt.renderers.enable(before)
