@@ -40,3 +40,17 @@ def test_constraints_pin_every_direct_dependency_identically():
 def test_gitignore_does_not_hide_lib():
     lines = (ROOT / ".gitignore").read_text().splitlines()
     assert not any(line.strip().strip("/") == "lib" for line in lines)
+
+
+def test_gitignore_hides_no_package_directory():
+    """A bare `build/` line once hid lib/duckbook/build/ from git: every package dir must be tracked."""
+    import subprocess
+
+    packages = sorted(p.parent for p in (ROOT / "lib").rglob("__init__.py"))
+    ignored = subprocess.run(
+        ["git", "check-ignore", "--no-index", *[str(p / "__init__.py") for p in packages]],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    assert ignored == []
