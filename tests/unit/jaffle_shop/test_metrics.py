@@ -187,7 +187,7 @@ def tables(con):
 
 @pytest.fixture(scope="module")
 def layer():
-    return SemanticLayer.from_yaml(SEMANTIC_MODELS)
+    return SemanticLayer.from_dict(yaml.safe_load(SEMANTIC_MODELS.read_text(encoding="utf-8")))
 
 
 def compute(layer, tables, metric, grain="month", by=None, **kwargs):
@@ -208,6 +208,43 @@ def test_the_project_loads_this_layer():
 
     assert list(metrics.load().metrics) == METRICS
     assert list(LAYER.metrics) == METRICS
+
+
+#: The columns of the published metric tables (as before the time axes were declared).
+ORDER_TIME_COLUMNS = [m for m in METRICS if m != "average_tax_rate"]
+PUBLISHED = {
+    "daily": ["period", *ORDER_TIME_COLUMNS],
+    "weekly": ["period", *ORDER_TIME_COLUMNS],
+    "monthly": ["period", *ORDER_TIME_COLUMNS],
+    "monthly_by_location": ["period", "location_name", *ORDER_TIME_COLUMNS],
+    "monthly_by_product": [
+        "period",
+        "product_name",
+        "product_type",
+        "revenue",
+        "order_cost",
+        "food_revenue",
+        "drink_revenue",
+        "food_revenue_pct",
+        "drink_revenue_pct",
+        "revenue_growth_mom",
+        "order_gross_profit",
+        "cumulative_revenue",
+    ],
+}
+
+
+def test_the_published_tables_keep_their_columns(tables):
+    from jaffle_shop.metrics import LAYER, TABLES
+
+    assert {name: ["period", *by, *names] for name, (_, by, names) in TABLES.items()} == PUBLISHED
+    for name, (grain, by, names) in TABLES.items():
+        assert LAYER.query(names, tables, grain=grain, by=by).columns == tuple(PUBLISHED[name])
+
+
+def test_the_order_time_axis(layer):
+    assert {layer.time_axis(m) for m in ORDER_TIME_COLUMNS} == {"order_time"}
+    assert layer.time_axis("average_tax_rate") == "opened_date"
 
 
 def test_the_sample_is_what_these_tests_assume(con):

@@ -1,0 +1,176 @@
+"""Querying the semantic layer: arguments checked against the layer, then compiled by the planner.
+
+:func:`query` reads tables given by name (a mapping or a function, e.g. in-memory tables in a
+notebook or a test); :func:`query_warehouse` reads them from an open Ibis connection, where each
+semantic model's ``"schema.table"`` is a table in that schema.
+
+Examples
+--------
+>>> import datetime as dt, ibis
+>>> from duckbook.semantic import SemanticLayer
+>>> layer = SemanticLayer.from_dict({
+...     "semantic_models": {"orders": {
+...         "table": "shop.orders",
+...         "dimensions": [{"name": "ordered_at", "type": "time"}, {"name": "shop"}],
+...         "measures": [{"name": "order_total", "agg": "sum"}]}},
+...     "metrics": [{"name": "revenue", "type": "simple", "measure": "order_total"}]})
+>>> con = ibis.duckdb.connect()
+>>> con.raw_sql("CREATE SCHEMA shop")  # doctest: +ELLIPSIS
+<...>
+>>> _ = con.create_table("orders", ibis.memtable({"shop": ["a", "b", "a"], "order_total": [10.0, 20.0, 5.0],
+...     "ordered_at": [dt.date(2024, 1, 1), dt.date(2024, 1, 2), dt.date(2024, 2, 1)]}), database="shop")
+>>> query_warehouse(con, layer, ["revenue"], by=["shop"], grain=None).to_pyarrow().to_pylist()
+[{'shop': 'a', 'revenue': 15.0}, {'shop': 'b', 'revenue': 20.0}]
+>>> query_warehouse(con, layer, ["revenu"])
+Traceback (most recent call last):
+...
+duckbook.semantic.spec.MetricError: unknown metric(s) ['revenu']; choose from: revenue
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import ibis.expr.types as ir
+from ibis.common.exceptions import TableNotFound
+
+from duckbook.expressions import ExpressionError
+from duckbook.expressions import names as expression_names
+from duckbook.semantic import planner
+from duckbook.semantic.spec import GRAINS, MetricError
+
+if TYPE_CHECKING:
+    from ibis.backends import BaseBackend
+
+    from duckbook.semantic.layer import SemanticLayer
+
+#: the tables a query reads: ``"schema.table"`` -> Ibis table, as a mapping or a function
+Tables = Mapping[str, ir.Table] | Callable[[str], ir.Table]
+
+
+def query(
+    layer: SemanticLayer,
+    metrics: Sequence[str],
+    tables: Tables,
+    *,
+    by: Sequence[str] = (),
+    grain: str | None = "month",
+    where: str | None = None,
+    start: str | _dt.date | None = None,
+    end: str | _dt.date | None = None,
+    keep_empty: bool = False,
+) -> ir.Table:
+    """Compute ``metrics`` per ``grain`` period (column ``period``) and per ``by`` dimension.
+
+    Parameters
+    ----------
+    layer
+        The semantic layer declaring the metrics.
+    metrics
+        Metric names; none returns the members of the ``by`` dimensions (all of one model).
+    tables
+        Maps ``"schema.table"`` to Ibis tables (or is a function doing so).
+    by
+        Categorical dimensions to slice by, each reachable from every model the metrics read.
+    grain
+        ``day``, ``week``, ``month``, ``quarter`` or ``year``; ``None`` for totals.
+    where
+        Filters the rows the measures aggregate (an expression over dimensions and columns).
+    start, end
+        Bound the periods shown, inclusive (``YYYY-MM-DD`` or dates); without a grain, the rows.
+    keep_empty
+        Keep every member of the ``by`` dimensions and every period in range, even without facts
+        (metrics with ``fill_nulls_with`` show that value there, the rest null).
+
+    Returns
+    -------
+    ir.Table
+        ``period`` (with a grain), the ``by`` columns, then one column per metric, ordered by the keys.
+
+    Raises
+    ------
+    MetricError
+        An unknown metric, dimension or grain, a dimension or grain a metric does not allow, a
+        malformed ``where`` or date; the message lists the valid choices.
+    """
+    by = list(by)
+    if unknown := [m for m in metrics if m not in layer.metrics]:
+        raise MetricError(f"unknown metric(s) {unknown}; choose from: {', '.join(sorted(layer.metrics))}")
+    if unknown := [d for d in by if d not in layer.dimension_names()]:
+        raise MetricError(f"unknown dimension(s) {unknown}; choose from: {', '.join(sorted(layer.dimension_names()))}")
+    if grain is not None and grain not in GRAINS:
+        raise MetricError(f"unknown grain {grain!r}; choose from: {', '.join(GRAINS)}")
+    if where is not None:
+        try:
+            expression_names(where)
+        except ExpressionError as exc:
+            raise MetricError(f"where: {exc}") from None
+    resolve = tables if callable(tables) else tables.__getitem__
+    if not metrics:
+        if len({layer.model_of_dimension(d).name for d in by}) != 1:
+            raise MetricError("a dimension-only query takes dimensions of one semantic model")
+        return planner.compile_members(layer, resolve, by, where)
+    for name in metrics:
+        if bad := set(by) - layer.dimensions(name):
+            raise MetricError(
+                f"metric {name} cannot be sliced by {sorted(bad)}; it allows: "
+                f"{', '.join(sorted(layer.dimensions(name))) or 'no dimension'}"
+            )
+        if grain is None and layer.compares_periods(name):
+            raise MetricError(f"metric {name} compares periods (an offset), so it needs a grain")
+        if grain is not None and grain not in (allowed := layer.grains(name)):
+            raise MetricError(f"metric {name} allows grains {', '.join(allowed)}, not {grain!r}")
+    return planner.compile_query(
+        layer,
+        resolve,
+        metrics,
+        by=by,
+        grain=grain,
+        where=where,
+        start=_as_date(start, "start") if start is not None else None,
+        end=_as_date(end, "end") if end is not None else None,
+        keep_empty=keep_empty,
+    )
+
+
+def query_warehouse(
+    con: BaseBackend,
+    layer: SemanticLayer,
+    metrics: Sequence[str],
+    *,
+    by: Sequence[str] = (),
+    grain: str | None = "month",
+    where: str | None = None,
+    start: str | _dt.date | None = None,
+    end: str | _dt.date | None = None,
+    keep_empty: bool = False,
+) -> ir.Table:
+    """:func:`query` over the tables of an open connection: ``"schema.table"`` is ``table`` in ``schema``.
+
+    The connection is used as given (no connecting, no configuration); the result runs on it.
+
+    Raises
+    ------
+    MetricError
+        As :func:`query`, or a table a semantic model reads is not on the connection.
+    """
+
+    def resolve(name: str) -> ir.Table:
+        schema, _, table = name.rpartition(".")
+        try:
+            return con.table(table, database=schema or None)
+        except TableNotFound:
+            raise MetricError(f"table {name} of the semantic layer is not in the warehouse (build it first)") from None
+
+    return query(layer, metrics, resolve, by=by, grain=grain, where=where, start=start, end=end, keep_empty=keep_empty)
+
+
+def _as_date(value: str | _dt.date, name: str) -> _dt.date:
+    if isinstance(value, _dt.date):
+        return value
+    try:
+        return _dt.date.fromisoformat(value)
+    except ValueError:
+        raise MetricError(f"{name}: {value!r} is not a date (YYYY-MM-DD)") from None
