@@ -7,32 +7,27 @@ import: it finds the project's layer and warehouse from the configuration.
 from __future__ import annotations
 
 import datetime as _dt
+import os
 from collections.abc import Sequence
-from pathlib import Path
 
 import ibis.expr.types as ir
-import yaml
 
-from duckbook import config, engine
+from duckbook import engine, project
 from duckbook.semantic import GRAINS, MetricError, SemanticLayer, query_warehouse
 
 __all__ = ["GRAINS", "MetricError", "SemanticLayer", "load", "query"]
 
 
-def load(path: str | Path | None = None) -> SemanticLayer:
-    """The project's semantic layer (``semantic_layer`` in ``[tool.duckbook]``), or the one in ``path``.
+def load() -> SemanticLayer:
+    """The project's semantic layer (the ``semantic_models:`` and ``metrics:`` sections of the
+    project files, read by :func:`duckbook.project.load`).
 
     Raises
     ------
-    MetricError
-        The file cannot be read or parsed, or its declarations are invalid (the message names the file).
+    duckbook.errors.ProjectError
+        A project file cannot be read or its declarations are invalid (the message names the file).
     """
-    path = Path(path or config.load().semantic_layer)
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise MetricError(f"cannot read semantic layer {path}: {exc}") from None
-    return SemanticLayer.from_dict(doc, origin=str(path))
+    return project.load().semantic_layer
 
 
 def query(
@@ -44,7 +39,7 @@ def query(
     start: str | _dt.date | None = None,
     end: str | _dt.date | None = None,
     keep_empty: bool = False,
-    warehouse: str | None = None,
+    warehouse: str | os.PathLike[str] | None = None,
     layer: SemanticLayer | None = None,
 ) -> ir.Table:
     """Query the project's metrics from its warehouse (opened read-only); see
@@ -55,7 +50,7 @@ def query(
 
     Raises
     ------
-    FileNotFoundError
+    duckbook.errors.WarehouseNotFound
         The warehouse does not exist yet.
     MetricError
         An unknown metric, dimension or grain, or an invalid semantic layer.

@@ -4,12 +4,14 @@ metrics queried from the project's warehouse."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import ibis
 import pytest
 
 import duckbook.semantic
 from duckbook import metrics
+from duckbook.errors import ProjectError, WarehouseNotFound
 from tests.unit.duckbook.semantic.sample import LAYER, shop_tables
 from tests.unit.helpers import rows
 
@@ -30,33 +32,30 @@ def test_the_public_names_are_the_semantic_layers():
     assert list(metrics.GRAINS) == ["day", "week", "month", "quarter", "year"]
 
 
-def test_load_a_yaml_file(tmp_path):
-    path = tmp_path / "layer.yml"
-    path.write_text(LAYER_YML, encoding="utf-8")
-    layer = metrics.load(path)
+@pytest.fixture
+def project_dir(tmp_path, monkeypatch):
+    """A project whose only project file is a semantic layer (no models package)."""
+    for name in [n for n in os.environ if n.startswith("DUCKBOOK_")]:
+        monkeypatch.delenv(name)
+    (tmp_path / "layer.yml").write_text(LAYER_YML, encoding="utf-8")
+    (tmp_path / "pyproject.toml").write_text('[tool.duckbook]\nproject_files = ["layer.yml"]\n', encoding="utf-8")
+    monkeypatch.setenv("DUCKBOOK_PROJECT_DIR", str(tmp_path))
+    return tmp_path
+
+
+def test_load_is_the_projects_layer(project_dir):
+    layer = metrics.load()
     assert list(layer.metrics) == ["revenue"]
     assert rows(layer.query(["revenue"], shop_tables(), grain=None)) == [{"revenue": 145.0}]
-    assert list(metrics.load(str(path)).metrics) == ["revenue"]
 
 
-def test_load_defaults_to_the_configured_layer(tmp_path, monkeypatch):
-    path = tmp_path / "configured.yml"
-    path.write_text(LAYER_YML, encoding="utf-8")
-    monkeypatch.setenv("DUCKBOOK_SEMANTIC_LAYER", str(path))
-    assert list(metrics.load().metrics) == ["revenue"]
-
-
-def test_load_errors_name_the_file(tmp_path):
-    with pytest.raises(metrics.MetricError, match=r"cannot read semantic layer .*missing\.yml"):
-        metrics.load(tmp_path / "missing.yml")
-    unparsable = tmp_path / "unparsable.yml"
-    unparsable.write_text("metrics: [\n", encoding="utf-8")
-    with pytest.raises(metrics.MetricError, match=r"cannot read semantic layer .*unparsable\.yml"):
-        metrics.load(unparsable)
-    bad = tmp_path / "bad.yml"
-    bad.write_text("metrics:\n  - {name: x, type: simple, measure: nope}\n", encoding="utf-8")
-    with pytest.raises(metrics.MetricError, match=r"bad\.yml: metric x: unknown measure 'nope'"):
-        metrics.load(bad)
+def test_load_errors_name_the_file(project_dir):
+    (project_dir / "layer.yml").write_text("metrics: [\n", encoding="utf-8")
+    with pytest.raises(ProjectError, match=r"layer\.yml is not valid YAML"):
+        metrics.load()
+    (project_dir / "layer.yml").write_text("metrics:\n  - {name: x, type: simple, measure: nope}\n", encoding="utf-8")
+    with pytest.raises(ProjectError, match=r"layer\.yml: metric x: unknown measure 'nope'"):
+        metrics.load()
 
 
 @pytest.fixture
@@ -81,9 +80,11 @@ def test_query_reads_the_warehouse(warehouse, tmp_path, monkeypatch):
     assert rows(
         metrics.query(["revenue"], grain="year", start="2024-01-01", warehouse=str(warehouse), layer=LAYER)
     ) == [{"period": dt.date(2024, 1, 1), "revenue": 120.0}]
-    # the configured layer and warehouse by default
+
+    # the project's layer and the configured warehouse by default
     (tmp_path / "layer.yml").write_text(LAYER_YML, encoding="utf-8")
-    monkeypatch.setenv("DUCKBOOK_SEMANTIC_LAYER", str(tmp_path / "layer.yml"))
+    (tmp_path / "pyproject.toml").write_text('[tool.duckbook]\nproject_files = ["layer.yml"]\n', encoding="utf-8")
+    monkeypatch.setenv("DUCKBOOK_PROJECT_DIR", str(tmp_path))
     monkeypatch.setenv("DUCKBOOK_WAREHOUSE", str(warehouse))
     assert rows(metrics.query(["revenue"], by=["channel"], grain=None)) == [
         {"channel": "app", "revenue": 75.0},
@@ -94,7 +95,7 @@ def test_query_reads_the_warehouse(warehouse, tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_query_errors(warehouse, tmp_path):
-    with pytest.raises(FileNotFoundError, match="does not exist yet"):
+    with pytest.raises(WarehouseNotFound, match="does not exist yet"):
         metrics.query(["revenue"], warehouse=str(tmp_path / "none.duckdb"), layer=LAYER)
     with pytest.raises(metrics.MetricError, match=r"unknown metric\(s\) \['revenu'\]"):
         metrics.query(["revenu"], warehouse=str(warehouse), layer=LAYER)
