@@ -240,7 +240,7 @@ def test_the_published_tables_keep_their_columns(tables):
     models = {m.name: m for m in declared.group("metrics")}
     assert sorted(models) == sorted(PUBLISHED)
     for name, model in models.items():
-        assert model.function(*(tables[i] for i in declared.edges[model.qualified])).columns == tuple(PUBLISHED[name])
+        assert model.function(*(tables(i) for i in declared.edges[model.qualified])).columns == tuple(PUBLISHED[name])
 
 
 def test_the_order_time_axis(layer):
