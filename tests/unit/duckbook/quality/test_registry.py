@@ -12,7 +12,9 @@ import pytest
 import yaml
 
 from duckbook.quality.evaluate import run_checks
-from duckbook.quality.registry import HISTORY, checks_from_spec, source_checks
+from duckbook.quality.registry import HISTORY, check_type, check_types, checks_from_spec, source_checks
+from duckbook.quality.row_checks import in_range
+from duckbook.quality.types import CheckDeclarationError, RowCheck, Severity
 from tests.unit.helpers import rows
 
 NOW = dt.datetime(2024, 1, 31, 23, 59, 59)
@@ -375,9 +377,9 @@ def test_load_checks_error_in_sources_and_second_file(tmp_path):
     bad = write(tmp_path, "sources:\n  raw_x:\n    primary_key: [id]\n    checks: [{type: volume, kk: 3}]\n", "bad.yml")
     with pytest.raises(ValueError) as exc:
         load([good, bad], now=NOW)
-    assert (
-        str(exc.value)
-        == f"{bad}: raw.raw_x: bad check {{'type': 'volume', 'kk': 3}}: unknown argument(s) ['kk'] for volume"
+    assert str(exc.value) == (
+        f"{bad}: raw.raw_x: bad check {{'type': 'volume', 'kk': 3}}: unknown argument(s) ['kk'] for volume;"
+        " volume takes k=3.0, min_runs=5 (and every check: column, description, error_if, name, severity, warn_if)"
     )
 
 
@@ -434,3 +436,230 @@ def test_load_checks_gives_each_declared_check_a_unique_name(tmp_path):
     except ValueError:
         return
     assert len(set(names)) == len(names), names
+
+
+# --- argument validation against each type's signature ------------------------------------
+
+EVERY_CHECK = "(and every check: column, description, error_if, name, severity, warn_if)"
+
+
+def declare(item, column="a"):
+    """The one check ``item`` declares under ``column`` (None: at table level) of s.t."""
+    spec = {"columns": {column: {"checks": [item]}}} if column else {"checks": [item]}
+    (check,) = checks_from_spec("s.t", spec, now=NOW, origin="m.yml")
+    return check
+
+
+def declaration_error(item, column="a"):
+    with pytest.raises(CheckDeclarationError) as exc:
+        declare(item, column)
+    where = "s.t.a" if column else "s.t"
+    prefix = f"m.yml: {where}: bad check {item!r}: "
+    assert str(exc.value).startswith(prefix), str(exc.value)
+    return str(exc.value).removeprefix(prefix)
+
+
+def test_unknown_argument_is_named_with_the_accepted_ones():
+    assert declaration_error({"type": "range", "minimum": 0, "max": 5}) == (
+        f"unknown argument(s) ['minimum'] for range; range takes min=None, max=None {EVERY_CHECK}"
+    )
+    assert declaration_error({"type": "not_null", "foo": 1, "bar": 2}) == (
+        f"unknown argument(s) ['bar', 'foo'] for not_null; not_null takes no arguments {EVERY_CHECK}"
+    )
+
+
+def test_missing_argument_is_named_with_the_accepted_ones():
+    assert declaration_error({"type": "relationship", "to": "u"}) == (
+        f"missing argument(s) ['field'] for relationship; relationship takes to, field {EVERY_CHECK}"
+    )
+    assert declaration_error({"type": "totals_match"}) == (
+        "missing argument(s) ['to', 'to_column'] for totals_match; totals_match takes to, to_column, agg='sum',"
+        f" to_agg='sum' {EVERY_CHECK}"
+    )
+    assert declaration_error({"type": "expression", "expr": "a > 0"}, None) == (
+        "missing argument(s) ['name'] for expression; expression takes name, expr, description=None, where=None"
+        f" {EVERY_CHECK}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ({"type": "range", "min": "zero"}, "argument 'min' of range must be a number or null, not 'zero'"),
+        ({"type": "row_count", "min": 1.5}, "argument 'min' of row_count must be an integer or null, not 1.5"),
+        ({"type": "row_count", "min": True}, "argument 'min' of row_count must be an integer or null, not True"),
+        ({"type": "accepted_values", "values": "new"}, "argument 'values' of accepted_values must be a list"),
+        ({"type": "unique", "columns": "id"}, "argument 'columns' of unique must be a list (text each), not 'id'"),
+        ({"type": "required_columns", "columns": [1]}, "argument 'columns' of required_columns must be a list"),
+        ({"type": "regex", "pattern": 7}, "argument 'pattern' of regex must be text, not 7"),
+        ({"type": "expression", "name": "n", "expr": 1}, "argument 'expr' of expression must be text, not 1"),
+        ({"type": "volume", "k": "3"}, "argument 'k' of volume must be a number, not '3'"),
+        ({"type": "not_null", "severity": "fatal"}, "argument 'severity' of not_null must be 'error' or 'warn'"),
+        ({"type": "freshness", "warn_after_hours": 1, "severity": "x"}, "argument 'severity' of freshness must be"),
+        ({"type": "not_null", "name": ["a"]}, "argument 'name' of not_null must be text, not ['a']"),
+        ({"type": "not_null", "column": 3}, "argument 'column' of not_null must be text, not 3"),
+        ({"type": "totals_match", "to": "u", "to_column": "v", "agg": "avg"}, "'sum' or 'count' or 'count_distinct'"),
+    ],
+)
+def test_value_of_the_wrong_kind_is_named_with_the_expected_kind(item, message):
+    assert message in declaration_error(item)
+
+
+@pytest.mark.parametrize("argument", ["now", "history", "qualified_name", "table"])
+def test_context_parameters_cannot_be_declared(argument):
+    item = {"type": "volume", argument: "x"}
+    assert declaration_error(item, None).startswith(f"unknown argument(s) ['{argument}'] for volume")
+
+
+def test_a_column_check_needs_a_column_unless_given_one():
+    message = "not_null needs a column (declare it under columns:, or give column:)"
+    assert declaration_error("not_null", None) == message
+    assert declaration_error({"type": "unique"}, None) == message.replace("not_null", "unique")
+    check = declare({"type": "not_null", "column": "b"}, None)
+    assert (check.name, check.column) == ("not_null__t__b", "b")
+    assert declare({"type": "not_null", "column": "b"}).column == "b"  # column: wins over the entry
+    assert declare({"type": "unique", "columns": ["a", "b"]}, None).key == ("a", "b")
+
+
+def test_common_keys_rename_redescribe_and_rethreshold_any_type():
+    check = declare(
+        {"type": "freshness", "warn_after_hours": 1, "name": "recent", "description": "d", "severity": "warn"}
+    )
+    assert (check.name, check.description, check.severity) == ("recent__t", "d", "warn")
+    assert declare({"type": "not_null", "error_if": "> 5"}).thresholds == ("> 5", None)
+
+
+def test_two_checks_with_one_name_need_a_name():
+    spec = {"checks": [{"type": "row_count", "min": 1}, {"type": "row_count", "min": 2}]}
+    with pytest.raises(CheckDeclarationError) as exc:
+        checks_from_spec("s.t", spec, now=NOW, origin="m.yml")
+    assert str(exc.value) == "m.yml: s.t: two checks are named row_count_min__t: give one a `name:`"
+    spec["checks"][1]["name"] = "at_least_two"
+    assert [c.name for c in checks_from_spec("s.t", spec, now=NOW, origin="m.yml")] == [
+        "row_count_min__t",
+        "at_least_two__t",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"checks": "not_null"}, "m.yml: s.t: checks must be a list, not 'not_null'"),
+        ({"columns": ["a"]}, "m.yml: s.t: columns: expected a mapping, not ['a']"),
+        ({"columns": {"a": {"checks": {"type": "not_null"}}}}, "m.yml: s.t.a: checks must be a list"),
+        ({"checks": [3]}, "m.yml: s.t: bad check 3: missing 'type': a check is a type name or a mapping"),
+    ],
+)
+def test_malformed_spec_is_named(spec, message):
+    with pytest.raises(CheckDeclarationError) as exc:
+        checks_from_spec("s.t", spec, now=NOW, origin="m.yml")
+    assert str(exc.value).startswith(message), str(exc.value)
+
+
+def test_source_checks_primary_key_must_be_a_list_of_columns():
+    with pytest.raises(CheckDeclarationError) as exc:
+        source_checks("raw_x", {"primary_key": "id"}, now=NOW, origin="s.yml")
+    assert str(exc.value) == "s.yml: raw.raw_x: primary_key must be a list of column names, not 'id'"
+
+
+def test_totals_match_from_spec_reads_the_qualified_table():
+    spec = {
+        "checks": [
+            {"type": "totals_match", "column": "revenue", "to": "marts.order_items", "to_column": "product_price"},
+            {
+                "type": "totals_match",
+                "column": "orders",
+                "to": "marts.orders",
+                "to_column": "order_id",
+                "to_agg": "count_distinct",
+            },
+        ]
+    }
+    revenue, orders = checks_from_spec("metrics.daily", spec, now=NOW, origin="m.yml")
+    assert (revenue.name, revenue.references) == ("totals_match__daily__revenue__order_items", ("marts.order_items",))
+    assert (orders.name, orders.references) == ("totals_match__daily__orders__orders", ("marts.orders",))
+    tables = {
+        "daily": ibis.memtable({"revenue": [10.0, 5.5], "orders": [2, 1]}),
+        "marts.order_items": ibis.memtable({"product_price": [6.0, 4.0, 5.5]}),
+        "marts.orders": ibis.memtable({"order_id": ["o1", "o2", "o2", "o3"]}),
+    }
+    assert [outcome(c, tables) for c in (revenue, orders)] == [(0, 0.0, "error if >0", "pass")] * 2
+
+
+# --- the catalogue and the decorator -------------------------------------------------------
+
+BUILT_IN = {
+    "not_null": True,
+    "unique": False,
+    "accepted_values": True,
+    "relationship": True,
+    "expression": False,
+    "range": True,
+    "regex": True,
+    "date_window": True,
+    "type": True,
+    "required_columns": False,
+    "row_count": False,
+    "freshness": True,
+    "volume": False,
+    "totals_match": True,
+}  # type -> needs a column
+
+
+def test_catalogue_lists_every_built_in_type_with_its_arguments_and_doc():
+    catalogue = check_types()
+    modules = {"duckbook.quality.row_checks", "duckbook.quality.aggregate_checks"}
+    built_in = {name: t for name, t in catalogue.items() if t.function.__module__ in modules}
+    assert {name: t.needs_column for name, t in built_in.items()} == BUILT_IN
+    assert list(catalogue) == sorted(catalogue)
+    assert all(t.doc and t.name == name for name, t in catalogue.items())
+    assert [p.name for p in catalogue["range"].arguments] == ["min", "max", "severity", "error_if", "warn_if"]
+    assert [p.name for p in catalogue["volume"].arguments] == ["k", "min_runs", "severity"]  # context left out
+    assert catalogue["not_null"].doc == "Rows where ``column`` is null."
+    assert catalogue["range"].function is in_range
+
+
+@check_type("test_positive")
+def positive(table: str, column: str, *, strict: bool = True, severity: Severity = "error") -> RowCheck:
+    """Rows whose ``column`` is negative (or zero, when ``strict``)."""
+    return RowCheck(
+        name=f"positive__{table}__{column}",
+        table=table,
+        column=column,
+        severity=severity,
+        description=f"{table}.{column} > 0" if strict else f"{table}.{column} >= 0",
+        failing=lambda t: t[table].filter(t[table][column] <= 0 if strict else t[table][column] < 0),
+    )
+
+
+def test_a_type_added_with_the_decorator_is_usable_from_a_spec():
+    assert check_types()["test_positive"].needs_column
+    spec = {
+        "columns": {"x": {"checks": ["test_positive", {"type": "test_positive", "strict": False, "name": "nonneg"}]}}
+    }
+    strict, lax = checks_from_spec("s.t", spec, now=NOW, origin="m.yml")
+    assert (strict.name, lax.name, lax.description) == ("positive__t__x", "nonneg__t", "t.x >= 0")
+    t = {"t": ibis.memtable({"x": [-1, 0, 1]})}
+    assert [outcome(c, t)[0] for c in (strict, lax)] == [2, 1]
+    assert "argument 'strict' of test_positive must be true or false, not 'no'" in declaration_error(
+        {"type": "test_positive", "strict": "no"}
+    )
+
+
+def test_decorator_rejects_a_taken_name_and_undeclarable_signatures():
+    with pytest.raises(ValueError, match="check type 'not_null' is already registered"):
+        check_type("not_null")(positive)
+
+    def no_table(name: str) -> RowCheck: ...
+
+    def kwargs(table: str, **options: object) -> RowCheck: ...
+
+    def args_first(table: str, threshold: int, *columns: str) -> RowCheck: ...
+
+    with pytest.raises(ValueError, match="the first parameter must be table"):
+        check_type("test_no_table")(no_table)
+    with pytest.raises(ValueError, match=r"\*\*kwargs cannot be validated"):
+        check_type("test_kwargs")(kwargs)
+    with pytest.raises(ValueError, match=r"only context parameters .* may precede \*args"):
+        check_type("test_args_first")(args_first)
+    assert not {"test_no_table", "test_kwargs", "test_args_first"} & check_types().keys()
