@@ -18,7 +18,9 @@ import ibis
 import ibis.expr.types as ir
 import polars as pl
 
-from duckbook.quality import checks as _checks
+from duckbook.quality import evaluate as _checks
+from duckbook.quality.registry import HISTORY
+from duckbook.quality.types import Check, RowCheck
 from duckbook import config as _config
 from duckbook import engine
 from duckbook.build import lineage
@@ -137,17 +139,17 @@ class Build:
         """Rows per staged table, sorted by table name (counted once per change of the build)."""
         if self._counts is None:
             names = sorted(self._staged)
-            counts = _checks.count_rows([self.tables[n] for n in names])
+            counts = engine.count_rows([self.tables[n] for n in names])
             self._counts = pl.DataFrame({"table": [f"{self.schema}.{n}" for n in names], "rows": counts},
                                         schema={"table": pl.String, "rows": pl.Int64})
         return self._counts
 
-    def audit(self, checks: Sequence[_checks.Check], context: Mapping[str, ir.Table] | None = None) -> pl.DataFrame:
+    def audit(self, checks: Sequence[Check], context: Mapping[str, ir.Table] | None = None) -> pl.DataFrame:
         """Run ``checks`` on the staged tables (``context`` supplies other tables they reference),
         store the results in ``ops.check_results`` and return them for display."""
         known = {**(context or {}), **self.tables}
-        if engine.table_exists(self.ctx.con, engine.OPS_SCHEMA, _checks.HISTORY):  # for volume checks
-            known.setdefault(_checks.HISTORY, self.ctx.con.table(_checks.HISTORY, database=engine.OPS_SCHEMA))
+        if engine.table_exists(self.ctx.con, engine.OPS_SCHEMA, HISTORY):  # for volume checks
+            known.setdefault(HISTORY, self.ctx.con.table(HISTORY, database=engine.OPS_SCHEMA))
         missing = sorted({c.table for c in checks} - known.keys())
         if missing:
             raise LookupError(f"checks name table(s) not in this build: {', '.join(missing)}")
@@ -165,13 +167,13 @@ class Build:
         self._results = results
         return results.drop("run_id", "stage", "schema_name", "checked_at").order_by("table_name", "check_name").to_polars()
 
-    def _store_failures(self, checks: Sequence[_checks.Check], known: Mapping[str, ir.Table], results: ir.Table) -> None:
+    def _store_failures(self, checks: Sequence[Check], known: Mapping[str, ir.Table], results: ir.Table) -> None:
         """Keep the failing rows of failed error checks in ``ops.check_failures`` (as JSON, up to
         :data:`MAX_STORED_FAILURES` per check) so an engineer can query what broke."""
         failed = set(results.filter(results.status == "fail").check_name.to_pyarrow().to_pylist())
         rows = []
         for check in checks:
-            if check.name not in failed or check.failing is None:
+            if check.name not in failed or not isinstance(check, RowCheck):
                 continue
             bad = check.failing(known).limit(MAX_STORED_FAILURES).to_pyarrow().to_pylist()
             rows += [{"check_name": check.name, "table_name": check.table, "row_number": i + 1,
@@ -187,7 +189,7 @@ class Build:
     def publish(self) -> pl.DataFrame:
         """Swap every staged table in, in one transaction, and return their row counts.
 
-        Raises :class:`duckbook.quality.checks.CheckFailed` (and drops the staged tables, leaving the
+        Raises :class:`duckbook.quality.evaluate.CheckFailed` (and drops the staged tables, leaving the
         published ones untouched) when an error check failed, and ``RuntimeError`` when the build
         was not audited since its last change.
         """

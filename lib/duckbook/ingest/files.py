@@ -22,7 +22,6 @@ from duckbook import engine
 from duckbook.build.stage import Build, StageContext
 from duckbook.ingest import csvfile
 from duckbook.ingest.contracts import Contract, ContractError, good_rows, quarantine_rows, validate_rows
-from duckbook.quality import checks
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,7 +129,7 @@ def ingest_file(ctx: StageContext, build: Build, contract: Contract, source_dir:
         )
         bad = bad.union(unreadable.cast(bad.schema()))
     engine.append(con, engine.OPS_SCHEMA, "quarantine", bad, replace_where={"batch_id": batch_id})
-    landed, quarantined, duplicates = checks.count_rows(
+    landed, quarantined, duplicates = engine.count_rows(
         [build.tables[contract.name], bad, bad.filter(bad.reason_code == "duplicate_key")]
     )
     # read = every non-blank data line the file has (a record spanning lines counts once per line
@@ -181,14 +180,4 @@ def quarantine_summary(ctx: StageContext, batch_ids: list[str]) -> pl.DataFrame:
         .agg(rows=ibis._.count(), first_line=ibis._.line.min())
         .order_by("source_table", "reason")
         .to_polars()
-    )
-
-
-def reconciliation_check(manifest_table: str = "ingest_manifest") -> checks.Check:
-    """Error check: for every batch, rows read = rows landed + rows quarantined."""
-    return checks.expression(
-        manifest_table,
-        "rows_reconcile",
-        lambda t: t.rows_read == t.rows_landed + t.rows_quarantined,
-        "rows read = rows landed + rows quarantined, per batch",
     )
