@@ -19,7 +19,7 @@ import polars as pl
 
 from duckbook.quality import checks as _checks
 from duckbook import config as _config
-from duckbook import engine
+from duckbook import engine, ops
 from duckbook.build import lineage
 from duckbook.params import parse_date, parse_timestamp, validate_identifier, validate_token
 
@@ -125,8 +125,8 @@ class Build:
         """Run ``checks`` on the staged tables (``context`` supplies other tables they reference),
         store the results in ``ops.check_results`` and return them for display."""
         known = {**(context or {}), **self.tables}
-        if engine.table_exists(self.ctx.con, engine.OPS_SCHEMA, _checks.HISTORY):  # for volume checks
-            known.setdefault(_checks.HISTORY, self.ctx.con.table(_checks.HISTORY, database=engine.OPS_SCHEMA))
+        if (history := ops.read(self.ctx.con, _checks.HISTORY)) is not None:  # for volume checks
+            known.setdefault(_checks.HISTORY, history)
         missing = sorted({c.table for c in checks} - known.keys())
         if missing:
             raise LookupError(f"checks name table(s) not in this build: {', '.join(missing)}")
@@ -138,7 +138,7 @@ class Build:
             "checked_at": ibis.literal(self.ctx.run_started_at, type="timestamp"),
         }
         results = results.mutate(**stamp)
-        engine.append(self.ctx.con, engine.OPS_SCHEMA, "check_results", results,
+        ops.record(self.ctx.con, "check_results", results,
                       replace_where={"run_id": self.ctx.run_id, "stage": self.ctx.stage, "schema_name": self.schema})
         self._store_failures(checks, known, results)
         self._results = results
@@ -156,12 +156,12 @@ class Build:
             rows += [{"check_name": check.name, "table_name": check.table, "row_number": i + 1,
                       "row_json": json.dumps(r, default=str, sort_keys=True)} for i, r in enumerate(bad)]
         replace = {"run_id": self.ctx.run_id, "stage": self.ctx.stage, "schema_name": self.schema}
-        if not rows and not engine.table_exists(self.ctx.con, engine.OPS_SCHEMA, "check_failures"):
+        if not rows and not ops.exists(self.ctx.con, "check_failures"):
             return
         table = ibis.memtable(rows, schema={"check_name": "string", "table_name": "string", "row_number": "int64", "row_json": "string"})
         stamped = table.mutate(run_id=ibis.literal(self.ctx.run_id), stage=ibis.literal(self.ctx.stage),
                                schema_name=ibis.literal(self.schema))
-        engine.append(self.ctx.con, engine.OPS_SCHEMA, "check_failures", stamped, replace_where=replace)
+        ops.record(self.ctx.con, "check_failures", stamped, replace_where=replace)
 
     def publish(self) -> pl.DataFrame:
         """Swap every staged table in, in one transaction, and return their row counts.
@@ -186,7 +186,7 @@ class Build:
             schema_name=ibis.literal(self.schema),
             published_at=ibis.literal(self.ctx.run_started_at, type="timestamp"),
         )
-        engine.append(self.ctx.con, engine.OPS_SCHEMA, "publish_log", log,
+        ops.record(self.ctx.con, "publish_log", log,
                       replace_where={"run_id": self.ctx.run_id, "stage": self.ctx.stage, "schema_name": self.schema})
         lineage.record(self.ctx.con, self.schema, self._lineage, run_id=self.ctx.run_id)
         self._staged, self._tables, self._lineage, self._results, self._counts = {}, {}, {}, None, None

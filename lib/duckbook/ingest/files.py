@@ -18,7 +18,7 @@ from pathlib import Path
 import ibis
 import polars as pl
 
-from duckbook import engine
+from duckbook import engine, ops
 from duckbook.build.stage import Build, StageContext
 from duckbook.ingest import csvfile
 from duckbook.ingest.contracts import Contract, ContractError, good_rows, quarantine_rows, validate_rows
@@ -129,7 +129,7 @@ def ingest_file(ctx: StageContext, build: Build, contract: Contract, source_dir:
             ]
         )
         bad = bad.union(unreadable.cast(bad.schema()))
-    engine.append(con, engine.OPS_SCHEMA, "quarantine", bad, replace_where={"batch_id": batch_id})
+    ops.record(con, "quarantine", bad, replace_where={"batch_id": batch_id})
     landed, quarantined, duplicates = checks.count_rows(
         [build.tables[contract.name], bad, bad.filter(bad.reason_code == "duplicate_key")]
     )
@@ -162,9 +162,8 @@ def ingest(ctx: StageContext, contracts: Mapping[str, Contract], source_dir: str
     manifest = pl.DataFrame([dataclasses.asdict(b) for b in batches]).with_columns(
         run_id=pl.lit(ctx.run_id), ingested_at=pl.lit(ctx.run_started_at)
     )
-    engine.append(
+    ops.record(
         ctx.con,
-        engine.OPS_SCHEMA,
         "ingest_manifest",
         ibis.memtable(manifest.to_arrow()),
         replace_where={"batch_id": manifest["batch_id"].to_list()},
@@ -174,7 +173,7 @@ def ingest(ctx: StageContext, contracts: Mapping[str, Contract], source_dir: str
 
 def quarantine_summary(ctx: StageContext, batch_ids: list[str]) -> pl.DataFrame:
     """Quarantined rows of the given batches, per table and reason, with the first line."""
-    q = ctx.con.table("quarantine", database=engine.OPS_SCHEMA)
+    q = ops.table(ctx.con, "quarantine")
     return (
         q.filter(q.batch_id.isin(batch_ids))
         .group_by("source_table", "reason")

@@ -10,7 +10,7 @@ import ibis
 import polars as pl
 
 from duckbook import config as _config
-from duckbook import engine
+from duckbook import engine, ops
 from duckbook.ingest.files import reconciliation_check
 from duckbook.quality import checks as _checks
 
@@ -40,8 +40,8 @@ def check_warehouse(
                 raise LookupError(f"schema {schema} is not in {cfg.warehouse}: run the pipeline first")
             tables = {n: con.table(n, database=schema) for n in con.list_tables(database=schema)}
             for name in ("publish_log", "ingest_manifest"):
-                if engine.table_exists(con, engine.OPS_SCHEMA, name):
-                    tables[name] = con.table(name, database=engine.OPS_SCHEMA)
+                if (found := ops.read(con, name)) is not None:
+                    tables[name] = found
             if schema == "raw" and "ingest_manifest" in tables and not select:
                 checks = [reconciliation_check(), *checks]
             absent = sorted({c.table for c in checks} - tables.keys())
@@ -65,7 +65,7 @@ def run_summary(con: engine.DuckDBBackend, run_id: str, *, trailing_runs: int = 
       latest ingest;
     * ``sources``: per source table, rows read / landed / quarantined and when it was ingested.
     """
-    results = con.table("check_results", database=engine.OPS_SCHEMA)
+    results = ops.table(con, "check_results")
     this_run = results.filter(results.run_id == run_id)
     status = (
         this_run.group_by("schema_name", "table_name")
@@ -96,7 +96,7 @@ def run_summary(con: engine.DuckDBBackend, run_id: str, *, trailing_runs: int = 
         .order_by("schema_name", "table_name", "check_name")
         .to_polars()
     )
-    manifest = con.table("ingest_manifest", database=engine.OPS_SCHEMA)
+    manifest = ops.table(con, "ingest_manifest")
     latest = manifest.filter(manifest.ingested_at == manifest.ingested_at.max().over(group_by="table"))
     sources = (
         latest.select("table", "rows_read", "rows_landed", "rows_quarantined", "ingested_at")
@@ -104,8 +104,7 @@ def run_summary(con: engine.DuckDBBackend, run_id: str, *, trailing_runs: int = 
         .to_polars()
     )
     quarantine = pl.DataFrame(schema={"source_table": pl.String, "reason_code": pl.String, "rows": pl.Int64})
-    if engine.table_exists(con, engine.OPS_SCHEMA, "quarantine"):
-        q = con.table("quarantine", database=engine.OPS_SCHEMA)
+    if (q := ops.read(con, "quarantine")) is not None:
         q = q.filter(q.batch_id.isin(latest.batch_id))
         quarantine = (
             q.group_by("source_table", "reason_code")

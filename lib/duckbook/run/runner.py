@@ -37,7 +37,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from duckbook import config as _config
-from duckbook import engine, params
+from duckbook import engine, ops, params
 
 KERNEL = "python3"
 #: Parameters the runner fills in for every stage that declares them.
@@ -314,10 +314,10 @@ def _echo(message: str, err: bool = False) -> None:
 
 def _finish(built: Path, log: list[dict[str, object]]) -> None:
     """Fill rows_written from ops.publish_log and store the run log in the build."""
-    written = engine.rows_published(built, str(log[0]["run_id"]))
+    written = ops.rows_published(built, str(log[0]["run_id"]))
     for entry in log:
         entry["rows_written"] = written.get(str(entry["stage"]), 0)
-    engine.write_run_log(built, log)
+    ops.write_run_log(built, [ops.RunLogEntry(**entry) for entry in log])  # type: ignore[arg-type]
 
 
 def _record_failure(warehouse: Path, log: list[dict[str, object]], echo) -> None:
@@ -325,7 +325,7 @@ def _record_failure(warehouse: Path, log: list[dict[str, object]], echo) -> None
     if not log:
         return
     try:
-        engine.write_run_log(warehouse, log)
+        ops.write_run_log(warehouse, [ops.RunLogEntry(**entry) for entry in log])  # type: ignore[arg-type]
     except Exception as exc:  # locked by an interactive session
         echo(
             f"note: could not record the failed run in {warehouse} ({exc}); see the run directory's run_log.json",
