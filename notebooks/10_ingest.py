@@ -33,6 +33,7 @@ warehouse: str = ""  # DuckDB warehouse file; empty: configured (DUCKBOOK_WAREHO
 
 # %%
 import duckbook
+from duckbook import ops
 from duckbook.ingest.files import ingest, quarantine_summary
 from jaffle_shop import checks
 from jaffle_shop.contracts import CONTRACTS
@@ -58,7 +59,7 @@ quarantine_summary(ctx, manifest["batch_id"].to_list())
 # ## Audit and publish schema `raw`
 
 # %%
-build.audit(checks.for_schema("raw", ctx.run_date), context={"ingest_manifest": ctx.con.table("ingest_manifest", database="ops")}).select(
+build.audit(checks.for_schema("raw", ctx.run_date), context={"ingest_manifest": ops.table(ctx.con, "ingest_manifest")}).select(
     "table_name", "check_name", "failing_rows", "status"
 )
 
