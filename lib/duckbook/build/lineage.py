@@ -46,7 +46,7 @@ def record(con: engine.DuckDBBackend, schema: str, tables: Mapping[str, Mapping[
         for name, info in sorted(tables.items())
     ]
     ops.record(con, "lineage", ibis.memtable(rows),
-                  replace_where={"schema_name": schema, "table_name": sorted(tables)})
+               replace_where={"schema_name": schema, "table_name": sorted(tables)})
 
 
 def column_lineage(sql: str, columns: list[str]) -> dict[str, list[str]]:

@@ -139,7 +139,7 @@ class Build:
         }
         results = results.mutate(**stamp)
         ops.record(self.ctx.con, "check_results", results,
-                      replace_where={"run_id": self.ctx.run_id, "stage": self.ctx.stage, "schema_name": self.schema})
+                   replace_where={"run_id": self.ctx.run_id, "stage": self.ctx.stage, "schema_name": self.schema})
         self._store_failures(checks, known, results)
         self._results = results
         return results.drop("run_id", "stage", "schema_name", "checked_at").order_by("table_name", "check_name").to_polars()
@@ -187,7 +187,7 @@ class Build:
             published_at=ibis.literal(self.ctx.run_started_at, type="timestamp"),
         )
         ops.record(self.ctx.con, "publish_log", log,
-                      replace_where={"run_id": self.ctx.run_id, "stage": self.ctx.stage, "schema_name": self.schema})
+                   replace_where={"run_id": self.ctx.run_id, "stage": self.ctx.stage, "schema_name": self.schema})
         lineage.record(self.ctx.con, self.schema, self._lineage, run_id=self.ctx.run_id)
         self._staged, self._tables, self._lineage, self._results, self._counts = {}, {}, {}, None, None
         return counts

@@ -4,10 +4,10 @@ sqlglot quotes every name and literal (a table called ``select``, a schema ``a"b
 a quote), so no statement is ever assembled from strings. Nothing here opens a connection or
 runs a statement: :mod:`duckbook.engine.tables` does.
 
->>> render(drop_table("a\\"b", "select"))
-'DROP TABLE IF EXISTS "a""b"."select"'
->>> render(delete_where("ops", "log", {"run_id": "it's", "stage": ["a", "b"]}))
-'DELETE FROM "ops"."log" WHERE "run_id" = \\'it\\'\\'s\\' AND "stage" IN (\\'a\\', \\'b\\')'
+>>> print(render(drop_table('a"b', "select")))
+DROP TABLE IF EXISTS "a""b"."select"
+>>> print(render(delete_where("ops", "log", {"run_id": "it's", "stage": ["a", "b"]})))
+DELETE FROM "ops"."log" WHERE "run_id" = 'it''s' AND "stage" IN ('a', 'b')
 """
 
 from __future__ import annotations
