@@ -32,13 +32,11 @@ import polars as pl
 
 import duckbook  # first: it spares altair's jsonschema a slow optional import
 from duckbook.publish import page as report
-from duckbook.quality import warehouse as quality
+from duckbook.quality import summary as quality
 
 ctx = duckbook.start_stage("50_report_quality", run_id=run_id, run_started_at=run_started_at, run_date=run_date, warehouse=warehouse)
-checks_run = ctx.con.table("check_results", database="ops")
-latest_run = ctx.run_id if ctx.run_id in checks_run.run_id.to_pyarrow().to_pylist() else checks_run.order_by(checks_run.checked_at.desc()).run_id.to_pyarrow().to_pylist()[0]
-summary = quality.run_summary(ctx.con, latest_run)
-data_date = ctx.tables("marts")["orders"].ordered_at.max().to_pyarrow().as_py()
+summary = quality.run_summary(ctx.con, quality.latest_checked_run(ctx.con, prefer=ctx.run_id))
+data_date = ctx.table("marts.orders").ordered_at.max().to_pyarrow().as_py()
 ctx.close()
 report.setup_charts()
 

@@ -28,7 +28,7 @@ def __getattr__(name: str):
 
         return connect
     if name == "start_stage":
-        from duckbook.build.stage import start_stage
+        from duckbook.build.context import start_stage
 
         return start_stage
     raise AttributeError(f"module 'duckbook' has no attribute {name!r}")

@@ -91,6 +91,8 @@ def load(root: Path | None = None, **overrides: object) -> Config:
             settings[name] = value
     if unknown := sorted(set(overrides) - _SETTINGS):
         raise ConfigError(f"unknown duckbook setting(s) {', '.join(unknown)}; known: {', '.join(sorted(_SETTINGS))}")
+    if empty := sorted(k for k, v in overrides.items() if v == ""):
+        raise ConfigError(f"setting {empty[0]!r} is empty: give a value, or None for the project's setting")
     settings.update({k: v for k, v in overrides.items() if v is not None})
     return _resolve(root, settings)
 

@@ -98,14 +98,3 @@ def stg_supplies(raw_supplies: ir.Table, /) -> ir.Table:
         supply_cost=cents_to_dollars(s.cost),
         is_perishable_supply=s.perishable,
     )
-
-
-#: staging model name -> (raw table it reads, transform)
-MODELS = {
-    "stg_customers": ("raw_customers", stg_customers),
-    "stg_orders": ("raw_orders", stg_orders),
-    "stg_order_items": ("raw_items", stg_order_items),
-    "stg_products": ("raw_products", stg_products),
-    "stg_locations": ("raw_stores", stg_locations),
-    "stg_supplies": ("raw_supplies", stg_supplies),
-}

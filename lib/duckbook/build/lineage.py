@@ -14,9 +14,9 @@ from collections.abc import Mapping
 import ibis
 import ibis.expr.types as ir
 
-from duckbook import engine
+from duckbook import engine, ops
 
-STAGED_PREFIX = "_wap_"
+STAGED_PREFIX = engine.STAGED_PREFIX
 
 
 def upstream_tables(expr: ir.Table, schema: str) -> list[str]:
@@ -45,5 +45,4 @@ def record(con: engine.DuckDBBackend, schema: str, tables: Mapping[str, Mapping[
          "run_id": run_id}
         for name, info in sorted(tables.items())
     ]
-    engine.append(con, engine.OPS_SCHEMA, "lineage", ibis.memtable(rows),
-                  replace_where={"schema_name": schema, "table_name": sorted(tables)})
+    ops.record(con, "lineage", ibis.memtable(rows), replace_where={"schema_name": schema, "table_name": sorted(tables)})

@@ -14,7 +14,8 @@ import ibis.expr.types as ir
 from duckbook.errors import ProjectError
 
 if TYPE_CHECKING:
-    from duckbook.build.stage import Build, StageContext
+    from duckbook.build.context import StageContext
+    from duckbook.build.wap import Build
 
 
 def build_models(ctx: StageContext, group: str) -> Build:

@@ -1,10 +1,11 @@
-"""Batch file ingestion: source files -> contract validation -> Parquet raw zone + raw schema.
+"""Batch file landing: source file -> contract validation -> Parquet raw zone + quarantine.
 
-For each contract: the file is hashed (the batch id is content-addressed, so re-ingesting the
+For each contract: the file is hashed (the batch id is content-addressed, so re-landing the
 same file is idempotent), read as text, validated, its good rows landed as Parquet under
-``<lake>/raw/<table>/batch_id=<id>/data.parquet`` (written to a temp file, then renamed) and staged
-into the ``raw`` build; broken rows go to ``ops.quarantine`` with reason, file and line, and
-``ops.ingest_manifest`` records rows read / landed / quarantined per batch.
+``<lake>/raw/<table>/batch_id=<id>/data.parquet`` (written to a temp file, then renamed); broken
+rows go to ``ops.quarantine`` with reason, file and line, and :func:`record_manifest` records
+rows read / landed / quarantined per batch in ``ops.ingest_manifest``. Staging the landed rows
+into the ``raw`` schema is the build's job (:mod:`duckbook.build.ingest`).
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import ibis
+import ibis.expr.types as ir
 import polars as pl
 
-from duckbook import engine
-from duckbook.build.stage import Build, StageContext
+from duckbook import engine, ops
 from duckbook.ingest import csvfile
 from duckbook.ingest.contracts import Contract, ContractError, good_rows, quarantine_rows, validate_rows
 
@@ -79,36 +80,39 @@ def file_digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def ingest_file(ctx: StageContext, build: Build, contract: Contract, source_dir: Path) -> Batch:
-    """Ingest one file into the raw build, the lake and the quarantine (see module docstring)."""
+@dataclasses.dataclass(frozen=True)
+class Landing:
+    """Where and for which run files are landed."""
+
+    con: engine.DuckDBBackend
+    lake_dir: Path
+    run_id: str
+    run_started_at: dt.datetime
+    run_date: dt.date
+
+
+def land_file(landing: Landing, contract: Contract, source_dir: Path) -> tuple[ir.Table, Batch]:
+    """Land one file in the raw zone and the quarantine (see module docstring); return the
+    landed rows (read back from the Parquet batch) and the batch's counts."""
     path = (source_dir / contract.file).resolve()
     batch_id = f"{contract.name}-{file_digest(path)[:16]}"
-    con = ctx.con
+    con = landing.con
     try:
         parsed = csvfile.read_records(path)
     except csvfile.FileError as exc:
         raise ContractError(str(exc)) from None
     text = ibis.memtable(csvfile.to_arrow(parsed))
     # Values after the end of run_date are in the future for this run.
-    latest = ibis.literal(dt.datetime.combine(ctx.run_date, dt.time.max).replace(microsecond=0), type="timestamp")
+    latest = ibis.literal(dt.datetime.combine(landing.run_date, dt.time.max).replace(microsecond=0), type="timestamp")
     validated = engine.materialize_temp(con, validate_rows(text, contract, latest_allowed=latest), prefix="_validated")
-    ingested_at = ibis.literal(ctx.run_started_at, type="timestamp")
-    good = good_rows(
-        validated,
-        contract,
-        {
-            "_batch_id": ibis.literal(batch_id),
-            "_source_file": ibis.literal(str(path)),
-            "_ingested_at": ingested_at,
-        },
-    )
-    parquet = ctx.cfg.lake_dir / "raw" / contract.name / f"batch_id={batch_id}" / "data.parquet"
-    engine.write_parquet(con, good, parquet)
+    ingested_at = ibis.literal(landing.run_started_at, type="timestamp")
+    metadata = {"_batch_id": ibis.literal(batch_id), "_source_file": ibis.literal(str(path)), "_ingested_at": ingested_at}
+    parquet = landing.lake_dir / "raw" / contract.name / f"batch_id={batch_id}" / "data.parquet"
+    engine.write_parquet(con, good_rows(validated, contract, metadata), parquet)
     # hive_partitioning off: the batch_id=... directory must not become a column
     landed = con.read_parquet(parquet, hive_partitioning=False)
-    build.add(contract.name, landed, sources=[f"file:{path}", f"lake:{parquet.parent.parent}"])
     bad = quarantine_rows(
-        validated, contract, batch_id=batch_id, source_file=str(path), run_id=ctx.run_id, quarantined_at=ingested_at
+        validated, contract, batch_id=batch_id, source_file=str(path), run_id=landing.run_id, quarantined_at=ingested_at
     )
     if parsed.rejects:  # lines that never became a record: encoding, NUL bytes, quotes, field count
         unreadable = ibis.memtable(
@@ -121,59 +125,50 @@ def ingest_file(ctx: StageContext, build: Build, contract: Contract, source_dir:
                     "reason_code": r.reason,
                     "reason": f"{r.reason}: {r.detail}",
                     "raw_row": r.raw,
-                    "run_id": ctx.run_id,
-                    "quarantined_at": ctx.run_started_at,
+                    "run_id": landing.run_id,
+                    "quarantined_at": landing.run_started_at,
                 }
                 for r in parsed.rejects
             ]
         )
         bad = bad.union(unreadable.cast(bad.schema()))
-    engine.append(con, engine.OPS_SCHEMA, "quarantine", bad, replace_where={"batch_id": batch_id})
-    landed, quarantined, duplicates = engine.count_rows(
-        [build.tables[contract.name], bad, bad.filter(bad.reason_code == "duplicate_key")]
-    )
+    ops.record(con, "quarantine", bad, replace_where={"batch_id": batch_id})
+    n_landed, quarantined, duplicates = engine.count_rows([landed, bad, bad.filter(bad.reason_code == "duplicate_key")])
     # read = every non-blank data line the file has (a record spanning lines counts once per line
     # it spans only if it breaks), so a line lost anywhere fails the reconciliation check
     read = parsed.record_count + len(parsed.rejects)
-    return Batch(
+    batch = Batch(
         table=contract.name,
         batch_id=batch_id,
         source_file=str(path),
         parquet_path=str(parquet),
         rows_read=read,
-        rows_landed=landed,
+        rows_landed=n_landed,
         rows_quarantined=quarantined,
         rows_duplicate=duplicates,
         extra_columns=",".join(c for c in parsed.header if c not in contract.column_names),
     )
+    return landed, batch
 
 
-def ingest(ctx: StageContext, contracts: Mapping[str, Contract], source_dir: str | Path) -> tuple[Build, pl.DataFrame]:
-    """Ingest every contract's file from ``source_dir`` into a ``raw`` build (not yet published).
-
-    Returns the build (audit and publish it) and the manifest of the batches, which is also
-    recorded in ``ops.ingest_manifest``.
-    """
-    source = ctx.cfg.root / source_dir if not Path(source_dir).is_absolute() else Path(source_dir)
-    preflight(contracts, source)
-    build = ctx.build("raw")
-    batches = [ingest_file(ctx, build, c, source) for c in contracts.values()]
+def record_manifest(landing: Landing, batches: list[Batch]) -> pl.DataFrame:
+    """Record ``batches`` in ``ops.ingest_manifest`` (replacing earlier records of the same
+    batches) and return them as a frame for display."""
     manifest = pl.DataFrame([dataclasses.asdict(b) for b in batches]).with_columns(
-        run_id=pl.lit(ctx.run_id), ingested_at=pl.lit(ctx.run_started_at)
+        run_id=pl.lit(landing.run_id), ingested_at=pl.lit(landing.run_started_at)
     )
-    engine.append(
-        ctx.con,
-        engine.OPS_SCHEMA,
+    ops.record(
+        landing.con,
         "ingest_manifest",
         ibis.memtable(manifest.to_arrow()),
         replace_where={"batch_id": manifest["batch_id"].to_list()},
     )
-    return build, manifest.drop("parquet_path", "source_file", "ingested_at")
+    return manifest.drop("parquet_path", "source_file", "ingested_at")
 
 
-def quarantine_summary(ctx: StageContext, batch_ids: list[str]) -> pl.DataFrame:
+def quarantine_summary(con: engine.DuckDBBackend, batch_ids: list[str]) -> pl.DataFrame:
     """Quarantined rows of the given batches, per table and reason, with the first line."""
-    q = ctx.con.table("quarantine", database=engine.OPS_SCHEMA)
+    q = ops.table(con, "quarantine")
     return (
         q.filter(q.batch_id.isin(batch_ids))
         .group_by("source_table", "reason")

@@ -1,2 +1,28 @@
 """The toolkit's own tables (schema ``ops``): run log, publish log, check results and failures,
-quarantine, ingest manifest, lineage."""
+quarantine, ingest manifest, lineage.
+
+Each table is declared once (:mod:`duckbook.ops.tables`); :func:`record` is its one writer and
+:func:`read` / :func:`table` / :func:`exists` its readers (:mod:`duckbook.ops.store`); the runner
+keeps the run log with plain DuckDB (:mod:`duckbook.ops.runlog`). Importing this package does not
+import Ibis.
+"""
+
+from duckbook.ops.runlog import rows_published, write_run_log
+from duckbook.ops.store import conform, exists, read, record, table
+from duckbook.ops.tables import SCHEMA, OpsTableError, OpsTableNotFound, RunLogEntry, columns, schema
+
+__all__ = [
+    "SCHEMA",
+    "OpsTableError",
+    "OpsTableNotFound",
+    "RunLogEntry",
+    "columns",
+    "conform",
+    "exists",
+    "read",
+    "record",
+    "rows_published",
+    "schema",
+    "table",
+    "write_run_log",
+]

@@ -53,6 +53,10 @@ class Model:
     #: the stage group the model is built with (default: its schema)
     group: str = ""
 
+    def __post_init__(self) -> None:
+        if not self.group:
+            object.__setattr__(self, "group", self.schema)
+
     @property
     def qualified(self) -> str:
         """``schema.name``."""

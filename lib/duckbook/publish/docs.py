@@ -20,7 +20,7 @@ from typing import Any, cast
 from markupsafe import Markup
 
 from duckbook import config as _config
-from duckbook import engine
+from duckbook import engine, ops
 from duckbook.project import TableDoc
 from duckbook.publish import site
 from duckbook.publish.column_lineage import cached_column_lineage
@@ -127,17 +127,16 @@ def collect(
     tables = [
         (s, t)
         for s in con.list_databases()
-        if s in LAYERS or s == engine.OPS_SCHEMA
+        if s in LAYERS or s == ops.SCHEMA
         for t in con.list_tables(database=s)
         if not t.startswith("_")
     ]
     recorded = {}
-    if engine.table_exists(con, engine.OPS_SCHEMA, "lineage"):
-        for row in con.table("lineage", database=engine.OPS_SCHEMA).to_pyarrow().to_pylist():
+    if (lineage_log := ops.read(con, "lineage")) is not None:
+        for row in lineage_log.to_pyarrow().to_pylist():
             recorded[f"{row['schema_name']}.{row['table_name']}"] = row
     checks: dict[str, list[dict[str, Any]]] = {}
-    if engine.table_exists(con, engine.OPS_SCHEMA, "check_results"):
-        r = con.table("check_results", database=engine.OPS_SCHEMA)
+    if (r := ops.read(con, "check_results")) is not None:
         latest = r.filter(r.checked_at == r.checked_at.max().over(group_by=[r.schema_name, r.check_name]))
         for row in latest.order_by("check_name").to_pyarrow().to_pylist():
             checks.setdefault(f"{row['schema_name']}.{row['table_name']}", []).append(row)
@@ -206,7 +205,7 @@ def lineage_svg(tables: list[dict[str, Any]]) -> str:
     for s in sources:
         columns.setdefault(0, []).append(s)
     for t in tables:
-        if t["schema"] == engine.OPS_SCHEMA:
+        if t["schema"] == ops.SCHEMA:
             continue
         columns.setdefault(_layer_rank(t["schema"]), []).append(t["key"])
     box_w, box_h, gap_x, gap_y, pad = 190, 22, 60, 8, 10

@@ -2,5 +2,5 @@
 backend. :mod:`~duckbook.quality.types` (what a check is), :mod:`~duckbook.quality.registry` (the
 catalogue of check types; checks from parsed YAML), :mod:`~duckbook.quality.row_checks` and
 :mod:`~duckbook.quality.aggregate_checks` (the built-in check types),
-:mod:`~duckbook.quality.evaluate` (running checks), and :mod:`~duckbook.quality.warehouse` (the
-warehouse-wide check run behind ``duckbook check``)."""
+:mod:`~duckbook.quality.evaluate` (running checks), and :mod:`~duckbook.quality.summary` (what the
+quality report shows of a run). ``duckbook check`` is :mod:`duckbook.build.audit`."""

@@ -51,7 +51,7 @@ def run_checks(checks: Sequence[Check], tables: Tables) -> ir.Table:
     crossed, else ``warn`` when the warn threshold is, else ``pass``. ``failing_rows`` counts the
     rows breaking a row check (aggregate checks: 1 when not passing); ``observed`` is the failing
     share in % (row checks with a percentage threshold) or the observed value. The result is an
-    in-memory table; :class:`duckbook.build.stage.Build` stores it with the run id.
+    in-memory table; :class:`duckbook.build.wap.Build` stores it with the run id.
     """
     row_checks = [c for c in checks if isinstance(c, RowCheck)]
     failing = {id(c): c.failing(tables) for c in row_checks}  # by identity: names may repeat

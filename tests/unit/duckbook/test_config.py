@@ -9,6 +9,7 @@ import pytest
 
 from duckbook import config
 from duckbook.config import Config, load, project_root
+from duckbook.errors import ConfigError
 
 
 @pytest.fixture(autouse=True)
@@ -45,9 +46,10 @@ def test_load_defaults(tmp_path):
         reports_dir=tmp_path / "reports",
         notebooks_dir=tmp_path / "notebooks",
         temp_directory=tmp_path / "data" / "tmp",
-        semantic_layer=tmp_path / "lib" / "jaffle_shop" / "semantic_models.yml",
         memory_limit="4GB",
         threads=2,
+        package=None,
+        project_files=(),
     )
     assert cfg.runs_dir == tmp_path / "reports" / "runs"
 
@@ -106,25 +108,46 @@ def test_environment_overrides_pyproject(tmp_path, monkeypatch):
     assert cfg.memory_limit == "4GB"
 
 
-def test_overrides_win_over_environment_and_ignore_empty(tmp_path, monkeypatch):
+def test_overrides_win_over_environment_and_none_is_not_given(tmp_path, monkeypatch):
     make_project(tmp_path, 'warehouse = "db/wh.duckdb"\nlake_dir = "lake"\n')
     monkeypatch.setenv("DUCKBOOK_WAREHOUSE", "env/other.duckdb")
-    cfg = load(tmp_path, warehouse="explicit.duckdb", lake_dir="", reports_dir=None, threads=4)
+    cfg = load(tmp_path, warehouse="explicit.duckdb", lake_dir=None, reports_dir=None, threads=4)
     assert cfg.warehouse == tmp_path / "explicit.duckdb"
-    assert cfg.lake_dir == tmp_path / "lake"  # "" means not given
-    assert cfg.reports_dir == tmp_path / "reports"  # None means not given
+    assert cfg.lake_dir == tmp_path / "lake"
+    assert cfg.reports_dir == tmp_path / "reports"
     assert cfg.threads == 4
+
+
+def test_an_empty_override_is_an_error_not_the_project_root(tmp_path):
+    make_project(tmp_path)
+    with pytest.raises(ConfigError, match=r"^setting 'lake_dir' is empty"):
+        load(tmp_path, lake_dir="")
+
+
+def test_project_settings(tmp_path, monkeypatch):
+    make_project(tmp_path, 'package = "shop"\nproject_files = ["a.yml", "sub/b.yml"]\n')
+    cfg = load(tmp_path)
+    assert cfg.package == "shop"
+    assert cfg.project_files == (tmp_path / "a.yml", tmp_path / "sub" / "b.yml")
+    monkeypatch.setenv("DUCKBOOK_PROJECT_FILES", "x.yml,y.yml")
+    assert load(tmp_path).project_files == (tmp_path / "x.yml", tmp_path / "y.yml")
+    monkeypatch.delenv("DUCKBOOK_PROJECT_FILES")
+    make_project(tmp_path, 'project_files = "a.yml"\n')
+    assert load(tmp_path).project_files == (tmp_path / "a.yml",)
+    make_project(tmp_path, "project_files = 3\n")
+    with pytest.raises(ConfigError, match=r"'project_files' must be a list of paths, got 3"):
+        load(tmp_path)
 
 
 def test_unknown_setting_in_pyproject(tmp_path):
     make_project(tmp_path, 'warehouse = "w.duckdb"\nwarehuose = "typo"\nzzz = 1\n')
-    with pytest.raises(ValueError, match=r"^unknown duckbook setting\(s\): warehuose, zzz$"):
+    with pytest.raises(ConfigError, match=r"pyproject.toml: unknown duckbook setting\(s\) warehuose, zzz; known: lake_dir, "):
         load(tmp_path)
 
 
 def test_unknown_override(tmp_path):
     make_project(tmp_path)
-    with pytest.raises(ValueError, match=r"unknown duckbook setting\(s\): colour"):
+    with pytest.raises(ConfigError, match=r"^unknown duckbook setting\(s\) colour; known: "):
         load(tmp_path, colour="blue")
 
 

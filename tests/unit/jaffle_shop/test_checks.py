@@ -1,16 +1,17 @@
-"""jaffle_shop.checks.for_schema: the Jaffle Shop's declared checks per schema."""
+"""The Jaffle Shop's declared checks per schema, as the project loader builds them from its YAML."""
 
 from __future__ import annotations
 
 import collections
 import datetime as dt
+from pathlib import Path
 
 import ibis
 import pytest
-import yaml
 
+from duckbook import config, project
 from duckbook.quality.evaluate import run_checks
-from jaffle_shop import checks as jaffle_checks
+from duckbook.quality.row_checks import ingest_reconciliation
 from tests.unit.helpers import rows
 
 
@@ -26,11 +27,22 @@ def outcome(check, tables):
 
 
 RUN_DATE = dt.date(2024, 1, 31)
+ROOT = Path(__file__).resolve().parents[3]
+PUBLISHED = ["daily", "weekly", "monthly", "monthly_by_location", "monthly_by_product"]
 
 
 @pytest.fixture(scope="module")
 def schemas():
-    return {s: jaffle_checks.for_schema(s, RUN_DATE) for s in ("raw", "staging", "marts", "metrics", "ops")}
+    """Every declared check by schema (raw also gets ingestion's reconciliation, as the ingest
+    stage adds it)."""
+    declared = project.load(config.load(ROOT))
+    now = dt.datetime.combine(RUN_DATE, dt.time(23, 59, 59))
+    out = {
+        s: [c for q in declared.docs if q.split(".")[0] == s for c in declared.checks(q, now=now)]
+        for s in ("raw", "staging", "marts", "metrics", "ops")
+    }
+    out["raw"] = [ingest_reconciliation(), *out["raw"]]
+    return out
 
 
 def test_for_schema_raw_reconciliation_and_primary_keys(schemas):
@@ -111,6 +123,15 @@ def test_for_schema_only_its_schema(schemas):
     assert "reconcile" not in " ".join(c.name for c in schemas["staging"] + schemas["marts"])
 
 
+def test_metric_tables_reconcile_with_the_marts(schemas):
+    """totals_match replaces the reconciliation lambdas 40_metrics once spelled by hand."""
+    matches = sorted((c.table, c.name, c.references) for c in schemas["metrics"] if c.name.startswith("totals_match"))
+    assert matches == sorted(
+        [(t, f"totals_match__{t}__revenue__order_items", ("marts.order_items",)) for t in PUBLISHED]
+        + [(t, f"totals_match__{t}__orders__orders", ("marts.orders",)) for t in PUBLISHED if t != "monthly_by_product"]
+    )
+
+
 def test_for_schema_time_checks_use_end_of_run_date(schemas):
     window = next(c for c in schemas["staging"] if c.name == "date_window__stg_orders__ordered_at")
     t = {
@@ -123,11 +144,3 @@ def test_for_schema_time_checks_use_end_of_run_date(schemas):
     assert fresh.description == "the newest order is at most 2 days older than the run date"
     t = {"orders": ibis.memtable({"ordered_at": [dt.date(2024, 1, 29)]}, schema={"ordered_at": "date"})}
     assert outcome(fresh, t) == (1, pytest.approx(72 - 1 / 3600), "warn if >48 hours", "warn")
-
-
-def test_models_yml_ops_descriptions_are_whole():
-    models = yaml.safe_load((jaffle_checks.HERE / "models.yml").read_text(encoding="utf-8"))["models"]
-    assert models["ops.quarantine"] == {
-        "description": "Rows that broke their source contract, with reason, file, line and raw text."
-    }
-    assert models["ops.lineage"] == {"description": "Tables each table is built from, and the SQL it was built with."}

@@ -10,7 +10,6 @@ import ibis
 import ibis.expr.datatypes as idt
 import pyarrow as pa
 
-from jaffle_shop import staging
 from jaffle_shop.staging import (
     cents_to_dollars,
     stg_customers,
@@ -206,14 +205,3 @@ def test_stg_supplies_surrogate_key_and_cost():
             "is_perishable_supply": None,
         },
     ]
-
-
-def test_models_maps_each_staging_model_to_its_raw_table():
-    assert {
-        "stg_customers": ("raw_customers", stg_customers),
-        "stg_orders": ("raw_orders", stg_orders),
-        "stg_order_items": ("raw_items", stg_order_items),
-        "stg_products": ("raw_products", stg_products),
-        "stg_locations": ("raw_stores", stg_locations),
-        "stg_supplies": ("raw_supplies", stg_supplies),
-    } == staging.MODELS

@@ -9,7 +9,7 @@ import ibis
 import nbformat
 import pytest
 
-from duckbook import engine
+from duckbook import engine, ops
 from duckbook.build import lineage
 from duckbook.publish.page import META_KEY
 
@@ -65,10 +65,12 @@ def fill_warehouse(con: engine.DuckDBBackend) -> None:
         {"check_name": "unique__customer_id", "severity": "error", "status": "pass", "failing_rows": 0},
         {"check_name": "not_null__<note>", "severity": "warn", "status": "fail", "failing_rows": 3},
     ]
-    rows = [{"schema_name": "staging", "table_name": "stg_customers", "checked_at": checked_at, **r} for r in results]
-    engine.append(
-        con, engine.OPS_SCHEMA, "check_results", ibis.memtable(rows), replace_where={"schema_name": "staging"}
-    )
+    declared = ops.columns("check_results")
+    rows = [
+        {**dict.fromkeys(declared), "schema_name": "staging", "table_name": "stg_customers", "checked_at": checked_at, **r}
+        for r in results
+    ]
+    ops.record(con, "check_results", ibis.memtable(rows, schema=ops.schema("check_results")), replace_where={"schema_name": "staging"})
 
 
 @pytest.fixture

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from duckbook.build.stage import start_stage
+from duckbook.build.context import start_stage
 from duckbook.ingest.contracts import Column, Contract, ContractError
-from duckbook.ingest.files import ingest
+from duckbook.build.ingest import ingest
 
 pytestmark = pytest.mark.slow
 
-CORPUS = Path(__file__).resolve().parents[2] / "fixtures" / "bad_csv"
+CORPUS = Path(__file__).resolve().parents[3] / "fixtures" / "bad_csv"
 CONTRACTS = {
     "people": Contract(
         "people",

@@ -1,103 +1,31 @@
-"""What a stage notebook holds: the run's identity, a connection, and write-audit-publish builds.
+"""Write-audit-publish: tables built together, audited together, published together.
 
-A stage notebook starts with :func:`start_stage`, builds its tables into a :class:`Build`
-(materialized under hidden ``_wap_`` names), audits them with checks, and publishes them: every
-table of the build is swapped in by one transaction, and only when no error check failed. A failed
-audit drops the staged tables, so the previously published tables stay in place.
+A :class:`Build` materializes each table under a hidden ``_wap_`` name, audits the staged tables
+with checks (by default the project's declared checks for each table, plus any the stage adds
+with :meth:`Build.add_checks`), and publishes them: every table of the build is swapped in by one
+transaction, and only when no error check failed. A failed audit drops the staged tables, so the
+previously published tables stay in place.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
-import functools
 import json
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import ibis
 import ibis.expr.types as ir
 import polars as pl
 
-from duckbook.quality import evaluate as _checks
+from duckbook import engine, ops
+from duckbook.build import lineage
+from duckbook.params import validate_identifier
+from duckbook.quality import evaluate
 from duckbook.quality.registry import HISTORY
 from duckbook.quality.types import Check, RowCheck
-from duckbook import config as _config
-from duckbook import engine
-from duckbook.build import lineage
-from duckbook.build.models import build_models
-from duckbook.project import Project
-from duckbook.project import load as load_project
-from duckbook.params import parse_date, parse_timestamp, validate_identifier, validate_token
 
-
-@dataclasses.dataclass
-class StageContext:
-    """The run a stage belongs to and its open warehouse."""
-
-    stage: str
-    run_id: str
-    run_started_at: dt.datetime
-    run_date: dt.date
-    cfg: _config.Config
-    con: engine.DuckDBBackend
-
-    def tables(self, schema: str) -> dict[str, ir.Table]:
-        """Every published table of ``schema`` by name (hidden ``_`` tables excluded)."""
-        if schema not in self.con.list_databases():
-            raise LookupError(f"schema {schema!r} does not exist in {self.cfg.warehouse}: run the earlier stages first")
-        tables = {n: self.con.table(n, database=schema) for n in self.con.list_tables(database=schema) if not n.startswith("_")}
-        if not tables:
-            raise LookupError(f"schema {schema!r} in {self.cfg.warehouse} has no published tables: run the earlier stages first")
-        return tables
-
-    def table(self, qualified: str) -> ir.Table:
-        """The published table ``schema.table``; ``LookupError`` says which stage to run first."""
-        schema, _, name = qualified.partition(".")
-        if schema not in self.con.list_databases() or name not in self.con.list_tables(database=schema):
-            raise LookupError(f"table {qualified} is not in {self.cfg.warehouse}: run the stage that builds it first")
-        return self.con.table(name, database=schema)
-
-    @functools.cached_property
-    def project(self) -> Project:
-        """The project (models, sources, checks, semantic layer), loaded once per stage."""
-        return load_project(self.cfg)
-
-    def build_models(self, group: str) -> Build:
-        """Stage every declared model of ``group`` in DAG order (see
-        :func:`duckbook.build.models.build_models`); audit and publish the returned build."""
-        return build_models(self, group)
-
-    def build(self, schema: str) -> Build:
-        """Start a write-audit-publish build of tables in ``schema``."""
-        return Build(self, schema)
-
-    def close(self) -> None:
-        """Release the warehouse (DuckDB has one writer per file; the next stage needs it)."""
-        engine.checkpoint(self.con)
-        self.con.disconnect()
-
-
-def start_stage(
-    stage: str,
-    *,
-    run_id: str = "",
-    run_started_at: str = "",
-    run_date: str = "",
-    warehouse: str = "",
-) -> StageContext:
-    """Validate a stage's common parameters and open the warehouse.
-
-    Empty values mean: ``run_id`` "manual-<stage>", ``run_started_at`` now (UTC),
-    ``run_date`` the date of ``run_started_at``, ``warehouse`` the configured one.
-    Raises ``ValueError`` naming the parameter when one is malformed.
-    """
-    run_id = run_id or f"manual-{stage}"
-    validate_token("run_id", run_id)
-    started = parse_timestamp("run_started_at", run_started_at) if run_started_at else dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
-    day = parse_date("run_date", run_date) if run_date else started.date()
-    cfg = _config.load(warehouse=warehouse)
-    return StageContext(stage=stage, run_id=run_id, run_started_at=started, run_date=day, cfg=cfg, con=engine.connect(cfg.warehouse, cfg=cfg))
-
+if TYPE_CHECKING:
+    from duckbook.build.context import StageContext
 
 #: Failing rows kept per failed check (the count in ops.check_results is always exact).
 MAX_STORED_FAILURES = 10_000
@@ -114,6 +42,8 @@ class Build:
         self._lineage: dict[str, dict[str, object]] = {}
         self._results: ir.Table | None = None
         self._counts: pl.DataFrame | None = None
+        self._extra_checks: list[Check] = []
+        self._context: dict[str, ir.Table] = {}
 
     def add(self, name: str, expr: ir.Table, *, sources: Sequence[str] = ()) -> ir.Table:
         """Materialize ``expr`` as the staged version of ``name`` and return the staged table,
@@ -144,16 +74,38 @@ class Build:
                                         schema={"table": pl.String, "rows": pl.Int64})
         return self._counts
 
-    def audit(self, checks: Sequence[Check], context: Mapping[str, ir.Table] | None = None) -> pl.DataFrame:
-        """Run ``checks`` on the staged tables (``context`` supplies other tables they reference),
-        store the results in ``ops.check_results`` and return them for display."""
-        known = {**(context or {}), **self.tables}
-        if engine.table_exists(self.ctx.con, engine.OPS_SCHEMA, HISTORY):  # for volume checks
-            known.setdefault(HISTORY, self.ctx.con.table(HISTORY, database=engine.OPS_SCHEMA))
+    def add_checks(self, checks: Sequence[Check], context: Mapping[str, ir.Table] | None = None) -> None:
+        """Audit ``checks`` too (``context``: tables outside the build they read by name), beside
+        the declared ones: e.g. ingestion's reconciliation of the manifest."""
+        self._extra_checks.extend(checks)
+        self._context.update(context or {})
+        self._results = None
+
+    def declared_checks(self) -> list[Check]:
+        """The project's checks for every staged table and those added with :meth:`add_checks`."""
+        project, now = self.ctx.project, self.ctx.as_of
+        declared = [c for name in sorted(self._staged) for c in project.checks(f"{self.schema}.{name}", now=now)]
+        return [*self._extra_checks, *declared]
+
+    def audit(self, checks: Sequence[Check] | None = None, context: Mapping[str, ir.Table] | None = None) -> pl.DataFrame:
+        """Run ``checks`` (default: :meth:`declared_checks`) on the staged tables, store the
+        results in ``ops.check_results`` and return them for display.
+
+        Tables a check references beyond the build (``schema.table`` of a relationship or a
+        totals match, the publish history of volume checks) are read from the warehouse;
+        ``context`` supplies others by name.
+        """
+        checks = self.declared_checks() if checks is None else list(checks)
+        known = {**self._context, **(context or {}), **self.tables}
+        if (history := ops.read(self.ctx.con, HISTORY)) is not None:  # for volume checks
+            known.setdefault(HISTORY, history)
+        for reference in sorted({r for c in checks for r in c.references} - known.keys()):
+            if "." in reference:
+                known[reference] = self.ctx.table(reference)
         missing = sorted({c.table for c in checks} - known.keys())
         if missing:
             raise LookupError(f"checks name table(s) not in this build: {', '.join(missing)}")
-        results = _checks.run_checks(checks, known)
+        results = evaluate.run_checks(checks, known)
         stamp = {
             "run_id": ibis.literal(self.ctx.run_id),
             "stage": ibis.literal(self.ctx.stage),
@@ -161,8 +113,8 @@ class Build:
             "checked_at": ibis.literal(self.ctx.run_started_at, type="timestamp"),
         }
         results = results.mutate(**stamp)
-        engine.append(self.ctx.con, engine.OPS_SCHEMA, "check_results", results,
-                      replace_where={"run_id": self.ctx.run_id, "stage": self.ctx.stage, "schema_name": self.schema})
+        ops.record(self.ctx.con, "check_results", results,
+                   replace_where={"run_id": self.ctx.run_id, "stage": self.ctx.stage, "schema_name": self.schema})
         self._store_failures(checks, known, results)
         self._results = results
         return results.drop("run_id", "stage", "schema_name", "checked_at").order_by("table_name", "check_name").to_polars()
@@ -179,12 +131,12 @@ class Build:
             rows += [{"check_name": check.name, "table_name": check.table, "row_number": i + 1,
                       "row_json": json.dumps(r, default=str, sort_keys=True)} for i, r in enumerate(bad)]
         replace = {"run_id": self.ctx.run_id, "stage": self.ctx.stage, "schema_name": self.schema}
-        if not rows and not engine.table_exists(self.ctx.con, engine.OPS_SCHEMA, "check_failures"):
+        if not rows and not ops.exists(self.ctx.con, "check_failures"):
             return
         table = ibis.memtable(rows, schema={"check_name": "string", "table_name": "string", "row_number": "int64", "row_json": "string"})
         stamped = table.mutate(run_id=ibis.literal(self.ctx.run_id), stage=ibis.literal(self.ctx.stage),
                                schema_name=ibis.literal(self.schema))
-        engine.append(self.ctx.con, engine.OPS_SCHEMA, "check_failures", stamped, replace_where=replace)
+        ops.record(self.ctx.con, "check_failures", stamped, replace_where=replace)
 
     def publish(self) -> pl.DataFrame:
         """Swap every staged table in, in one transaction, and return their row counts.
@@ -194,10 +146,10 @@ class Build:
         was not audited since its last change.
         """
         if self._results is None:
-            raise RuntimeError(f"build of schema {self.schema!r} was not audited: call audit(checks) before publish()")
+            raise RuntimeError(f"build of schema {self.schema!r} was not audited: call audit() before publish()")
         try:
-            _checks.raise_for_failures(self._results)
-        except _checks.CheckFailed:
+            evaluate.raise_for_failures(self._results)
+        except evaluate.CheckFailed:
             engine.drop_staged(self.ctx.con, self.schema, list(self._staged.values()))
             self._staged, self._tables = {}, {}
             raise
@@ -209,8 +161,8 @@ class Build:
             schema_name=ibis.literal(self.schema),
             published_at=ibis.literal(self.ctx.run_started_at, type="timestamp"),
         )
-        engine.append(self.ctx.con, engine.OPS_SCHEMA, "publish_log", log,
-                      replace_where={"run_id": self.ctx.run_id, "stage": self.ctx.stage, "schema_name": self.schema})
+        ops.record(self.ctx.con, "publish_log", log,
+                   replace_where={"run_id": self.ctx.run_id, "stage": self.ctx.stage, "schema_name": self.schema})
         lineage.record(self.ctx.con, self.schema, self._lineage, run_id=self.ctx.run_id)
         self._staged, self._tables, self._lineage, self._results, self._counts = {}, {}, {}, None, None
         return counts

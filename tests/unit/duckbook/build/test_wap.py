@@ -7,9 +7,9 @@ import dataclasses
 import ibis
 import pytest
 
-from duckbook.build.stage import start_stage
+from duckbook.build.context import start_stage
 from duckbook.ingest.contracts import Column, Contract, ContractError
-from duckbook.ingest.files import ingest
+from duckbook.build.ingest import ingest
 from duckbook.quality import row_checks as checks
 from duckbook.quality.evaluate import CheckFailed
 

@@ -9,7 +9,7 @@ import pytest
 from duckbook import config, params
 from duckbook.run import runner
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 
 
 def stages():

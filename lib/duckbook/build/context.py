@@ -1,0 +1,99 @@
+"""What a stage notebook holds: the run's identity, the project and an open warehouse.
+
+A stage notebook starts with :func:`start_stage` (the boundary where notebook parameters, plain
+strings with ``""`` for "not given", become typed values) and builds its tables with
+:meth:`StageContext.build_models` or :meth:`StageContext.build` (:mod:`duckbook.build.wap`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import functools
+
+import ibis.expr.types as ir
+
+from duckbook import config as _config
+from duckbook import engine
+from duckbook.build.models import build_models
+from duckbook.build.wap import Build
+from duckbook.params import parse_date, parse_timestamp, validate_token
+from duckbook.project import Project
+from duckbook.project import load as load_project
+
+
+@dataclasses.dataclass
+class StageContext:
+    """The run a stage belongs to and its open warehouse."""
+
+    stage: str
+    run_id: str
+    run_started_at: dt.datetime
+    run_date: dt.date
+    cfg: _config.Config
+    con: engine.DuckDBBackend
+
+    @property
+    def as_of(self) -> dt.datetime:
+        """The end of ``run_date``: what freshness and "no future dates" checks compare with."""
+        return dt.datetime.combine(self.run_date, dt.time(23, 59, 59))
+
+    def tables(self, schema: str) -> dict[str, ir.Table]:
+        """Every published table of ``schema`` by name (hidden ``_`` tables excluded)."""
+        if schema not in self.con.list_databases():
+            raise LookupError(f"schema {schema!r} does not exist in {self.cfg.warehouse}: run the earlier stages first")
+        names = [n for n in self.con.list_tables(database=schema) if not n.startswith("_")]
+        if not names:
+            raise LookupError(f"schema {schema!r} in {self.cfg.warehouse} has no published tables: run the earlier stages first")
+        return {n: self.con.table(n, database=schema) for n in names}
+
+    def table(self, qualified: str) -> ir.Table:
+        """The published table ``schema.table``; ``LookupError`` says which stage to run first."""
+        schema, _, name = qualified.partition(".")
+        if schema not in self.con.list_databases() or name not in self.con.list_tables(database=schema):
+            raise LookupError(f"table {qualified} is not in {self.cfg.warehouse}: run the stage that builds it first")
+        return self.con.table(name, database=schema)
+
+    @functools.cached_property
+    def project(self) -> Project:
+        """The project (models, sources, checks, semantic layer), loaded once per stage."""
+        return load_project(self.cfg)
+
+    def build_models(self, group: str) -> Build:
+        """Stage every declared model of ``group`` in DAG order (see
+        :func:`duckbook.build.models.build_models`); audit and publish the returned build."""
+        return build_models(self, group)
+
+    def build(self, schema: str) -> Build:
+        """Start a write-audit-publish build of tables in ``schema``."""
+        return Build(self, schema)
+
+    def close(self) -> None:
+        """Release the warehouse (DuckDB has one writer per file; the next stage needs it)."""
+        engine.checkpoint(self.con)
+        self.con.disconnect()
+
+
+def start_stage(
+    stage: str,
+    *,
+    run_id: str | None = None,
+    run_started_at: str | None = None,
+    run_date: str | None = None,
+    warehouse: str | None = None,
+) -> StageContext:
+    """Validate a stage's common parameters and open the warehouse.
+
+    ``None`` or ``""`` (a notebook parameter left empty) means: ``run_id`` "manual-<stage>",
+    ``run_started_at`` now (UTC), ``run_date`` the date of ``run_started_at``, ``warehouse`` the
+    configured one. Raises :class:`duckbook.params.ParameterError` naming a malformed parameter.
+    """
+    run_id = validate_token("run_id", run_id or f"manual-{stage}")
+    if run_started_at:
+        started = parse_timestamp("run_started_at", run_started_at)
+    else:
+        started = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    day = parse_date("run_date", run_date) if run_date else started.date()
+    cfg = _config.load(warehouse=warehouse or None)
+    con = engine.connect(cfg.warehouse, cfg=cfg)
+    return StageContext(stage=stage, run_id=run_id, run_started_at=started, run_date=day, cfg=cfg, con=con)

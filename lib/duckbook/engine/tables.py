@@ -1,0 +1,161 @@
+"""Statements on warehouse tables: create and evolve, stage and swap in, replace rows, profile.
+
+Each function builds its statements with :mod:`duckbook.engine.ddl` and runs them on a
+connection; those taking a :data:`~duckbook.engine.connection.Connection` work on an Ibis
+connection and on a bare DuckDB one alike.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, TypedDict
+
+import sqlglot.expressions as sge
+
+from duckbook.engine import compat, ddl
+from duckbook.engine.connection import execute, transaction
+
+if TYPE_CHECKING:
+    import duckdb
+    import ibis.expr.types as ir
+    from ibis.backends.duckdb import Backend as DuckDBBackend
+
+    from duckbook.engine.connection import Connection
+
+#: Prefix of the hidden names tables are built under before they are swapped in.
+STAGED_PREFIX = "_wap_"
+
+
+def ensure_schema(con: Connection, schema: str) -> None:
+    """Create ``schema`` if it does not exist."""
+    execute(con, ddl.create_schema(schema))
+
+
+def columns(con: Connection, schema: str, name: str) -> list[tuple[str, str]]:
+    """``(column, DuckDB type)`` of table or view ``schema.name`` in order; ``[]`` if there is none."""
+    return [(str(c), str(t)) for c, t in execute(con, ddl.describe(schema, name)).fetchall()]
+
+
+def table_exists(con: Connection, schema: str, name: str) -> bool:
+    """Whether ``schema.name`` exists (a table or a view)."""
+    return bool(columns(con, schema, name))
+
+
+def ensure_table(con: Connection, schema: str, name: str, declared: Sequence[sge.ColumnDef]) -> None:
+    """Create ``schema.name`` with the ``declared`` columns, or, when a table created by an older
+    version exists, add the declared columns it lacks (evolution is additive: columns are never
+    dropped, retyped or reordered)."""
+    ensure_schema(con, schema)
+    existing = {c for c, _ in columns(con, schema, name)}
+    if not existing:
+        execute(con, ddl.create_table(schema, name, declared))
+        return
+    for column in declared:
+        if column.name not in existing:
+            execute(con, ddl.add_column(schema, name, column))
+
+
+def stage_table(con: DuckDBBackend, schema: str, name: str, expr: ir.Table) -> tuple[str, str]:
+    """Materialize ``expr`` under a hidden name in ``schema``; return that name and the SQL it
+    was built with (kept for column-level lineage).
+
+    One ``CREATE OR REPLACE TABLE ... AS`` from SQL compiled once; ibis's own create_table
+    compiles too and runs create + insert (+ drop and rename to overwrite).
+    """
+    ensure_schema(con, schema)
+    staged = f"{STAGED_PREFIX}{name}"
+    compat.register_inputs(con, expr)
+    query = compat.to_sqlglot(con, expr)
+    execute(con, ddl.create_table_as(schema, staged, query))
+    return staged, ddl.render(query)
+
+
+def swap_in(con: DuckDBBackend, schema: str, staged: Mapping[str, str]) -> None:
+    """Replace ``schema.<name>`` by its staged build for every ``{name: staged_name}``, all in
+    one transaction: readers of this file see every old table or every new one."""
+    with transaction(con):
+        for name, staged_name in staged.items():
+            execute(con, ddl.drop_table(schema, name))
+            execute(con, ddl.rename_table(schema, staged_name, name))
+
+
+def drop_staged(con: DuckDBBackend, schema: str, staged_names: Sequence[str]) -> None:
+    """Drop the staged tables of a build that is not published."""
+    for staged_name in staged_names:
+        execute(con, ddl.drop_table(schema, staged_name))
+
+
+def replace_rows(con: DuckDBBackend, schema: str, name: str, rows: ir.Table, *, where: Mapping[str, object]) -> None:
+    """Delete the rows of ``schema.name`` whose columns equal ``where`` (a list value means "any
+    of"), then insert ``rows`` by column name, in one transaction: re-recording the same batch
+    or run replaces it instead of duplicating it."""
+    compat.register_inputs(con, rows)
+    insert = ddl.insert(schema, name, rows.columns, compat.to_sqlglot(con, rows))
+    with transaction(con):
+        execute(con, ddl.delete_where(schema, name, where))
+        execute(con, insert)
+
+
+def insert_rows(
+    con: duckdb.DuckDBPyConnection,
+    schema: str,
+    name: str,
+    column_names: Sequence[str],
+    rows: Sequence[Sequence[object]],
+) -> None:
+    """Insert Python ``rows`` (values in ``column_names`` order) into ``schema.name``."""
+    con.executemany(ddl.render(ddl.insert_placeholders(schema, name, column_names)), [list(r) for r in rows])
+
+
+def materialize_temp(con: DuckDBBackend, expr: ir.Table, prefix: str = "_tmp") -> ir.Table:
+    """Compute ``expr`` once into a temporary table and return it (dropped with the session)."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    return con.create_table(name, obj=expr, temp=True)
+
+
+class ColumnProfile(TypedDict):
+    """A column's DuckDB type, null count, and minimum and maximum as text (``None`` if all null)."""
+
+    name: str
+    type: str
+    nulls: int
+    min: str | None
+    max: str | None
+
+
+class TableProfile(TypedDict):
+    """A table's row count and its columns' profiles, in column order."""
+
+    rows: int
+    columns: list[ColumnProfile]
+
+
+def profile(con: Connection, schema: str, table: str) -> TableProfile:
+    """Row count and, per column, type, null count, min and max (as text) in one scan."""
+    described = columns(con, schema, table)
+    # an aggregate without GROUP BY returns exactly one row
+    (n, *stats) = execute(con, ddl.profile(schema, table, [name for name, _ in described])).fetchall()[0]
+    cols = []
+    for i, (name, dtype) in enumerate(described):
+        non_null, lo, hi = stats[3 * i : 3 * i + 3]
+        cols.append(ColumnProfile(name=name, type=dtype, nulls=n - non_null, min=lo, max=hi))
+    return TableProfile(rows=n, columns=cols)
+
+
+def count_rows(tables: Sequence[ir.Table]) -> list[int]:
+    """Row counts of many expressions in one query (one round trip instead of one per table).
+
+    >>> import ibis
+    >>> t = ibis.memtable({"a": [1, 2, 3]})
+    >>> count_rows([t, t.filter(t.a > 1), t.filter(t.a > 5)])
+    [3, 2, 0]
+    """
+    import ibis
+
+    if not tables:
+        return []
+    parts = [t.aggregate(_i=ibis.literal(i, type="int64"), _n=ibis._.count()) for i, t in enumerate(tables)]
+    result = ibis.union(*parts).to_pyarrow().to_pylist() if len(parts) > 1 else parts[0].to_pyarrow().to_pylist()
+    by_index = {r["_i"]: int(r["_n"]) for r in result}
+    return [by_index[i] for i in range(len(tables))]

@@ -1,0 +1,145 @@
+"""Every table of the ``ops`` schema, declared once: its columns and their types.
+
+The declarations are Ibis type names (what :func:`ibis.schema` takes); the run log's is the
+:class:`RunLogEntry` row the runner builds. Importing this module does not import Ibis (the runner
+records the run log with plain DuckDB); :func:`schema` does.
+
+>>> schema("lineage")
+ibis.Schema {
+  schema_name  string
+  table_name   string
+  upstream     string
+  sql          string
+  run_id       string
+}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import functools
+import typing
+from typing import TYPE_CHECKING
+
+from duckbook.errors import DuckbookError
+
+if TYPE_CHECKING:
+    import ibis.expr.schema as sch
+
+#: The schema the toolkit's own tables live in.
+SCHEMA = "ops"
+
+
+@dataclasses.dataclass(frozen=True)
+class RunLogEntry:
+    """One stage of a pipeline run, as ``ops.run_log`` keeps it."""
+
+    run_id: str
+    stage: str
+    status: str  # success | failed
+    parameters: str  # the stage's parameters, as JSON
+    started_at: dt.datetime
+    ended_at: dt.datetime
+    duration_s: float
+    rows_written: int  # rows the stage published (from ops.publish_log)
+
+
+#: Ibis type name of each Python type a row dataclass uses.
+_IBIS_TYPES = {str: "string", int: "int64", float: "float64", dt.datetime: "timestamp"}
+
+
+def _columns_of(row_type: type) -> dict[str, str]:
+    hints = typing.get_type_hints(row_type)
+    return {f.name: _IBIS_TYPES[hints[f.name]] for f in dataclasses.fields(row_type)}
+
+
+_STAMP = {"run_id": "string", "stage": "string", "schema_name": "string"}  # which run, stage and build wrote a row
+
+#: ``{table: {column: Ibis type}}``, each table's columns in the order it is created with.
+COLUMNS: dict[str, dict[str, str]] = {
+    "run_log": _columns_of(RunLogEntry),
+    "publish_log": {"table": "string", "rows": "int64", **_STAMP, "published_at": "timestamp"},
+    "check_results": {
+        "check_name": "string",
+        "table_name": "string",
+        "column_name": "string",
+        "severity": "string",
+        "description": "string",
+        "failing_rows": "int64",
+        "observed": "float64",
+        "threshold": "string",
+        "status": "string",
+        "failing_sample": "string",
+        **_STAMP,
+        "checked_at": "timestamp",
+    },
+    "check_failures": {
+        "check_name": "string",
+        "table_name": "string",
+        "row_number": "int64",
+        "row_json": "string",
+        **_STAMP,
+    },
+    "quarantine": {
+        "source_table": "string",
+        "batch_id": "string",
+        "source_file": "string",
+        "line": "int64",
+        "reason_code": "string",
+        "reason": "string",
+        "raw_row": "string",
+        "run_id": "string",
+        "quarantined_at": "timestamp",
+    },
+    "ingest_manifest": {  # duckbook.ingest.files.Batch, then the run
+        "table": "string",
+        "batch_id": "string",
+        "source_file": "string",
+        "parquet_path": "string",
+        "rows_read": "int64",
+        "rows_landed": "int64",
+        "rows_quarantined": "int64",
+        "rows_duplicate": "int64",
+        "extra_columns": "string",
+        "run_id": "string",
+        "ingested_at": "timestamp",
+    },
+    "lineage": {
+        "schema_name": "string",
+        "table_name": "string",
+        "upstream": "string",
+        "sql": "string",
+        "run_id": "string",
+    },
+}
+
+
+class OpsTableError(DuckbookError):
+    """An ops table is unknown, or rows do not have its declared columns."""
+
+
+class OpsTableNotFound(OpsTableError, LookupError):
+    """A declared ops table is not in the warehouse yet (nothing has recorded into it)."""
+
+
+def columns(name: str) -> dict[str, str]:
+    """The declared ``{column: Ibis type}`` of ops table ``name``.
+
+    Raises
+    ------
+    OpsTableError
+        ``name`` is not an ops table; the message lists the ops tables.
+    """
+    try:
+        return COLUMNS[name]
+    except KeyError:
+        raise OpsTableError(f"{SCHEMA}.{name} is not an ops table; ops tables: {', '.join(sorted(COLUMNS))}") from None
+
+
+@functools.cache
+def schema(name: str) -> sch.Schema:
+    """The declared Ibis schema of ops table ``name`` (see :func:`columns`)."""
+    import ibis
+
+    return ibis.schema(columns(name))
