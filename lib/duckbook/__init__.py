@@ -13,6 +13,7 @@ The pieces a stage notebook uses:
 """
 
 import sys as _sys
+from typing import Any
 
 # jsonschema (under nbformat/papermill) imports rfc3987_syntax, when installed, for 'iri' format
 # checks; building its grammar costs ~2.8 s per process and notebooks never need it.
@@ -22,7 +23,7 @@ __all__ = ["connect", "start_stage"]
 __version__ = "0.1.0"
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name == "connect":
         from duckbook.engine import connect
 

@@ -116,9 +116,8 @@ def docs(
 ) -> None:
     """Write the docs site (data dictionary and lineage) to reports/docs/index.html."""
     from duckbook import config, project
-    from duckbook.publish import docs as docs_site
-
     from duckbook.errors import WarehouseNotFound
+    from duckbook.publish import docs as docs_site
 
     cfg = config.load(warehouse=warehouse, reports_dir=reports_dir)
     if not cfg.warehouse.exists():

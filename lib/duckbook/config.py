@@ -85,7 +85,9 @@ def load(root: Path | None = None, **overrides: object) -> Config:
     if pyproject.is_file():
         settings.update(tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {}).get("duckbook", {}))
     if unknown := sorted(set(settings) - _SETTINGS):
-        raise ConfigError(f"{pyproject}: unknown duckbook setting(s) {', '.join(unknown)}; known: {', '.join(sorted(_SETTINGS))}")
+        raise ConfigError(
+            f"{pyproject}: unknown duckbook setting(s) {', '.join(unknown)}; known: {', '.join(sorted(_SETTINGS))}"
+        )
     for name in _SETTINGS:
         if value := os.environ.get(f"DUCKBOOK_{name.upper()}"):
             settings[name] = value

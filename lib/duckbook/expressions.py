@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 import operator
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
@@ -83,15 +84,16 @@ def _parse(text: str) -> ast.expr:
         raise ExpressionError(f"cannot parse expression {text!r}: {exc.msg}") from None
 
 
-_FUNCS = {
+_FUNCS: dict[str, Callable[..., Any]] = {
     "coalesce": lambda *args: ibis.coalesce(*args),
     "abs": lambda x: x.abs(),
     "round": lambda x, digits=0: x.round(digits),
 }
 
 
-def _translate(node: ast.expr, lookup: Callable[[str], ir.Value], text: str) -> object:
-    def go(n: ast.expr) -> object:
+def _translate(node: ast.expr, lookup: Callable[[str], ir.Value], text: str) -> Any:
+    # values are Ibis expressions or Python literals: their operators are Ibis's
+    def go(n: ast.expr) -> Any:
         return _translate(n, lookup, text)
 
     if isinstance(node, ast.Constant) and (node.value is None or isinstance(node.value, bool | int | float | str)):

@@ -15,6 +15,7 @@ import argparse
 import csv
 import datetime as dt
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 WHOLE_FILES = ("raw_customers.csv", "raw_products.csv", "raw_stores.csv", "raw_supplies.csv")
@@ -43,12 +44,12 @@ def cut_sample(source: Path, dest: Path, start: dt.date, end: dt.date) -> dict[s
     return counts
 
 
-def _filter_lines(src: Path, dst: Path, keep) -> int:
+def _filter_lines(src: Path, dst: Path, keep: Callable[[dict[str, str]], bool]) -> int:
     """Copy the header and every line whose parsed row passes ``keep`` (lines copied verbatim)."""
     with open(src, encoding="utf-8", newline="") as f:
         lines = f.read().splitlines(keepends=True)
     header = next(csv.reader([lines[0]]))
-    kept = [line for line in lines[1:] if keep(dict(zip(header, next(csv.reader([line])))))]
+    kept = [line for line in lines[1:] if keep(dict(zip(header, next(csv.reader([line])), strict=True)))]
     dst.write_text(lines[0] + "".join(kept), encoding="utf-8", newline="")
     return len(kept)
 

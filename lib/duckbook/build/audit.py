@@ -33,12 +33,17 @@ def check_warehouse(project: Project, *, select: Sequence[str] = (), run_date: d
     if select:
         wanted = {_qualify(s, declared) for s in select}
         if missing := sorted(wanted - declared.keys()):
-            raise UserError(f"no checks declared for {', '.join(missing)}; tables with checks: {', '.join(sorted(declared))}")
+            raise UserError(
+                f"no checks declared for {', '.join(missing)}; tables with checks: {', '.join(sorted(declared))}"
+            )
         declared = {q: cs for q, cs in declared.items() if q in wanted}
     cfg = project.config
     con = engine.connect(cfg.warehouse, read_only=True, cfg=cfg)
     try:
-        frames = [_run_schema(con, schema, declared, str(cfg.warehouse)) for schema in sorted({q.split(".")[0] for q in declared})]
+        frames = [
+            _run_schema(con, schema, declared, str(cfg.warehouse))
+            for schema in sorted({q.split(".")[0] for q in declared})
+        ]
         if not select and (manifest := ops.read(con, "ingest_manifest")) is not None:
             result = evaluate.run_checks([ingest_reconciliation()], {"ingest_manifest": manifest})
             frames.append(result.to_polars().with_columns(schema_name=pl.lit(ops.SCHEMA)))

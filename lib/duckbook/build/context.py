@@ -44,7 +44,9 @@ class StageContext:
             raise LookupError(f"schema {schema!r} does not exist in {self.cfg.warehouse}: run the earlier stages first")
         names = [n for n in self.con.list_tables(database=schema) if not n.startswith("_")]
         if not names:
-            raise LookupError(f"schema {schema!r} in {self.cfg.warehouse} has no published tables: run the earlier stages first")
+            raise LookupError(
+                f"schema {schema!r} in {self.cfg.warehouse} has no published tables: run the earlier stages first"
+            )
         return {n: self.con.table(n, database=schema) for n in names}
 
     def table(self, qualified: str) -> ir.Table:

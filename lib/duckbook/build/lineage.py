@@ -41,8 +41,13 @@ def record(con: engine.DuckDBBackend, schema: str, tables: Mapping[str, Mapping[
     if not tables:
         return
     rows = [
-        {"schema_name": schema, "table_name": name, "upstream": json.dumps(info["upstream"]), "sql": str(info["sql"]),
-         "run_id": run_id}
+        {
+            "schema_name": schema,
+            "table_name": name,
+            "upstream": json.dumps(info["upstream"]),
+            "sql": str(info["sql"]),
+            "run_id": run_id,
+        }
         for name, info in sorted(tables.items())
     ]
     ops.record(con, "lineage", ibis.memtable(rows), replace_where={"schema_name": schema, "table_name": sorted(tables)})

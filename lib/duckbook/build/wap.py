@@ -70,8 +70,10 @@ class Build:
         if self._counts is None:
             names = sorted(self._staged)
             counts = engine.count_rows([self.tables[n] for n in names])
-            self._counts = pl.DataFrame({"table": [f"{self.schema}.{n}" for n in names], "rows": counts},
-                                        schema={"table": pl.String, "rows": pl.Int64})
+            self._counts = pl.DataFrame(
+                {"table": [f"{self.schema}.{n}" for n in names], "rows": counts},
+                schema={"table": pl.String, "rows": pl.Int64},
+            )
         return self._counts
 
     def add_checks(self, checks: Sequence[Check], context: Mapping[str, ir.Table] | None = None) -> None:
@@ -87,7 +89,9 @@ class Build:
         declared = [c for name in sorted(self._staged) for c in project.checks(f"{self.schema}.{name}", now=now)]
         return [*self._extra_checks, *declared]
 
-    def audit(self, checks: Sequence[Check] | None = None, context: Mapping[str, ir.Table] | None = None) -> pl.DataFrame:
+    def audit(
+        self, checks: Sequence[Check] | None = None, context: Mapping[str, ir.Table] | None = None
+    ) -> pl.DataFrame:
         """Run ``checks`` (default: :meth:`declared_checks`) on the staged tables, store the
         results in ``ops.check_results`` and return them for display.
 
@@ -113,11 +117,19 @@ class Build:
             "checked_at": ibis.literal(self.ctx.run_started_at, type="timestamp"),
         }
         results = results.mutate(**stamp)
-        ops.record(self.ctx.con, "check_results", results,
-                   replace_where={"run_id": self.ctx.run_id, "stage": self.ctx.stage, "schema_name": self.schema})
+        ops.record(
+            self.ctx.con,
+            "check_results",
+            results,
+            replace_where={"run_id": self.ctx.run_id, "stage": self.ctx.stage, "schema_name": self.schema},
+        )
         self._store_failures(checks, known, results)
         self._results = results
-        return results.drop("run_id", "stage", "schema_name", "checked_at").order_by("table_name", "check_name").to_polars()
+        return (
+            results.drop("run_id", "stage", "schema_name", "checked_at")
+            .order_by("table_name", "check_name")
+            .to_polars()
+        )
 
     def _store_failures(self, checks: Sequence[Check], known: Mapping[str, ir.Table], results: ir.Table) -> None:
         """Keep the failing rows of failed error checks in ``ops.check_failures`` (as JSON, up to
@@ -128,14 +140,26 @@ class Build:
             if check.name not in failed or not isinstance(check, RowCheck):
                 continue
             bad = check.failing(known).limit(MAX_STORED_FAILURES).to_pyarrow().to_pylist()
-            rows += [{"check_name": check.name, "table_name": check.table, "row_number": i + 1,
-                      "row_json": json.dumps(r, default=str, sort_keys=True)} for i, r in enumerate(bad)]
+            rows += [
+                {
+                    "check_name": check.name,
+                    "table_name": check.table,
+                    "row_number": i + 1,
+                    "row_json": json.dumps(r, default=str, sort_keys=True),
+                }
+                for i, r in enumerate(bad)
+            ]
         replace = {"run_id": self.ctx.run_id, "stage": self.ctx.stage, "schema_name": self.schema}
         if not rows and not ops.exists(self.ctx.con, "check_failures"):
             return
-        table = ibis.memtable(rows, schema={"check_name": "string", "table_name": "string", "row_number": "int64", "row_json": "string"})
-        stamped = table.mutate(run_id=ibis.literal(self.ctx.run_id), stage=ibis.literal(self.ctx.stage),
-                               schema_name=ibis.literal(self.schema))
+        table = ibis.memtable(
+            rows, schema={"check_name": "string", "table_name": "string", "row_number": "int64", "row_json": "string"}
+        )
+        stamped = table.mutate(
+            run_id=ibis.literal(self.ctx.run_id),
+            stage=ibis.literal(self.ctx.stage),
+            schema_name=ibis.literal(self.schema),
+        )
         ops.record(self.ctx.con, "check_failures", stamped, replace_where=replace)
 
     def publish(self) -> pl.DataFrame:
@@ -161,8 +185,12 @@ class Build:
             schema_name=ibis.literal(self.schema),
             published_at=ibis.literal(self.ctx.run_started_at, type="timestamp"),
         )
-        ops.record(self.ctx.con, "publish_log", log,
-                   replace_where={"run_id": self.ctx.run_id, "stage": self.ctx.stage, "schema_name": self.schema})
+        ops.record(
+            self.ctx.con,
+            "publish_log",
+            log,
+            replace_where={"run_id": self.ctx.run_id, "stage": self.ctx.stage, "schema_name": self.schema},
+        )
         lineage.record(self.ctx.con, self.schema, self._lineage, run_id=self.ctx.run_id)
         self._staged, self._tables, self._lineage, self._results, self._counts = {}, {}, {}, None, None
         return counts

@@ -109,7 +109,9 @@ def parse_contracts(sources: Mapping[str, Any], *, origin: str) -> dict[str, Con
         dedupe = spec.get("duplicates") or {}
         keep, latest_by = dedupe.get("keep", "first"), dedupe.get("by", "")
         if keep not in ("first", "latest") or (keep == "latest") != bool(latest_by):
-            raise ContractDeclarationError(f"{where}: duplicates must be {{keep: first}} or {{keep: latest, by: <column>}}")
+            raise ContractDeclarationError(
+                f"{where}: duplicates must be {{keep: first}} or {{keep: latest, by: <column>}}"
+            )
         if latest_by and latest_by not in {c.name for c in cols}:
             raise ContractDeclarationError(f"{where}: duplicates.by names unknown column {latest_by!r}")
         extra = spec.get("extra_columns", "ignore")

@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 BOM = b"\xef\xbb\xbf"
 
@@ -52,12 +54,12 @@ class Parsed:
     records: list[Record]
     rejects: list[Reject]
     # fast path (a clean file): the values as an Arrow table, record i on line i + 2
-    arrow: object | None = None  # pyarrow.Table of strings
+    arrow: Any = None  # pyarrow.Table of strings (pyarrow is untyped)
     lines_text: list[str] | None = None
 
     @property
     def record_count(self) -> int:
-        return self.arrow.num_rows if self.arrow is not None else len(self.records)  # type: ignore[attr-defined]
+        return self.arrow.num_rows if self.arrow is not None else len(self.records)
 
 
 def read_header(path: Path) -> list[str]:
@@ -73,15 +75,15 @@ def read_header(path: Path) -> list[str]:
         raise FileError(f"{path}: the header (line 1) is not UTF-8 (byte 0x{first[exc.start]:02x})") from None
 
 
-def to_arrow(parsed: Parsed):
+def to_arrow(parsed: Parsed) -> Any:
     """The records as an Arrow table of strings (empty field -> null) plus ``_line`` and ``_raw``
     (the line as in the file)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     if parsed.arrow is not None:
-        n = parsed.arrow.num_rows  # type: ignore[attr-defined]
-        values = [parsed.arrow.column(i) for i in range(len(parsed.header))]  # type: ignore[attr-defined]
+        n = parsed.arrow.num_rows
+        values = [parsed.arrow.column(i) for i in range(len(parsed.header))]
         lines = list(range(2, n + 2))
         raws = parsed.lines_text[1 : n + 1]  # type: ignore[index]
     else:
@@ -207,7 +209,7 @@ def _parse_from(
     """Parse ``body[start:]`` until the end or a broken record; return where to resume."""
     consumed = start
 
-    def feed():
+    def feed() -> Iterator[str]:
         nonlocal consumed
         while consumed < len(body):
             consumed += 1

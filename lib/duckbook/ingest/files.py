@@ -106,7 +106,11 @@ def land_file(landing: Landing, contract: Contract, source_dir: Path) -> tuple[i
     latest = ibis.literal(dt.datetime.combine(landing.run_date, dt.time.max).replace(microsecond=0), type="timestamp")
     validated = engine.materialize_temp(con, validate_rows(text, contract, latest_allowed=latest), prefix="_validated")
     ingested_at = ibis.literal(landing.run_started_at, type="timestamp")
-    metadata = {"_batch_id": ibis.literal(batch_id), "_source_file": ibis.literal(str(path)), "_ingested_at": ingested_at}
+    metadata = {
+        "_batch_id": ibis.literal(batch_id),
+        "_source_file": ibis.literal(str(path)),
+        "_ingested_at": ingested_at,
+    }
     parquet = landing.lake_dir / "raw" / contract.name / f"batch_id={batch_id}" / "data.parquet"
     engine.write_parquet(con, good_rows(validated, contract, metadata), parquet)
     # hive_partitioning off: the batch_id=... directory must not become a column

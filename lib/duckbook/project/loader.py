@@ -130,7 +130,7 @@ def _read_files(paths: Sequence[Path]) -> dict[str, list[tuple[str, Any]]]:
             raise ProjectError(f"project file {path} cannot be read: {exc.strerror}") from None
         except yaml.YAMLError as exc:
             raise ProjectError(f"project file {path} is not valid YAML: {exc}") from None
-        if not isinstance(doc, dict) or (unknown := sorted(set(doc) - set(_SECTIONS))):
+        if not isinstance(doc, dict) or set(doc) - set(_SECTIONS):
             found = sorted(doc) if isinstance(doc, dict) else type(doc).__name__
             raise ProjectError(f"{path}: unknown section(s) {found}; a project file has {', '.join(_SECTIONS)}")
         for section in _SECTIONS:

@@ -87,7 +87,9 @@ def model(
         kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
         inputs = [p.name for p in inspect.signature(function).parameters.values() if p.kind in kinds]
     if materialization not in MATERIALIZATIONS:
-        raise ProjectError(f"model {name}: materialization {materialization!r}; use one of {', '.join(MATERIALIZATIONS)}")
+        raise ProjectError(
+            f"model {name}: materialization {materialization!r}; use one of {', '.join(MATERIALIZATIONS)}"
+        )
     return Model(name, function, tuple(inputs), schema, materialization, group or schema)
 
 

@@ -144,7 +144,7 @@ def collect(
     for schema, table in sorted(tables, key=lambda st: (_layer_rank(st[0]), st[1])):
         key = f"{schema}.{table}"
         prof = engine.profile(con, schema, table)
-        rows, columns = cast(int, prof["rows"]), cast(list[dict[str, Any]], prof["columns"])
+        rows, columns = prof["rows"], cast(list[dict[str, Any]], prof["columns"])
         rec = recorded.get(key)
         col_lineage = cached_column_lineage(rec["sql"], [c["name"] for c in columns], cache) if rec else {}
         pii = descriptions.pii.get(key, set())

@@ -126,7 +126,9 @@ def run(
     parameter is wrong, and :class:`RunLocked` when another run is in progress. A failing stage
     does not raise: the result has ``status == "failed"`` and ``error`` says where and why.
     """
-    the_plan = plan(stages=stages, parameters=parameters, warehouse=warehouse, reports_dir=reports_dir, isolated=isolated)
+    the_plan = plan(
+        stages=stages, parameters=parameters, warehouse=warehouse, reports_dir=reports_dir, isolated=isolated
+    )
     with run_lock(the_plan.cfg.warehouse):
         return execute(the_plan, echo or _echo)
 
@@ -266,4 +268,7 @@ def _record_failure(warehouse: Path, log: list[ops.RunLogEntry], echo: Echo) -> 
     try:
         ops.write_run_log(warehouse, log)
     except Exception as exc:  # locked by an interactive session
-        echo(f"note: could not record the failed run in {warehouse} ({exc}); see the run directory's run_log.json", err=True)
+        echo(
+            f"note: could not record the failed run in {warehouse} ({exc}); see the run directory's run_log.json",
+            err=True,
+        )

@@ -141,7 +141,9 @@ def test_project_settings(tmp_path, monkeypatch):
 
 def test_unknown_setting_in_pyproject(tmp_path):
     make_project(tmp_path, 'warehouse = "w.duckdb"\nwarehuose = "typo"\nzzz = 1\n')
-    with pytest.raises(ConfigError, match=r"pyproject.toml: unknown duckbook setting\(s\) warehuose, zzz; known: lake_dir, "):
+    with pytest.raises(
+        ConfigError, match=r"pyproject.toml: unknown duckbook setting\(s\) warehuose, zzz; known: lake_dir, "
+    ):
         load(tmp_path)
 
 

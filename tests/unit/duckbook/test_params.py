@@ -40,7 +40,7 @@ def test_validate_identifier_extra_characters():
 
 def test_validate_identifier_rejects_non_strings():
     with pytest.raises(ParameterError, match="^schema: 3 "):
-        validate_identifier("schema", 3)  # type: ignore[arg-type]
+        validate_identifier("schema", 3)
 
 
 # --- validate_token ------------------------------------------------------------------------
@@ -59,7 +59,7 @@ def test_validate_token_rejects(value):
 
 def test_validate_token_rejects_non_strings():
     with pytest.raises(ParameterError, match="^run_id: None"):
-        validate_token("run_id", None)  # type: ignore[arg-type]
+        validate_token("run_id", None)
 
 
 # --- parse_date / parse_timestamp ----------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 from decimal import Decimal as D
 
 import ibis
@@ -170,7 +171,7 @@ def test_dim_date_covers_whole_months(stg_orders):
     assert [r["date_key"] for r in got[:3]] == [20240101, 20240102, 20240103]
     assert all(r["date_key"] == int(r["date_day"].strftime("%Y%m%d")) for r in got)
     days = [r["date_day"] for r in got]
-    assert all(b - a == dt.timedelta(days=1) for a, b in zip(days, days[1:]))
+    assert all(b - a == dt.timedelta(days=1) for a, b in itertools.pairwise(days))
 
 
 def test_dim_date_attributes_of_one_day(stg_orders):

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from duckbook.build.context import start_stage
-from duckbook.ingest.contracts import Column, Contract, ContractError
 from duckbook.build.ingest import ingest
+from duckbook.ingest.contracts import Column, Contract, ContractError
 
 pytestmark = pytest.mark.slow
 

@@ -8,8 +8,8 @@ import ibis
 import pytest
 
 from duckbook.build.context import start_stage
-from duckbook.ingest.contracts import Column, Contract, ContractError
 from duckbook.build.ingest import ingest
+from duckbook.ingest.contracts import Column, Contract, ContractError
 from duckbook.quality import row_checks as checks
 from duckbook.quality.evaluate import CheckFailed
 

@@ -59,8 +59,12 @@ def test_checks_come_from_the_yaml_with_the_run_time(toy):
     p = load(toy)
     names = sorted(c.name for c in p.checks("marts.sales", now=NOW))
     assert names == sorted(
-        ["not_null__sales__sale_id", "unique__sales__sale_id", "relationship__sales__bread_id__staging.stg_breads",
-         "row_count_min__sales"]
+        [
+            "not_null__sales__sale_id",
+            "unique__sales__sale_id",
+            "relationship__sales__bread_id__staging.stg_breads",
+            "row_count_min__sales",
+        ]
     )
     raw = [c.name for c in p.checks("raw.raw_sales", now=NOW)]
     assert raw[:2] == ["not_null__raw_sales__sale_id", "unique__raw_sales__sale_id"]
@@ -78,8 +82,13 @@ def test_metric_table_model_computes_from_the_semantic_layer(toy):
     p = load(toy)
     daily = p.models["metrics.daily_sales"]
     sales = ibis.memtable(
-        {"sale_id": ["a", "b"], "bread_id": ["x", "x"], "amount": [1.5, 2.0], "bread_name": ["r", "r"],
-         "sold_at": [dt.datetime(2024, 1, 1, 8), dt.datetime(2024, 1, 1, 9)]}
+        {
+            "sale_id": ["a", "b"],
+            "bread_id": ["x", "x"],
+            "amount": [1.5, 2.0],
+            "bread_name": ["r", "r"],
+            "sold_at": [dt.datetime(2024, 1, 1, 8), dt.datetime(2024, 1, 1, 9)],
+        }
     )
     rows = daily.function(sales).to_pyarrow().to_pylist()
     assert rows == [{"period": dt.date(2024, 1, 1), "revenue": 3.5, "sales": 2}]

@@ -26,7 +26,13 @@ def report(mart, /):
 
 def test_model_defaults_come_from_the_function():
     m = model(mart, schema="marts")
-    assert (m.name, m.inputs, m.schema, m.materialization, m.group) == ("mart", ("stg_a", "stg_b"), "marts", "table", "marts")
+    assert (m.name, m.inputs, m.schema, m.materialization, m.group) == (
+        "mart",
+        ("stg_a", "stg_b"),
+        "marts",
+        "table",
+        "marts",
+    )
     assert m.qualified == "marts.mart"
     assert m.module == __name__
 
@@ -38,7 +44,7 @@ def test_explicit_name_inputs_and_group():
 
 def test_unknown_materialization_is_refused():
     with pytest.raises(ProjectError, match=r"model mart: materialization 'view'; use one of table"):
-        model(mart, schema="marts", materialization="view")  # type: ignore[arg-type]
+        model(mart, schema="marts", materialization="view")
 
 
 def test_resolve_inputs_models_then_sources():
@@ -50,7 +56,9 @@ def test_resolve_inputs_models_then_sources():
 
 
 def test_unknown_input_names_model_and_choices():
-    with pytest.raises(ProjectError, match=r"model marts.mart: unknown input 'stg_b'; models and sources are: mart, stg_a, raw_a"):
+    with pytest.raises(
+        ProjectError, match=r"model marts.mart: unknown input 'stg_b'; models and sources are: mart, stg_a, raw_a"
+    ):
         resolve_inputs([model(stg_a, schema="staging"), model(mart, schema="marts")], {"raw_a"})
 
 
@@ -60,7 +68,12 @@ def test_duplicate_model_name_is_refused():
 
 
 def test_topological_order_is_stable_and_respects_inputs():
-    models = [model(report, schema="marts"), model(mart, schema="marts"), model(stg_b, schema="staging"), model(stg_a, schema="staging")]
+    models = [
+        model(report, schema="marts"),
+        model(mart, schema="marts"),
+        model(stg_b, schema="staging"),
+        model(stg_a, schema="staging"),
+    ]
     order = [m.name for m in topological_order(models, {"raw_a", "raw_b"})]
     assert order == ["stg_b", "stg_a", "mart", "report"]
 
@@ -84,4 +97,10 @@ def test_upstream_and_downstream():
 
 def test_metric_table_declaration():
     t = metric_table("monthly", grain="month", axis="order_time", by=["location_name"])
-    assert (t.name, t.grain, t.axis, t.by, t.schema) == ("monthly", "month", "order_time", ("location_name",), "metrics")
+    assert (t.name, t.grain, t.axis, t.by, t.schema) == (
+        "monthly",
+        "month",
+        "order_time",
+        ("location_name",),
+        "metrics",
+    )

@@ -67,10 +67,21 @@ def fill_warehouse(con: engine.DuckDBBackend) -> None:
     ]
     declared = ops.columns("check_results")
     rows = [
-        {**dict.fromkeys(declared), "schema_name": "staging", "table_name": "stg_customers", "checked_at": checked_at, **r}
+        {
+            **dict.fromkeys(declared),
+            "schema_name": "staging",
+            "table_name": "stg_customers",
+            "checked_at": checked_at,
+            **r,
+        }
         for r in results
     ]
-    ops.record(con, "check_results", ibis.memtable(rows, schema=ops.schema("check_results")), replace_where={"schema_name": "staging"})
+    ops.record(
+        con,
+        "check_results",
+        ibis.memtable(rows, schema=ops.schema("check_results")),
+        replace_where={"schema_name": "staging"},
+    )
 
 
 @pytest.fixture

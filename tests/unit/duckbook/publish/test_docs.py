@@ -23,7 +23,11 @@ DECLARED = {
     "staging.stg_customers": TableDoc(
         "staging.stg_customers",
         "models.yml",
-        columns={"customer_id": ColumnDoc("Customer id (uuid)."), "customer_name": ColumnDoc(pii=True), "note": ColumnDoc()},
+        columns={
+            "customer_id": ColumnDoc("Customer id (uuid)."),
+            "customer_name": ColumnDoc(pii=True),
+            "note": ColumnDoc(),
+        },
     ),
 }
 METRICS = {"revenue": "Item revenue before tax."}
