@@ -80,14 +80,14 @@ def run(
     from duckbook import params
     from duckbook.run import runner
 
-    result = runner.run(
+    the_plan = runner.plan(
         stages=stage or [],
         parameters=params.split_assignments(param or []),
         warehouse=warehouse,
         reports_dir=reports_dir,
         isolated=isolated,
-        echo=typer.echo,
     )
+    result = runner.run(the_plan, echo=typer.echo)
     if result.status != "success":
         typer.echo(f"error: run {result.run_id} failed; the warehouse was not changed.\n{result.error}", err=True)
         raise typer.Exit(1)

@@ -6,14 +6,14 @@ import: it finds the project's layer and warehouse from the configuration.
 
 from __future__ import annotations
 
-import datetime as _dt
 import os
 from collections.abc import Sequence
+from typing import Unpack
 
 import ibis.expr.types as ir
 
 from duckbook import engine, project
-from duckbook.semantic import GRAINS, MetricError, SemanticLayer, query_warehouse
+from duckbook.semantic import GRAINS, MetricError, QueryOptions, SemanticLayer, query_warehouse
 
 __all__ = ["GRAINS", "MetricError", "SemanticLayer", "load", "query"]
 
@@ -33,18 +33,14 @@ def load() -> SemanticLayer:
 def query(
     metrics: Sequence[str],
     *,
-    by: Sequence[str] = (),
-    grain: str | None = "month",
-    where: str | None = None,
-    start: str | _dt.date | None = None,
-    end: str | _dt.date | None = None,
-    keep_empty: bool = False,
     warehouse: str | os.PathLike[str] | None = None,
     layer: SemanticLayer | None = None,
+    **options: Unpack[QueryOptions],
 ) -> ir.Table:
     """Query the project's metrics from its warehouse (opened read-only); see
-    :func:`duckbook.semantic.api.query` for the arguments. Call ``.to_polars()`` or
-    ``.to_pandas()`` on the result.
+    :func:`duckbook.semantic.api.query` for the keyword arguments ``by``, ``grain``, ``where``,
+    ``start``, ``end`` and ``keep_empty`` (the :class:`~duckbook.semantic.api.QueryOptions`).
+    Call ``.to_polars()`` or ``.to_pandas()`` on the result.
 
     ``duckbook.metrics.query(["revenue", "order_count"], by=["location_name"], grain="month")``
 
@@ -56,14 +52,4 @@ def query(
         An unknown metric, dimension or grain, or an invalid semantic layer.
     """
     con = engine.connect(warehouse, read_only=True)
-    return query_warehouse(
-        con,
-        layer or load(),
-        metrics,
-        by=by,
-        grain=grain,
-        where=where,
-        start=start,
-        end=end,
-        keep_empty=keep_empty,
-    )
+    return query_warehouse(con, layer or load(), metrics, **options)

@@ -1,7 +1,7 @@
 """The Jaffle Shop's models, declared once: the function, its inputs (by default the names of its
 positional parameters), the schema it lands in. duckbook derives the DAG from this list; the
 stage notebooks build one schema's models in one call. Descriptions and checks are in
-``models.yml``; adding a mart is one function, one line here and its YAML entry."""
+``models.yml``; adding a mart is one function, its name here and its YAML entry."""
 
 from __future__ import annotations
 
@@ -10,19 +10,22 @@ from jaffle_shop import marts, staging, star
 
 MODELS = [
     # staging: one model per raw table
-    model(staging.stg_customers, schema="staging"),
-    model(staging.stg_orders, schema="staging"),
-    model(staging.stg_order_items, schema="staging"),
-    model(staging.stg_products, schema="staging"),
-    model(staging.stg_locations, schema="staging"),
-    model(staging.stg_supplies, schema="staging"),
+    *[
+        model(f, schema="staging")
+        for f in (
+            staging.stg_customers,
+            staging.stg_orders,
+            staging.stg_order_items,
+            staging.stg_products,
+            staging.stg_locations,
+            staging.stg_supplies,
+        )
+    ],
     # the six jaffle-shop marts
-    model(marts.order_items, schema="marts"),
-    model(marts.orders, schema="marts"),
-    model(marts.customers, schema="marts"),
-    model(marts.products, schema="marts"),
-    model(marts.locations, schema="marts"),
-    model(marts.supplies, schema="marts"),
+    *[
+        model(f, schema="marts")
+        for f in (marts.order_items, marts.orders, marts.customers, marts.products, marts.locations, marts.supplies)
+    ],
     # the star schema beside them (its transforms name their inputs generically)
     model(star.dim_date, schema="marts", inputs=["stg_orders"]),
     model(star.dim_customer, schema="marts", inputs=["stg_customers"]),

@@ -9,9 +9,18 @@ import Ibis.
 
 from duckbook.ops.runlog import rows_published, write_run_log
 from duckbook.ops.store import conform, exists, read, record, table
-from duckbook.ops.tables import SCHEMA, OpsTableError, OpsTableNotFound, RunLogEntry, columns, schema
+from duckbook.ops.tables import (
+    CHECK_RESULT_COLUMNS,
+    SCHEMA,
+    OpsTableError,
+    OpsTableNotFound,
+    RunLogEntry,
+    columns,
+    schema,
+)
 
 __all__ = [
+    "CHECK_RESULT_COLUMNS",
     "SCHEMA",
     "OpsTableError",
     "OpsTableNotFound",

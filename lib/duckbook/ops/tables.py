@@ -56,24 +56,26 @@ def _columns_of(row_type: type) -> dict[str, str]:
 
 _STAMP = {"run_id": "string", "stage": "string", "schema_name": "string"}  # which run, stage and build wrote a row
 
+#: The columns of one check's result, as :func:`duckbook.quality.evaluate.run_checks` returns it;
+#: ``ops.check_results`` stores them with the run's stamp.
+CHECK_RESULT_COLUMNS = {
+    "check_name": "string",
+    "table_name": "string",
+    "column_name": "string",
+    "severity": "string",
+    "description": "string",
+    "failing_rows": "int64",
+    "observed": "float64",
+    "threshold": "string",
+    "status": "string",
+    "failing_sample": "string",
+}
+
 #: ``{table: {column: Ibis type}}``, each table's columns in the order it is created with.
 COLUMNS: dict[str, dict[str, str]] = {
     "run_log": _columns_of(RunLogEntry),
     "publish_log": {"table": "string", "rows": "int64", **_STAMP, "published_at": "timestamp"},
-    "check_results": {
-        "check_name": "string",
-        "table_name": "string",
-        "column_name": "string",
-        "severity": "string",
-        "description": "string",
-        "failing_rows": "int64",
-        "observed": "float64",
-        "threshold": "string",
-        "status": "string",
-        "failing_sample": "string",
-        **_STAMP,
-        "checked_at": "timestamp",
-    },
+    "check_results": {**CHECK_RESULT_COLUMNS, **_STAMP, "checked_at": "timestamp"},
     "check_failures": {
         "check_name": "string",
         "table_name": "string",

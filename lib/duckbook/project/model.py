@@ -175,21 +175,21 @@ def downstream(edges: Mapping[str, Sequence[str]], start: Iterable[str]) -> set[
     for node, inputs in edges.items():
         for i in inputs:
             children.setdefault(i, set()).add(node)
-    seen, todo = set(start), list(start)
-    while todo:
-        for child in children.get(todo.pop(), ()):
-            if child not in seen:
-                seen.add(child)
-                todo.append(child)
-    return seen
+    return _reachable(children, start)
 
 
 def upstream(edges: Mapping[str, Sequence[str]], start: Iterable[str]) -> set[str]:
     """Every node ``start`` reads from, transitively, ``start`` included."""
-    seen, todo = set(start), list(start)
+    return _reachable(edges, start)
+
+
+def _reachable(step: Mapping[str, Iterable[str]], start: Iterable[str]) -> set[str]:
+    """``start`` and every node reached from it by following ``step`` (``{node: next nodes}``)."""
+    todo = list(start)  # once: ``start`` may be an iterator
+    seen = set(todo)
     while todo:
-        for parent in edges.get(todo.pop(), ()):
-            if parent not in seen:
-                seen.add(parent)
-                todo.append(parent)
+        for node in step.get(todo.pop(), ()):
+            if node not in seen:
+                seen.add(node)
+                todo.append(node)
     return seen

@@ -13,6 +13,7 @@ registered with :func:`~duckbook.quality.registry.check_type`.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import typing
 from typing import Literal
@@ -37,16 +38,14 @@ def row_count(
     conditions += [f">{max}"] if max is not None else []
     if len(conditions) != 1:
         raise CheckDeclarationError("row_count takes min or max; declare two checks for both")
-    return AggregateCheck(
+    check = AggregateCheck(
         name=f"row_count_{'min' if min is not None else 'max'}__{table}",
         table=table,
-        severity=severity,
         unit="rows",
         description=f"{table} has {'at least ' + str(min) if min is not None else 'at most ' + str(max)} rows",
         observe=lambda t: t[table].count(),
-        error_if=conditions[0] if severity == "error" else None,
-        warn_if=conditions[0] if severity == "warn" else None,
     )
+    return _judged(check, severity, conditions[0])
 
 
 @check_type("freshness")
@@ -103,17 +102,15 @@ def volume(
         z = ibis.ifelse(sd == 0, ibis.ifelse(current == mean, 0.0, float("inf")), ((current - mean) / sd).abs())
         return ibis.ifelse(stats.n.as_scalar() >= min_runs, z.fill_null(0.0), 0.0)
 
-    return AggregateCheck(
+    check = AggregateCheck(
         name=f"volume__{table}",
         table=table,
-        severity=severity,
         unit="std devs",
         description=f"{table} row count within {k} std devs of the last runs (after {min_runs} runs)",
         observe=observe,
         references=(history,),
-        error_if=f">{k}" if severity == "error" else None,
-        warn_if=f">{k}" if severity == "warn" else None,
     )
+    return _judged(check, severity, f">{k}")
 
 
 @check_type("totals_match")
@@ -159,6 +156,14 @@ def totals_match(
         warn_if=warn_if,
         references=(to,),
     )
+
+
+def _judged(check: AggregateCheck, severity: Severity, condition: str) -> AggregateCheck:
+    """``check`` with its one ``condition`` as the threshold of ``severity``: it fails (error) or
+    warns (warn) when the observed value meets it."""
+    if severity == "error":
+        return dataclasses.replace(check, severity=severity, error_if=condition)
+    return dataclasses.replace(check, severity=severity, warn_if=condition)
 
 
 def _total(column: ir.Column, agg: str) -> ir.NumericScalar:

@@ -18,25 +18,13 @@ import pyarrow as pa
 
 from duckbook.engine import count_rows
 from duckbook.errors import DuckbookError
+from duckbook.ops import CHECK_RESULT_COLUMNS
 from duckbook.quality.types import AggregateCheck, Check, RowCheck, Tables, exceeds
 
 #: Failing keys shown per check (the count is always exact).
 SAMPLE_SIZE = 5
 
-_RESULT_SCHEMA = ibis.schema(
-    {
-        "check_name": "string",
-        "table_name": "string",
-        "column_name": "string",
-        "severity": "string",
-        "description": "string",
-        "failing_rows": "int64",
-        "observed": "float64",
-        "threshold": "string",
-        "status": "string",
-        "failing_sample": "string",
-    }
-)
+_RESULT_SCHEMA = ibis.schema(CHECK_RESULT_COLUMNS)
 
 
 class CheckFailed(DuckbookError, RuntimeError):

@@ -30,16 +30,47 @@ from duckbook.quality.types import CheckDeclarationError, RowCheck, Severity, Ta
 Rule = Callable[[ir.Table], ir.BooleanValue]
 
 
+def _row_check(
+    kind: str,
+    table: str,
+    columns: str | Sequence[str],
+    description: str,
+    failing: Callable[[Tables], ir.Table],
+    *,
+    severity: Severity,
+    qualifier: str = "",
+    key: tuple[str, ...] = (),
+    references: tuple[str, ...] = (),
+    error_if: str | None = None,
+    warn_if: str | None = None,
+) -> RowCheck:
+    """The :class:`RowCheck` of type ``kind`` guarding ``columns`` (one, several, or none),
+    named ``<kind>__<table>[__<column>...][__<qualifier>]``: every check type names its checks so."""
+    cols = [columns] if isinstance(columns, str) else list(columns)
+    return RowCheck(
+        name="__".join([kind, table, *cols, *([qualifier] if qualifier else [])]),
+        table=table,
+        column=", ".join(cols) or None,
+        severity=severity,
+        description=description,
+        failing=failing,
+        key=key,
+        references=references,
+        error_if=error_if,
+        warn_if=warn_if,
+    )
+
+
 @check_type("not_null")
 def not_null(table: str, column: str, *, severity: Severity = "error") -> RowCheck:
     """Rows where ``column`` is null."""
-    return RowCheck(
-        name=f"not_null__{table}__{column}",
-        table=table,
-        column=column,
+    return _row_check(
+        "not_null",
+        table,
+        column,
+        f"{table}.{column} is never null",
+        lambda t: t[table].filter(t[table][column].isnull()),
         severity=severity,
-        description=f"{table}.{column} is never null",
-        failing=lambda t: t[table].filter(t[table][column].isnull()),
     )
 
 
@@ -56,14 +87,8 @@ def unique(table: str, *columns: str, severity: Severity = "error") -> RowCheck:
         )
         return base.semi_join(dupes, cols)
 
-    return RowCheck(
-        name=f"unique__{table}__{'__'.join(cols)}",
-        table=table,
-        column=", ".join(cols),
-        severity=severity,
-        key=tuple(cols),
-        description=f"{table}.({', '.join(cols)}) is unique",
-        failing=failing,
+    return _row_check(
+        "unique", table, cols, f"{table}.({', '.join(cols)}) is unique", failing, severity=severity, key=tuple(cols)
     )
 
 
@@ -71,13 +96,13 @@ def unique(table: str, *columns: str, severity: Severity = "error") -> RowCheck:
 def accepted_values(table: str, column: str, values: Sequence[object], *, severity: Severity = "error") -> RowCheck:
     """Rows where ``column`` is not null and not one of ``values``."""
     allowed = list(values)
-    return RowCheck(
-        name=f"accepted_values__{table}__{column}",
-        table=table,
-        column=column,
+    return _row_check(
+        "accepted_values",
+        table,
+        column,
+        f"{table}.{column} in {allowed}",
+        lambda t: t[table].filter(t[table][column].notnull() & ~t[table][column].isin(allowed)),
         severity=severity,
-        description=f"{table}.{column} in {allowed}",
-        failing=lambda t: t[table].filter(t[table][column].notnull() & ~t[table][column].isin(allowed)),
     )
 
 
@@ -90,14 +115,16 @@ def relationship(table: str, column: str, to: str, field: str, *, severity: Seve
         child, parent = t[table], t[to].view()  # a view, so that a self-reference joins two relations
         return child.filter(child[column].notnull()).anti_join(parent, child[column] == parent[field])
 
-    return RowCheck(
-        name=f"relationship__{table}__{column}__{to}",
-        table=table,
-        column=column,
+    description = f"every {table}.{column} exists in {to}.{field}"
+    return _row_check(
+        "relationship",
+        table,
+        column,
+        description,
+        failing,
         severity=severity,
+        qualifier=to,
         key=(column,),
-        description=f"every {table}.{column} exists in {to}.{field}",
-        failing=failing,
         references=(to,),
     )
 
@@ -129,7 +156,7 @@ def expression(
             base = base.filter(only(base))
         return base.filter(~rule(base).fill_null(True))
 
-    return RowCheck(name=f"{name}__{table}", table=table, severity=severity, description=description, failing=failing)
+    return _row_check(name, table, (), description, failing, severity=severity)
 
 
 def _rule(expr: str | Rule) -> Rule:
@@ -163,13 +190,19 @@ def in_range(
     if min is None and max is None:
         raise CheckDeclarationError("range needs min and/or max")
     bounds = "__".join(f"{k}_{v}" for k, v in (("min", min), ("max", max)) if v is not None)
-    return RowCheck(
-        name=f"range__{table}__{column}__{bounds}",
-        table=table,
-        column=column,
+    description = f"{table}.{column} within [{min}, {max}]"
+
+    def failing(t: Tables) -> ir.Table:
+        return _outside(t[table], column, min, max)
+
+    return _row_check(
+        "range",
+        table,
+        column,
+        description,
+        failing,
         severity=severity,
-        description=f"{table}.{column} within [{min}, {max}]",
-        failing=lambda t: _outside(t[table], column, min, max),
+        qualifier=bounds,
         error_if=error_if,
         warn_if=warn_if,
     )
@@ -190,17 +223,14 @@ def regex(
     if re.search(r"\(\?<?[=!]|\\[1-9]", pattern):  # the engines' RE2 has no lookaround, no backreferences
         raise CheckDeclarationError(f"regex {pattern!r}: lookaround and backreferences are not supported (RE2 syntax)")
     anchored = f"^(?:{pattern})$"
-    return RowCheck(
-        name=f"regex__{table}__{column}",
-        table=table,
-        column=column,
-        severity=severity,
-        description=f"{table}.{column} matches /{pattern}/",
-        failing=lambda t: t[table].filter(
-            t[table][column].notnull() & ~t[table][column].cast("string").re_search(anchored)
-        ),
-        error_if=error_if,
-        warn_if=warn_if,
+    description = f"{table}.{column} matches /{pattern}/"
+
+    def failing(t: Tables) -> ir.Table:
+        value = t[table][column]
+        return t[table].filter(value.notnull() & ~value.cast("string").re_search(anchored))
+
+    return _row_check(
+        "regex", table, column, description, failing, severity=severity, error_if=error_if, warn_if=warn_if
     )
 
 
@@ -228,15 +258,9 @@ def date_window(
         cast = lambda v: None if v is None else ibis.literal(v).cast(c.type())
         return _outside(t[table], column, cast(after), cast(not_after))
 
-    return RowCheck(
-        name=f"date_window__{table}__{column}",
-        table=table,
-        column=column,
-        severity=severity,
-        description=f"{table}.{column} between {after or '-'} and {not_after or '-'}",
-        failing=failing,
-        error_if=error_if,
-        warn_if=warn_if,
+    description = f"{table}.{column} between {after or '-'} and {not_after or '-'}"
+    return _row_check(
+        "date_window", table, column, description, failing, severity=severity, error_if=error_if, warn_if=warn_if
     )
 
 
@@ -256,14 +280,7 @@ def column_type(table: str, column: str, expected: str, *, severity: Severity = 
         ok = got is not None and got.copy(nullable=True) == want.copy(nullable=True)
         return ibis.memtable({"found": [str(got)]}).limit(0 if ok else 1)
 
-    return RowCheck(
-        name=f"type__{table}__{column}",
-        table=table,
-        column=column,
-        severity=severity,
-        description=f"{table}.{column} is {want}",
-        failing=failing,
-    )
+    return _row_check("type", table, column, f"{table}.{column} is {want}", failing, severity=severity)
 
 
 @check_type("required_columns")
@@ -275,14 +292,8 @@ def required_columns(table: str, columns: Sequence[str], *, severity: Severity =
         missing = [c for c in cols if c not in t[table].columns]
         return ibis.memtable({"missing_column": missing or [""]}).limit(len(missing))
 
-    return RowCheck(
-        name=f"required_columns__{table}",
-        table=table,
-        severity=severity,
-        key=("missing_column",),
-        description=f"{table} has columns {', '.join(cols)}",
-        failing=failing,
-    )
+    description = f"{table} has columns {', '.join(cols)}"
+    return _row_check("required_columns", table, (), description, failing, severity=severity, key=("missing_column",))
 
 
 def ingest_reconciliation(manifest_table: str = "ingest_manifest") -> RowCheck:

@@ -41,7 +41,17 @@ from duckbook.run.stages import Stage, declared_parameters, discover, select
 if TYPE_CHECKING:
     from duckbook.publish.site import Page
 
-__all__ = ["RUN_PARAMETERS", "RunLocked", "RunPlan", "RunResult", "declared_parameters", "discover", "run", "select"]
+__all__ = [
+    "RUN_PARAMETERS",
+    "RunLocked",
+    "RunPlan",
+    "RunResult",
+    "declared_parameters",
+    "discover",
+    "plan",
+    "run",
+    "select",
+]
 
 #: Parameters the runner fills in for every stage that declares them.
 RUN_PARAMETERS = ("run_id", "run_started_at", "run_date", "warehouse")
@@ -111,26 +121,14 @@ def plan(
     return RunPlan(cfg, tuple(chosen), declared, user, run_id, started, isolated)
 
 
-def run(
-    *,
-    stages: Sequence[str] = (),
-    parameters: Mapping[str, str] | None = None,
-    warehouse: str | os.PathLike[str] | None = None,
-    reports_dir: str | os.PathLike[str] | None = None,
-    isolated: bool = False,
-    echo: Echo | None = None,
-) -> RunResult:
-    """Validate, then execute the selected stages as one atomic run (see module docstring).
+def run(plan: RunPlan, echo: Echo | None = None) -> RunResult:
+    """Execute a validated :func:`plan` as one atomic run, under the run lock (see module docstring).
 
-    Raises :class:`duckbook.params.ParameterError` before writing anything when a stage name or
-    parameter is wrong, and :class:`RunLocked` when another run is in progress. A failing stage
-    does not raise: the result has ``status == "failed"`` and ``error`` says where and why.
+    Raises :class:`RunLocked` when another run is in progress. A failing stage does not raise:
+    the result has ``status == "failed"`` and ``error`` says where and why.
     """
-    the_plan = plan(
-        stages=stages, parameters=parameters, warehouse=warehouse, reports_dir=reports_dir, isolated=isolated
-    )
-    with run_lock(the_plan.cfg.warehouse):
-        return execute(the_plan, echo or _echo)
+    with run_lock(plan.cfg.warehouse):
+        return execute(plan, echo or _echo)
 
 
 def execute(plan: RunPlan, echo: Echo) -> RunResult:

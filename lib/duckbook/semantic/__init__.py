@@ -5,8 +5,8 @@ validates them and answers questions about them, :mod:`.planner` compiles a quer
 :mod:`.api` checks a query's arguments and runs it over tables or an open connection.
 """
 
-from duckbook.semantic.api import query_warehouse
+from duckbook.semantic.api import QueryOptions, query_warehouse
 from duckbook.semantic.layer import SemanticLayer
 from duckbook.semantic.spec import GRAINS, MetricError
 
-__all__ = ["GRAINS", "MetricError", "SemanticLayer", "query_warehouse"]
+__all__ = ["GRAINS", "MetricError", "QueryOptions", "SemanticLayer", "query_warehouse"]

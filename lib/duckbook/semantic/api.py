@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict, Unpack
 
 import ibis.expr.types as ir
 from ibis.common.exceptions import TableNotFound
@@ -50,18 +50,25 @@ if TYPE_CHECKING:
 Tables = Mapping[str, ir.Table] | Callable[[str], ir.Table]
 
 
-def query(
-    layer: SemanticLayer,
-    metrics: Sequence[str],
-    tables: Tables,
-    *,
-    by: Sequence[str] = (),
-    grain: str | None = "month",
-    where: str | None = None,
-    start: str | _dt.date | None = None,
-    end: str | _dt.date | None = None,
-    keep_empty: bool = False,
-) -> ir.Table:
+class QueryOptions(TypedDict, total=False):
+    """How a query slices, filters and bounds its metrics: the keyword arguments every query entry
+    point takes (:func:`query`, :func:`query_warehouse`, ``SemanticLayer.query``,
+    ``duckbook.metrics.query``) and passes on to :func:`query`, which documents them and gives
+    their defaults."""
+
+    by: Sequence[str]
+    grain: str | None
+    where: str | None
+    start: str | _dt.date | None
+    end: str | _dt.date | None
+    keep_empty: bool
+
+
+class QueryArgumentError(MetricError, TypeError):
+    """A query was given a keyword argument it does not take (a ``TypeError``, as Python's own)."""
+
+
+def query(layer: SemanticLayer, metrics: Sequence[str], tables: Tables, **options: Unpack[QueryOptions]) -> ir.Table:
     """Compute ``metrics`` per ``grain`` period (column ``period``) and per ``by`` dimension.
 
     Parameters
@@ -72,17 +79,20 @@ def query(
         Metric names; none returns the members of the ``by`` dimensions (all of one model).
     tables
         Maps ``"schema.table"`` to Ibis tables (or is a function doing so).
-    by
-        Categorical dimensions to slice by, each reachable from every model the metrics read.
-    grain
-        ``day``, ``week``, ``month``, ``quarter`` or ``year``; ``None`` for totals.
-    where
-        Filters the rows the measures aggregate (an expression over dimensions and columns).
-    start, end
-        Bound the periods shown, inclusive (``YYYY-MM-DD`` or dates); without a grain, the rows.
-    keep_empty
-        Keep every member of the ``by`` dimensions and every period in range, even without facts
-        (metrics with ``fill_nulls_with`` show that value there, the rest null).
+    **options
+        The :class:`QueryOptions`, all keyword arguments:
+
+        ``by`` (default none)
+            Categorical dimensions to slice by, each reachable from every model the metrics read.
+        ``grain`` (default ``"month"``)
+            ``day``, ``week``, ``month``, ``quarter`` or ``year``; ``None`` for totals.
+        ``where`` (default none)
+            Filters the rows the measures aggregate (an expression over dimensions and columns).
+        ``start``, ``end`` (default none)
+            Bound the periods shown, inclusive (``YYYY-MM-DD`` or dates); without a grain, the rows.
+        ``keep_empty`` (default ``False``)
+            Keep every member of the ``by`` dimensions and every period in range, even without
+            facts (metrics with ``fill_nulls_with`` show that value there, the rest null).
 
     Returns
     -------
@@ -94,8 +104,15 @@ def query(
     MetricError
         An unknown metric, dimension or grain, a dimension or grain a metric does not allow, a
         malformed ``where`` or date; the message lists the valid choices.
+    QueryArgumentError
+        A keyword argument that is not one of the :class:`QueryOptions`.
     """
-    by = list(by)
+    if unknown := sorted(set(options) - set(QueryOptions.__annotations__)):
+        raise QueryArgumentError(
+            f"unknown query argument(s) {unknown}; choose from: {', '.join(QueryOptions.__annotations__)}"
+        )
+    by, grain, where = list(options.get("by", ())), options.get("grain", "month"), options.get("where")
+    start, end = options.get("start"), options.get("end")
     if unknown := [m for m in metrics if m not in layer.metrics]:
         raise MetricError(f"unknown metric(s) {unknown}; choose from: {', '.join(sorted(layer.metrics))}")
     if unknown := [d for d in by if d not in layer.dimension_names()]:
@@ -131,21 +148,12 @@ def query(
         where=where,
         start=_as_date(start, "start") if start is not None else None,
         end=_as_date(end, "end") if end is not None else None,
-        keep_empty=keep_empty,
+        keep_empty=options.get("keep_empty", False),
     )
 
 
 def query_warehouse(
-    con: BaseBackend,
-    layer: SemanticLayer,
-    metrics: Sequence[str],
-    *,
-    by: Sequence[str] = (),
-    grain: str | None = "month",
-    where: str | None = None,
-    start: str | _dt.date | None = None,
-    end: str | _dt.date | None = None,
-    keep_empty: bool = False,
+    con: BaseBackend, layer: SemanticLayer, metrics: Sequence[str], **options: Unpack[QueryOptions]
 ) -> ir.Table:
     """:func:`query` over the tables of an open connection: ``"schema.table"`` is ``table`` in ``schema``.
 
@@ -164,7 +172,7 @@ def query_warehouse(
         except TableNotFound:
             raise MetricError(f"table {name} of the semantic layer is not in the warehouse (build it first)") from None
 
-    return query(layer, metrics, resolve, by=by, grain=grain, where=where, start=start, end=end, keep_empty=keep_empty)
+    return query(layer, metrics, resolve, **options)
 
 
 def _as_date(value: str | _dt.date, name: str) -> _dt.date:

@@ -43,16 +43,15 @@ Examples
 
 from __future__ import annotations
 
-import datetime as _dt
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 
 from duckbook.semantic.spec import GRAINS, PERIOD, Dimension, Measure, Metric, MetricError, SemanticModel, parse
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
 
-    from duckbook.semantic.api import Tables
+    from duckbook.semantic.api import QueryOptions, Tables
 
 AGGREGATIONS = ("sum", "count", "count_distinct", "avg", "min", "max", "median")
 METRIC_TYPES = ("simple", "ratio", "derived", "cumulative")
@@ -282,22 +281,9 @@ class SemanticLayer:
         ]
 
     # -- querying ---------------------------------------------------------------------------
-    def query(
-        self,
-        metrics: Sequence[str],
-        tables: Tables,
-        *,
-        by: Sequence[str] = (),
-        grain: str | None = "month",
-        where: str | None = None,
-        start: str | _dt.date | None = None,
-        end: str | _dt.date | None = None,
-        keep_empty: bool = False,
-    ) -> ir.Table:
+    def query(self, metrics: Sequence[str], tables: Tables, **options: Unpack[QueryOptions]) -> ir.Table:
         """Compute ``metrics`` per ``grain`` period and ``by`` dimension over ``tables``: see
         :func:`duckbook.semantic.api.query`."""
         from duckbook.semantic import api  # the entry point builds on the layer, not the reverse
 
-        return api.query(
-            self, metrics, tables, by=by, grain=grain, where=where, start=start, end=end, keep_empty=keep_empty
-        )
+        return api.query(self, metrics, tables, **options)

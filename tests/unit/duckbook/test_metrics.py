@@ -99,3 +99,5 @@ def test_query_errors(warehouse, tmp_path):
         metrics.query(["revenue"], warehouse=str(tmp_path / "none.duckdb"), layer=LAYER)
     with pytest.raises(metrics.MetricError, match=r"unknown metric\(s\) \['revenu'\]"):
         metrics.query(["revenu"], warehouse=str(warehouse), layer=LAYER)
+    with pytest.raises(TypeError, match=r"unknown query argument\(s\) \['grian'\]; choose from: by, grain,"):
+        metrics.query(["revenue"], grian="day", warehouse=str(warehouse), layer=LAYER)

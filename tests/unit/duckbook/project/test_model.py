@@ -93,6 +93,9 @@ def test_upstream_and_downstream():
     edges = {"s.a": ("raw.x",), "m.b": ("s.a",), "m.c": ("m.b", "raw.y"), "m.d": ("raw.y",)}
     assert downstream(edges, ["s.a"]) == {"s.a", "m.b", "m.c"}
     assert upstream(edges, ["m.c"]) == {"m.c", "m.b", "s.a", "raw.x", "raw.y"}
+    # a cycle ends the walk, an iterator is a start too, a node without edges reaches only itself
+    assert upstream({"a": ["b"], "b": ["a"]}, iter(["a"])) == {"a", "b"}
+    assert downstream(edges, iter(["m.b", "raw.z"])) == {"m.b", "m.c", "raw.z"}
 
 
 def test_metric_table_declaration():

@@ -181,6 +181,13 @@ def test_volume_error_severity_and_k():
     assert outcome(check, with_rows(14, history())) == (0, 2.0, "error if >2 std devs", "pass")
 
 
+@pytest.mark.parametrize("declare", [lambda s: row_count("t", max=1, severity=s), lambda s: vol(severity=s)])
+def test_one_threshold_checks_put_it_on_their_severitys_side_and_refuse_another(declare):
+    assert (declare("error").error_if, declare("error").warn_if) == (declare("warn").warn_if, None)
+    with pytest.raises(CheckDeclarationError, match=r"severity must be error or warn, not 'fatal'"):
+        declare("fatal")
+
+
 def test_volume_insufficient_history_passes_with_observed_zero():
     # four runs of s.t (plus three of another table) are fewer than min_runs = 5
     assert outcome(vol(), with_rows(100, history(PAST[:4]))) == (0, 0.0, "warn if >3.0 std devs", "pass")

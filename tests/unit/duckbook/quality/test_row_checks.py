@@ -367,6 +367,28 @@ def test_expression_rule_given_as_a_function_needs_a_description():
         expression("orders", "r", total_rule)
 
 
+# --- names, columns and keys --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("check", "name", "column", "key"),
+    [
+        (not_null("t", "a", severity="warn"), "not_null__t__a", "a", ()),
+        (unique("t", "a", "b"), "unique__t__a__b", "a, b", ("a", "b")),
+        (accepted_values("t", "a", ["x"]), "accepted_values__t__a", "a", ()),
+        (relationship("t", "a", "p", "id"), "relationship__t__a__p", "a", ("a",)),
+        (expression("t", "positive", "a > 0"), "positive__t", None, ()),
+        (in_range("t", "a", max=9), "range__t__a__max_9", "a", ()),
+        (regex("t", "a", "[a-z]+"), "regex__t__a", "a", ()),
+        (date_window("t", "a", after="2024-01-01"), "date_window__t__a", "a", ()),
+        (column_type("t", "a", "int64"), "type__t__a", "a", ()),
+        (required_columns("t", ["a", "b"]), "required_columns__t", None, ("missing_column",)),
+    ],
+)
+def test_every_type_names_its_check_type_table_column(check, name, column, key):
+    assert (check.name, check.table, check.column, check.key) == (name, "t", column, key)
+
+
 # --- references ----------------------------------------------------------------------------
 
 

@@ -64,3 +64,12 @@ def test_run_lock_is_exclusive(tmp_path):
         pass
     with runner.run_lock(wh):  # released
         pass
+
+
+def test_run_executes_a_plan_only_under_the_run_lock(tmp_path):
+    the_plan = runner.plan(stages=["20_staging"], warehouse=tmp_path / "w.duckdb", reports_dir=tmp_path / "reports")
+    assert [s.name for s in the_plan.stages] == ["20_staging"]
+    assert the_plan.cfg.warehouse == tmp_path / "w.duckdb"
+    with runner.run_lock(the_plan.cfg.warehouse), pytest.raises(runner.RunLocked, match="another run"):
+        runner.run(the_plan)
+    assert not (tmp_path / "reports").exists()  # refused before anything was written

@@ -20,6 +20,24 @@ def test_unknown_metric_lists_the_choices(tables):
         LAYER.query(["revenue", "nope"], tables)
 
 
+def test_an_unknown_keyword_argument_lists_the_query_options(tables, con):
+    choices = "by, grain, where, start, end, keep_empty"
+    message = rf"^unknown query argument\(s\) \['grian'\]; choose from: {choices}$"
+    for entry_point in (
+        lambda: LAYER.query(["revenue"], tables, grian="day"),
+        lambda: api.query(LAYER, ["revenue"], tables, grian="day"),
+        lambda: query_warehouse(con, LAYER, ["revenue"], grian="day"),
+    ):
+        with pytest.raises(api.QueryArgumentError, match=message) as raised:
+            entry_point()
+        # a TypeError, as for any unexpected keyword, and a MetricError (a user error, exit 2)
+        assert isinstance(raised.value, TypeError) and isinstance(raised.value, MetricError)
+
+
+def test_the_query_options_are_every_keyword_of_a_query():
+    assert list(api.QueryOptions.__annotations__) == ["by", "grain", "where", "start", "end", "keep_empty"]
+
+
 def test_unknown_dimension(tables):
     # the choices include the time dimensions, though `by` refuses them (they are the grain's)
     choices = "channel, is_food, item_ordered_at, location_name, opened_at, ordered_at"
