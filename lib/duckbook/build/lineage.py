@@ -29,7 +29,7 @@ def upstream_tables(expr: ir.Table, schema: str) -> list[str]:
         if isinstance(node, ops.InMemoryTable):
             continue
         db = node.namespace.database
-        if not db or node.name.startswith(("_csv_", "_validated_", "ibis_")):
+        if not db or node.name.startswith(("_validated_", "ibis_")):
             continue  # temporary views (CSV scans, parquet reads) are recorded by the caller
         name = node.name.removeprefix(STAGED_PREFIX)
         found.add(f"{db}.{name}")

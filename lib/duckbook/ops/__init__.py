@@ -11,6 +11,7 @@ from duckbook.ops.runlog import rows_published, write_run_log
 from duckbook.ops.store import conform, exists, read, record, table
 from duckbook.ops.tables import (
     CHECK_RESULT_COLUMNS,
+    DESCRIPTIONS,
     SCHEMA,
     OpsTableError,
     OpsTableNotFound,
@@ -20,6 +21,7 @@ from duckbook.ops.tables import (
 )
 
 __all__ = [
+    "DESCRIPTIONS",
     "CHECK_RESULT_COLUMNS",
     "SCHEMA",
     "OpsTableError",

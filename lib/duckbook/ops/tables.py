@@ -116,6 +116,18 @@ COLUMNS: dict[str, dict[str, str]] = {
     },
 }
 
+#: What each table holds, for the docs site.
+DESCRIPTIONS = {
+    "run_log": "One row per stage per run: status, parameters, timings, rows written.",
+    "publish_log": "Rows published per table per run.",
+    "check_results": "Every check result of every run.",
+    "check_failures": "The failing rows of failed error checks, as JSON, per run.",
+    "quarantine": "Rows that broke their source contract, with reason, file, line and raw text.",
+    "ingest_manifest": "One row per ingested batch: rows read, landed, quarantined.",
+    "lineage": "Tables each table is built from, and the SQL it was built with.",
+}
+assert DESCRIPTIONS.keys() == COLUMNS.keys(), "every ops table is described"
+
 
 class OpsTableError(DuckbookError):
     """An ops table is unknown, or rows do not have its declared columns."""

@@ -10,7 +10,7 @@ from collections.abc import MutableMapping, Sequence
 from duckbook.build.lineage import STAGED_PREFIX
 
 #: Temporary views a build reads through (CSV scans, validated batches, Ibis memtables): not tables.
-_TEMPORARY = ("_csv_", "_validated_", "ibis_")
+_TEMPORARY = ("_validated_", "ibis_")
 
 
 def column_lineage(sql: str, columns: Sequence[str]) -> dict[str, list[str]]:

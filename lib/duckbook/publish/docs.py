@@ -48,7 +48,8 @@ class Descriptions:
     @classmethod
     def from_table_docs(cls, docs: Mapping[str, TableDoc], metrics: Mapping[str, str]) -> Descriptions:
         """Descriptions from the project's table docs (:attr:`duckbook.project.Project.docs`,
-        keyed ``schema.table``; sources are ``raw.<name>``) and ``{metric: description}``.
+        keyed ``schema.table``; sources are ``raw.<name>``), ``{metric: description}`` and the
+        toolkit's own ops tables.
 
         Examples
         --------
@@ -59,6 +60,7 @@ class Descriptions:
         ('Full name.', {'raw.customers': {'name'}}, 'Item revenue.')
         """
         d = cls(metrics=dict(metrics))
+        d.tables.update({f"{ops.SCHEMA}.{name}": text for name, text in ops.DESCRIPTIONS.items()})
         for qualified, doc in docs.items():
             d.tables[qualified] = doc.description
             d.columns[qualified] = {name: c.description for name, c in doc.columns.items()}

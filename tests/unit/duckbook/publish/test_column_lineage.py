@@ -8,7 +8,7 @@ SQL = """
 WITH o AS (SELECT order_id, customer_id, amount FROM staging._wap_orders)
 SELECT o.order_id, c.name AS customer_name, o.amount * 2 AS doubled, 1 AS one, v.x AS from_view
 FROM o JOIN staging.customers AS c ON o.customer_id = c.customer_id
-JOIN raw._csv_view AS v ON v.x = o.order_id
+JOIN raw._validated_view AS v ON v.x = o.order_id
 """
 
 

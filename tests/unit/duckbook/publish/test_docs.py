@@ -7,7 +7,7 @@ import json
 import ibis
 import pytest
 
-from duckbook import config
+from duckbook import config, ops
 from duckbook.project import ColumnDoc, TableDoc
 from duckbook.publish import docs
 from tests.unit.duckbook.publish.conftest import fill_warehouse
@@ -40,7 +40,12 @@ def descriptions() -> docs.Descriptions:
 
 def test_from_table_docs_keeps_descriptions_and_pii(descriptions):
     assert descriptions == docs.Descriptions(
-        tables={"raw.customers": "Customers & <friends>", "raw.empty": "", "staging.stg_customers": ""},
+        tables={
+            **{f"ops.{name}": text for name, text in ops.DESCRIPTIONS.items()},
+            "raw.customers": "Customers & <friends>",
+            "raw.empty": "",
+            "staging.stg_customers": "",
+        },
         columns={
             "raw.customers": {"id": "Customer id.", "name": "Full name."},
             "raw.empty": {},
