@@ -31,7 +31,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 WarehouseOption = Annotated[
-    Path | None, typer.Option(help="Warehouse file [env DUCKBOOK_WAREHOUSE; default data/warehouse.duckdb].")
+    Path | None, typer.Option(help="Warehouse root directory [env DUCKBOOK_WAREHOUSE; default data/warehouse].")
 ]
 
 
@@ -74,9 +74,9 @@ def run(
     reports_dir: Annotated[
         Path | None, typer.Option(help="Where HTML reports and run artifacts go [default reports].")
     ] = None,
-    isolated: Annotated[bool, typer.Option(help="Start a fresh kernel per stage instead of one warm kernel.")] = False,
 ) -> None:
-    """Execute the stage notebooks in order with papermill, as one atomic run."""
+    """Execute the stage notebooks in order with papermill, as one atomic run: it publishes one
+    snapshot of the warehouse, or nothing."""
     from duckbook import params
     from duckbook.run import runner
 
@@ -85,11 +85,10 @@ def run(
         parameters=params.split_assignments(param or []),
         warehouse=warehouse,
         reports_dir=reports_dir,
-        isolated=isolated,
     )
     result = runner.run(the_plan, echo=typer.echo)
     if result.status != "success":
-        typer.echo(f"error: run {result.run_id} failed; the warehouse was not changed.\n{result.error}", err=True)
+        typer.echo(f"error: run {result.run_id} failed; nothing was published.\n{result.error}", err=True)
         raise typer.Exit(1)
     typer.echo(f"run {result.run_id} succeeded in {result.seconds:.1f}s -> {result.warehouse}")
     for page in result.reports:
@@ -106,6 +105,30 @@ def stages() -> None:
     found = runner.discover(config.load())
     for name, declared in runner.declared_parameters(found).items():
         typer.echo(f"{name}: " + ", ".join(f"{k}: {v}" for k, v in declared.items()))
+
+
+@app.command()
+@error_handler
+def runs(
+    warehouse: WarehouseOption = None,
+    limit: Annotated[int, typer.Option(help="Show at most this many runs, newest first.")] = 20,
+) -> None:
+    """List the runs: id, status, start, duration, rows written, the snapshot each published, and
+    the error of failed ones. Pin a published run with duckbook.connect(read_only=True, as_of=RUN_ID)."""
+    from duckbook import config, engine, ops
+
+    with engine.connect_plain(config.load(warehouse=warehouse), read_only=True) as con:
+        found = ops.runs(con)[:limit]
+    if not found:
+        typer.echo("no runs yet: `duckbook run` makes the first")
+        return
+    typer.echo(f"{'run':<26} {'status':<8} {'started (UTC)':<20} {'seconds':>8} {'rows':>10} {'snapshot':>8}  error")
+    for r in found:
+        snapshot = "-" if r.snapshot_id is None else str(r.snapshot_id)
+        typer.echo(
+            f"{r.run_id:<26} {r.status:<8} {r.started_at:%Y-%m-%d %H:%M:%S}  {r.duration_s:>8.1f} {r.rows_written:>10,} "
+            f"{snapshot:>8}  {r.error[:80]}"
+        )
 
 
 @app.command()

@@ -43,18 +43,45 @@ class Config:
     """Resolved settings. Build one with :func:`load`."""
 
     root: Path
+    #: the warehouse root: catalog, data files, raw zone, temp files and run lock all live under it
     warehouse: Path
-    lake_dir: Path
     source_dir: Path
     reports_dir: Path
     notebooks_dir: Path
-    temp_directory: Path
     memory_limit: str = "4GB"
     threads: int = 2
     #: the Python package whose ``MODELS`` declare the project's models (None: no models)
     package: str | None = None
     #: YAML files with ``sources:``, ``models:``, ``semantic_models:`` / ``metrics:`` sections
     project_files: tuple[Path, ...] = ()
+    #: the DuckLake catalog: None for SQLite at <warehouse>/catalog.sqlite, or
+    #: ``postgres:<libpq conninfo>`` (e.g. ``postgres:host=/run/pg dbname=duckbook``)
+    catalog: str | None = None
+
+    @property
+    def catalog_file(self) -> Path:
+        """The SQLite catalog (when ``catalog`` is not PostgreSQL)."""
+        return self.warehouse / "catalog.sqlite"
+
+    @property
+    def data_dir(self) -> Path:
+        """Where DuckLake writes the tables' Parquet files."""
+        return self.warehouse / "data"
+
+    @property
+    def raw_zone(self) -> Path:
+        """The raw zone: one Parquet file per ingested batch, ``raw/<table>/batch_id=<id>/``."""
+        return self.warehouse / "raw"
+
+    @property
+    def temp_directory(self) -> Path:
+        """DuckDB's spill files."""
+        return self.warehouse / "tmp"
+
+    @property
+    def lock_file(self) -> Path:
+        """Held by the warehouse's one writer."""
+        return self.warehouse / "run.lock"
 
     @property
     def runs_dir(self) -> Path:
@@ -63,12 +90,10 @@ class Config:
 
 
 _PATH_DEFAULTS = {
-    "warehouse": "data/warehouse.duckdb",
-    "lake_dir": "data/lake",
+    "warehouse": "data/warehouse",
     "source_dir": "data/sample",
     "reports_dir": "reports",
     "notebooks_dir": "notebooks",
-    "temp_directory": "data/tmp",
 }
 _SETTINGS = {f.name for f in dataclasses.fields(Config)} - {"root"}
 
@@ -112,7 +137,13 @@ def _resolve(root: Path, settings: Mapping[str, object]) -> Config:
     if not isinstance(files, list | tuple):
         raise ConfigError(f"setting 'project_files' must be a list of paths, got {files!r}")
     package = settings.get("package")
+    catalog = settings.get("catalog")
+    if catalog and not str(catalog).startswith("postgres:"):
+        raise ConfigError(
+            f"setting 'catalog' must be empty (SQLite in the warehouse) or postgres:<conninfo>, not {catalog!r}"
+        )
     return Config(
+        catalog=str(catalog) if catalog else None,
         root=root,
         memory_limit=str(settings.get("memory_limit", "4GB")),
         threads=threads,

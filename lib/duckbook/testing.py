@@ -1,8 +1,8 @@
 """pytest plugin for notebook tests (``-p duckbook.testing``, set in pyproject.toml).
 
 nbval runs the committed stage notebooks with their default parameters. This plugin points
-those runs at a throw-away warehouse and lake (``DUCKBOOK_WAREHOUSE`` / ``DUCKBOOK_LAKE_DIR``,
-inherited by the notebook kernels), so tests never touch ``data/warehouse.duckdb``, and marks
+those runs at a throw-away warehouse root (``DUCKBOOK_WAREHOUSE``, inherited by the notebook
+kernels), so tests never touch ``data/warehouse``, and marks
 every notebook item ``slow``.
 """
 
@@ -20,9 +20,7 @@ _tmp: tempfile.TemporaryDirectory[str] | None = None
 def isolate_environment(base: Path) -> dict[str, str]:
     """Point duckbook's warehouse, lake and temp directory under ``base``; return the settings."""
     env = {
-        "DUCKBOOK_WAREHOUSE": str(base / "warehouse.duckdb"),
-        "DUCKBOOK_LAKE_DIR": str(base / "lake"),
-        "DUCKBOOK_TEMP_DIRECTORY": str(base / "tmp"),
+        "DUCKBOOK_WAREHOUSE": str(base / "warehouse"),
     }
     os.environ.update(env)
     return env

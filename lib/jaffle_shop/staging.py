@@ -29,6 +29,16 @@ def cents_to_dollars(cents: ir.NumericValue) -> ir.DecimalValue:
     return (cents / 100).round(2).cast(MONEY)
 
 
+def start_of_day(ts: ir.TimestampValue) -> ir.TimestampValue:
+    """``ts`` truncated to midnight, stored as a timestamp on every DuckDB version.
+
+    Not ``ts.truncate("D")``: DuckDB 1.4's ``date_trunc('day', TIMESTAMP)`` returns DATE (1.5
+    returns TIMESTAMP), and Ibis drops ``.cast("timestamp")`` on a value it already types as a
+    timestamp, so a table built from it would store DATE while Ibis expects a timestamp.
+    """
+    return ts.date().cast("timestamp")
+
+
 def surrogate_key(*parts: ir.Value) -> ir.StringValue:
     """md5 of the parts joined by ``-`` with nulls replaced, as dbt_utils.generate_surrogate_key."""
     joined = ibis.literal("-").join([p.cast("string").fill_null(_NULL_KEY_PART) for p in parts])
@@ -53,7 +63,7 @@ def stg_orders(raw_orders: ir.Table, /) -> ir.Table:
         subtotal=cents_to_dollars(o.subtotal),
         tax_paid=cents_to_dollars(o.tax_paid),
         order_total=cents_to_dollars(o.order_total),
-        ordered_at=o.ordered_at.truncate("D"),
+        ordered_at=start_of_day(o.ordered_at),
     )
 
 
@@ -83,7 +93,7 @@ def stg_locations(raw_stores: ir.Table, /) -> ir.Table:
         location_id=s.id,
         location_name=s.name,
         tax_rate=s.tax_rate,
-        opened_date=s.opened_at.truncate("D"),
+        opened_date=start_of_day(s.opened_at),
     )
 
 

@@ -85,10 +85,11 @@ def dim_date(orders: ir.Table, /) -> ir.Table:
     """
     bounds = orders.aggregate(lo=orders.ordered_at.min().truncate("M"), hi=orders.ordered_at.max().truncate("M"))
     one_day = ibis.interval(days=1)
-    days = bounds.select(
-        date_day=ibis.range(bounds.lo, bounds.hi + ibis.interval(months=1), one_day).unnest().cast("date")
-    )
-    d = days.date_day
+    # Truncate the timestamps, then cast: DuckDB 1.5's date_trunc on a DATE returns TIMESTAMP
+    # (1.4's returns DATE) and Ibis drops a cast to the type it already infers.
+    days = bounds.select(midnight=ibis.range(bounds.lo, bounds.hi + ibis.interval(months=1), one_day).unnest())
+    t = days.midnight
+    d = t.cast("date")
     members = days.select(
         date_key=(d.year() * 10000 + d.month() * 100 + d.day()).cast("int64"),
         date_day=d,
@@ -96,8 +97,8 @@ def dim_date(orders: ir.Table, /) -> ir.Table:
         quarter=d.quarter().cast("int32"),
         month=d.month().cast("int32"),
         month_name=d.strftime("%B"),
-        month_start=d.truncate("M"),
-        week_start=d.truncate("W"),
+        month_start=t.truncate("M").cast("date"),
+        week_start=t.truncate("W").cast("date"),
         day_of_month=d.day().cast("int32"),
         day_of_week=(d.day_of_week.index() + 1).cast("int32"),
         day_name=d.day_of_week.full_name(),

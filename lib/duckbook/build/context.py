@@ -71,9 +71,13 @@ class StageContext:
         return Build(self, schema)
 
     def close(self) -> None:
-        """Release the warehouse (DuckDB has one writer per file; the next stage needs it)."""
-        engine.checkpoint(self.con)
-        self.con.disconnect()
+        """End the stage. Run by hand, it publishes what the stage built as one snapshot and
+        releases the warehouse; inside a run it does nothing: the runner publishes the whole
+        run at its end (or nothing)."""
+        if engine.in_run():
+            return
+        engine.publish(self.con, message=f"stage {self.stage}", extra={"run_id": self.run_id, "stage": self.stage})
+        engine.close_writer(self.cfg)
 
 
 def start_stage(
@@ -97,5 +101,9 @@ def start_stage(
         started = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
     day = parse_date("run_date", run_date) if run_date else started.date()
     cfg = _config.load(warehouse=warehouse or None)
-    con = engine.connect(cfg.warehouse, cfg=cfg)
+    con = engine.connect(cfg=cfg)  # the process's writer: one per kernel, reused by every stage
+    if not engine.in_run():
+        engine.begin(con)  # a stage run by hand is one transaction (a failed cell's is rolled back)
+    elif not engine.in_transaction(con):
+        engine.begin(con)  # the run's transaction, if the runner has not opened it
     return StageContext(stage=stage, run_id=run_id, run_started_at=started, run_date=day, cfg=cfg, con=con)

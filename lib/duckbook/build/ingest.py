@@ -28,7 +28,7 @@ def ingest(ctx: StageContext, contracts: Mapping[str, Contract], source_dir: str
     """
     source = Path(source_dir) if Path(source_dir).is_absolute() else ctx.cfg.root / source_dir
     files.preflight(contracts, source)
-    landing = files.Landing(ctx.con, ctx.cfg.lake_dir, ctx.run_id, ctx.run_started_at, ctx.run_date)
+    landing = files.Landing(ctx.con, ctx.cfg.raw_zone, ctx.run_id, ctx.run_started_at, ctx.run_date)
     build = ctx.build(RAW_SCHEMA)
     batches = []
     for contract in contracts.values():

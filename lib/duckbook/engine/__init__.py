@@ -4,17 +4,15 @@ Every connection is opened here, and SQL lives only here (built as sqlglot expre
 :mod:`duckbook.engine.ddl`; the benchmark floor is the other exception). Transforms elsewhere are
 pure Ibis; this package materializes them. Its modules:
 
-* :mod:`~duckbook.engine.connection`: :func:`connect`, :func:`connect_plain`, :func:`transaction`;
+* :mod:`~duckbook.engine.lake`: the warehouse as a DuckLake (catalog + Parquet under one root),
+  snapshots, time travel, commits that carry the run id;
+* :mod:`~duckbook.engine.connection`: :func:`connect` (readers pinned to a snapshot; one writer
+  per process), transactions, :func:`publish`;
+* :mod:`~duckbook.engine.lock`: the run lock (one writer at a time);
 * :mod:`~duckbook.engine.ddl`: every statement, built with sqlglot (quoting done by sqlglot);
 * :mod:`~duckbook.engine.tables`: create, evolve, stage, swap in, replace rows, profile;
-* :mod:`~duckbook.engine.files`: Parquet files and database files, replaced by atomic renames;
+* :mod:`~duckbook.engine.files`: Parquet batches written by atomic renames;
 * :mod:`~duckbook.engine.compat`: the one wrapper around Ibis internals.
-
-DuckDB allows a single read-write process per database file, and even a read-only open fails while
-a writer holds the file. duckbook therefore never lets a pipeline run write the file interactive
-sessions read: :mod:`duckbook.run.runner` builds a copy and swaps it in with an atomic rename, and
-each stage notebook disconnects when it ends. Open the warehouse from an exploration notebook with
-``connect(read_only=True)``; your session keeps its snapshot until it reconnects.
 
 Importing this package does not import Ibis: the runner process never needs it.
 """
@@ -24,8 +22,23 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from duckbook.engine.compat import IbisCompatibilityError
-from duckbook.engine.connection import checkpoint, connect, connect_plain, execute, transaction
-from duckbook.engine.files import copy_database, remove_database, replace_database, write_parquet
+from duckbook.engine.connection import (
+    RUN_ENV,
+    begin,
+    checkpoint,
+    close_writer,
+    connect,
+    connect_plain,
+    execute,
+    in_run,
+    in_transaction,
+    publish,
+    raw,
+    rollback,
+    transaction,
+)
+from duckbook.engine.files import remove_partial, write_parquet
+from duckbook.engine.lock import RunLocked
 from duckbook.engine.tables import (
     STAGED_PREFIX,
     ColumnProfile,
@@ -51,6 +64,16 @@ if TYPE_CHECKING:
     from duckbook.engine.connection import Connection as Connection
 
 __all__ = [
+    "RUN_ENV",
+    "RunLocked",
+    "begin",
+    "close_writer",
+    "in_run",
+    "in_transaction",
+    "publish",
+    "raw",
+    "remove_partial",
+    "rollback",
     "STAGED_PREFIX",
     "ColumnProfile",
     "IbisCompatibilityError",
@@ -59,7 +82,6 @@ __all__ = [
     "columns",
     "connect",
     "connect_plain",
-    "copy_database",
     "count_rows",
     "drop_staged",
     "ensure_schema",
@@ -68,8 +90,6 @@ __all__ = [
     "insert_rows",
     "materialize_temp",
     "profile",
-    "remove_database",
-    "replace_database",
     "replace_rows",
     "stage_table",
     "swap_in",

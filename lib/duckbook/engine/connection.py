@@ -1,22 +1,30 @@
-"""Opening the warehouse, running statements, transactions.
+"""Opening the warehouse, running statements, transactions and publishing.
 
-:func:`connect` is the Ibis connection stages and notebooks use; :func:`connect_plain` is a
-bare DuckDB connection for the runner process, which never imports Ibis (it costs ~0.3 s).
+:func:`connect` opens the warehouse (a DuckLake, :mod:`duckbook.engine.lake`) through Ibis:
+
+* a **reader** (``read_only=True``) is a new connection pinned to the newest snapshot, or to
+  ``as_of`` a run id, snapshot id or timestamp; it never blocks and is never blocked;
+* the **writer** is one connection per process and warehouse, reused by every stage a kernel runs
+  (attaching costs ~0.4 s). Outside a run it takes the run lock; inside a run (the runner sets
+  ``DUCKBOOK_RUN_ID`` in the kernel's environment) the runner holds the lock, and all stages
+  write in one transaction that the runner commits as one snapshot (:func:`publish`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import datetime as dt
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeAlias
+from typing import IO, TYPE_CHECKING, TypeAlias
 
 import sqlglot.expressions as sge
 
 from duckbook import config as _config
-from duckbook.engine import ddl
-from duckbook.errors import WarehouseNotFound
+from duckbook.engine import ddl, lake, lock
+from duckbook.errors import UserError
 
 if TYPE_CHECKING:  # ibis is imported on first connect: the runner process never needs it
     import duckdb
@@ -25,11 +33,25 @@ if TYPE_CHECKING:  # ibis is imported on first connect: the runner process never
     #: Either kind of connection: statements run the same on both.
     Connection: TypeAlias = DuckDBBackend | duckdb.DuckDBPyConnection
 
+#: Set by the runner in its kernel's environment: the run's id (the runner holds the lock and commits).
+RUN_ENV = "DUCKBOOK_RUN_ID"
+
+
+@dataclasses.dataclass
+class _Writer:
+    con: DuckDBBackend
+    lock: IO[str] | None  # None inside a run: the runner holds it
+
+
+_WRITERS: dict[Path, _Writer] = {}
+_OPEN: set[int] = set()  # ids of DuckDB connections with an open transaction
+
 
 def connect(
     warehouse: str | os.PathLike[str] | None = None,
     *,
     read_only: bool = False,
+    as_of: str | int | dt.datetime | None = None,
     cfg: _config.Config | None = None,
 ) -> DuckDBBackend:
     """Open the warehouse (default: the configured one) with the configured engine settings.
@@ -37,73 +59,128 @@ def connect(
     Parameters
     ----------
     warehouse
-        Path of the DuckDB file; ``None`` or ``""`` means the configured ``warehouse``.
-        ``":memory:"`` opens an in-memory database (tests, docs).
+        The warehouse root directory; ``None`` means the configured ``warehouse``.
+        ``":memory:"`` opens a plain in-memory DuckDB (tests, scratch work).
     read_only
-        Open without taking the write lock (exploration notebooks).
+        A reader pinned to one snapshot (exploration notebooks, reports, ``duckbook check``).
+    as_of
+        With ``read_only``: a run id, a snapshot id or a timestamp; the warehouse exactly as
+        published then. Default: the newest snapshot.
     cfg
-        The configuration whose ``memory_limit``, ``threads`` and ``temp_directory`` apply
-        (default: :func:`duckbook.config.load`).
-
-    Returns
-    -------
-    DuckDBBackend
-        An Ibis DuckDB connection.
+        The configuration (default: :func:`duckbook.config.load`).
 
     Raises
     ------
     WarehouseNotFound
-        ``read_only`` and the file does not exist yet.
+        A reader of a warehouse that has not been created yet.
+    duckbook.engine.lake.SnapshotNotFound
+        ``as_of`` names no kept snapshot.
+    duckbook.engine.lock.RunLocked
+        A writer while another process writes.
     """
-    cfg = cfg or _config.load()
-    if warehouse is None or warehouse == "":
-        path = str(cfg.warehouse)
-    elif str(warehouse) == ":memory:":
-        path = ":memory:"
-    else:
-        path = str(Path(warehouse).expanduser().resolve())
-    if path != ":memory:":
-        if read_only and not Path(path).exists():
-            raise WarehouseNotFound(f"warehouse {path} does not exist yet: run `make run` first")
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    cfg.temp_directory.mkdir(parents=True, exist_ok=True)
     import ibis
 
-    return ibis.duckdb.connect(
-        path,
-        read_only=read_only,
-        memory_limit=cfg.memory_limit,
-        threads=cfg.threads,
-        temp_directory=str(cfg.temp_directory),
-    )
+    if warehouse is not None and str(warehouse) == ":memory:":
+        return ibis.duckdb.connect(":memory:")
+    cfg = cfg or _config.load()
+    if warehouse is not None:
+        cfg = dataclasses.replace(cfg, warehouse=Path(warehouse).expanduser().resolve())
+    if read_only:
+        return ibis.duckdb.from_connection(lake.open_plain(cfg, read_only=True, as_of=as_of))
+    if as_of is not None:
+        raise UserError("as_of pins a reader: connect(..., read_only=True, as_of=...)")
+    return _writer(cfg).con
 
 
-def connect_plain(path: Path) -> duckdb.DuckDBPyConnection:
-    """A bare DuckDB connection to the file ``path`` (for the runner, which must not import Ibis).
+def _writer(cfg: _config.Config) -> _Writer:
+    """The process's writer for ``cfg.warehouse`` (opened, and locked outside a run, once)."""
+    import ibis
 
-    Use it as a context manager: ``with connect_plain(path) as con: ...``.
-    """
+    if (found := _WRITERS.get(cfg.warehouse)) is not None:
+        return found
+    in_run = bool(os.environ.get(RUN_ENV))
+    handle = None if in_run else lock.acquire(cfg.lock_file, f"stage writer {os.environ.get('USER', '')}".strip())
+    try:
+        plain = lake.open_plain(cfg, read_only=False)
+    except BaseException:
+        if handle is not None:
+            lock.release(handle)
+        raise
+    writer = _Writer(ibis.duckdb.from_connection(plain), handle)
+    _WRITERS[cfg.warehouse] = writer
+    return writer
+
+
+def close_writer(cfg: _config.Config) -> None:
+    """Roll back what the process's writer left uncommitted, close it and release the lock."""
+    writer = _WRITERS.pop(cfg.warehouse, None)
+    if writer is None:
+        return
+    with contextlib.suppress(Exception):
+        rollback(writer.con)
+    with contextlib.suppress(Exception):
+        writer.con.disconnect()
+    if writer.lock is not None:
+        lock.release(writer.lock)
+
+
+def in_run() -> str | None:
+    """The id of the run this process writes for (None when a stage runs by hand)."""
+    return os.environ.get(RUN_ENV) or None
+
+
+def connect_plain(cfg: _config.Config, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """A bare DuckDB connection with the lake attached (for the runner, which must not import
+    Ibis). Use it as a context manager: ``with connect_plain(cfg) as con: ...``."""
+    return lake.open_plain(cfg, read_only=read_only)
+
+
+def raw(con: Connection) -> duckdb.DuckDBPyConnection:
+    """The DuckDB connection under an Ibis one (or ``con`` itself)."""
     import duckdb
 
-    return duckdb.connect(str(path))
+    return con if isinstance(con, duckdb.DuckDBPyConnection) else con.con
 
 
 def execute(
     con: Connection, statement: sge.Expression, parameters: Sequence[object] | None = None
 ) -> duckdb.DuckDBPyConnection:
     """Run ``statement`` (rendered for DuckDB) on ``con``; return the cursor to fetch from."""
-    import duckdb
+    return raw(con).execute(ddl.render(statement), parameters)
 
-    sql = ddl.render(statement)
-    if isinstance(con, duckdb.DuckDBPyConnection):
-        return con.execute(sql, parameters)
-    return con.raw_sql(sql, parameters=parameters)
+
+def in_transaction(con: Connection) -> bool:
+    return id(raw(con)) in _OPEN
+
+
+def begin(con: Connection) -> None:
+    """Open a transaction (rolling back one left open, e.g. by a cell that failed)."""
+    rollback(con)
+    execute(con, sge.Transaction())
+    _OPEN.add(id(raw(con)))
+
+
+def rollback(con: Connection) -> None:
+    """Roll back the open transaction, if any (its data files are deleted)."""
+    if id(raw(con)) in _OPEN:
+        _OPEN.discard(id(raw(con)))
+        execute(con, sge.Rollback())
+
+
+def publish(con: Connection, *, message: str, extra: dict[str, object]) -> int:
+    """Commit the open transaction as one snapshot (see :func:`duckbook.engine.lake.commit`)."""
+    _OPEN.discard(id(raw(con)))
+    return lake.commit(raw(con), message=message, extra=extra)
 
 
 @contextlib.contextmanager
 def transaction(con: Connection) -> Iterator[None]:
     """Run the block's statements in one transaction: committed when the block ends, rolled back
-    (and the error re-raised) when it raises."""
+    (and the error re-raised) when it raises. Inside an open transaction (a stage, a run) the
+    block is part of it: the outer transaction commits or rolls back."""
+    if in_transaction(con):
+        yield
+        return
     execute(con, sge.Transaction())
     try:
         yield
@@ -114,5 +191,5 @@ def transaction(con: Connection) -> Iterator[None]:
 
 
 def checkpoint(con: Connection) -> None:
-    """Fold the WAL into the database file (before it is copied or swapped)."""
+    """Fold the WAL into the database file."""
     execute(con, ddl.checkpoint())

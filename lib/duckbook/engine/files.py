@@ -1,12 +1,13 @@
-"""Files the engine writes whole: Parquet outputs and the DuckDB database files a run swaps.
+"""Files the engine writes whole: Parquet batches of the raw zone.
 
-Every replacement is a rename (atomic on POSIX): a reader sees the old file or the new one.
+Every file is written beside its target and renamed over it (atomic on POSIX): a reader sees the
+old file or the new one, and a killed write leaves only a dot-file that :func:`remove_partial`
+deletes.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,23 +29,10 @@ def write_parquet(con: DuckDBBackend, expr: ir.Table, path: Path) -> Path:
     return path
 
 
-def remove_database(path: Path) -> None:
-    """Delete a DuckDB file and its WAL, if they exist."""
-    path.unlink(missing_ok=True)
-    Path(f"{path}.wal").unlink(missing_ok=True)
-
-
-def copy_database(src: Path, dst: Path) -> None:
-    """Copy a DuckDB file (and its WAL, if any) to ``dst``; nothing to copy leaves no ``dst``."""
-    remove_database(dst)
-    if src.exists():
-        shutil.copyfile(src, dst)
-        if Path(f"{src}.wal").exists():
-            shutil.copyfile(f"{src}.wal", f"{dst}.wal")
-
-
-def replace_database(built: Path, live: Path) -> None:
-    """Atomically make ``built`` the live warehouse. Readers that still hold the old file keep
-    reading their snapshot (POSIX rename semantics)."""
-    Path(f"{live}.wal").unlink(missing_ok=True)
-    os.replace(built, live)
+def remove_partial(directory: Path) -> int:
+    """Delete the temporary files of writes that never finished under ``directory``; return how
+    many (only safe for the holder of the run lock)."""
+    found = list(directory.rglob(".*.tmp")) if directory.is_dir() else []
+    for path in found:
+        path.unlink(missing_ok=True)
+    return len(found)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, TypedDict
 import sqlglot.expressions as sge
 
 from duckbook.engine import compat, ddl
-from duckbook.engine.connection import execute, transaction
+from duckbook.engine.connection import execute, raw, transaction
 
 if TYPE_CHECKING:
     import duckdb
@@ -98,14 +98,14 @@ def replace_rows(con: DuckDBBackend, schema: str, name: str, rows: ir.Table, *, 
 
 
 def insert_rows(
-    con: duckdb.DuckDBPyConnection,
+    con: Connection,
     schema: str,
     name: str,
     column_names: Sequence[str],
     rows: Sequence[Sequence[object]],
 ) -> None:
     """Insert Python ``rows`` (values in ``column_names`` order) into ``schema.name``."""
-    con.executemany(ddl.render(ddl.insert_placeholders(schema, name, column_names)), [list(r) for r in rows])
+    raw(con).executemany(ddl.render(ddl.insert_placeholders(schema, name, column_names)), [list(r) for r in rows])
 
 
 def materialize_temp(con: DuckDBBackend, expr: ir.Table, prefix: str = "_tmp") -> ir.Table:

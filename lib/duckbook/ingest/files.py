@@ -85,7 +85,7 @@ class Landing:
     """Where and for which run files are landed."""
 
     con: engine.DuckDBBackend
-    lake_dir: Path
+    raw_zone: Path
     run_id: str
     run_started_at: dt.datetime
     run_date: dt.date
@@ -111,7 +111,7 @@ def land_file(landing: Landing, contract: Contract, source_dir: Path) -> tuple[i
         "_source_file": ibis.literal(str(path)),
         "_ingested_at": ingested_at,
     }
-    parquet = landing.lake_dir / "raw" / contract.name / f"batch_id={batch_id}" / "data.parquet"
+    parquet = landing.raw_zone / contract.name / f"batch_id={batch_id}" / "data.parquet"
     engine.write_parquet(con, good_rows(validated, contract, metadata), parquet)
     # hive_partitioning off: the batch_id=... directory must not become a column
     landed = con.read_parquet(parquet, hive_partitioning=False)

@@ -7,7 +7,7 @@ keeps the run log with plain DuckDB (:mod:`duckbook.ops.runlog`). Importing this
 import Ibis.
 """
 
-from duckbook.ops.runlog import rows_published, write_run_log
+from duckbook.ops.runlog import Run, rows_published, runs, write_run_log
 from duckbook.ops.store import conform, exists, read, record, table
 from duckbook.ops.tables import (
     CHECK_RESULT_COLUMNS,
@@ -21,6 +21,7 @@ from duckbook.ops.tables import (
 )
 
 __all__ = [
+    "Run",
     "DESCRIPTIONS",
     "CHECK_RESULT_COLUMNS",
     "SCHEMA",
@@ -35,5 +36,6 @@ __all__ = [
     "rows_published",
     "schema",
     "table",
+    "runs",
     "write_run_log",
 ]

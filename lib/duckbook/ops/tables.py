@@ -43,6 +43,7 @@ class RunLogEntry:
     ended_at: dt.datetime
     duration_s: float
     rows_written: int  # rows the stage published (from ops.publish_log)
+    error: str = ""  # why the stage failed ("" when it did not)
 
 
 #: Ibis type name of each Python type a row dataclass uses.

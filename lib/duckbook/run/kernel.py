@@ -1,6 +1,7 @@
-"""One Jupyter kernel reused by every stage of a run: the namespace is reset between stages
-(``%reset -f``) but imported modules stay loaded, which saves ~2.5 s of imports and ~1 s of
-kernel start per stage. ``isolated`` gives each stage a fresh kernel instead."""
+"""One Jupyter kernel for every stage of a run: the namespace is reset between stages
+(``%reset -f``) but imported modules stay loaded, and so does the warehouse connection, so imports
+(~2.5 s), kernel start (~1 s) and attaching the lake (~0.4 s) are paid once per run, and all stages
+write in the run's one transaction."""
 
 from __future__ import annotations
 
@@ -14,19 +15,20 @@ from typing import Any
 KERNEL = "python3"
 
 
+class KernelError(RuntimeError):
+    """Code the runner sent to the kernel raised; the message has the error's type and text."""
+
+
 class Kernel:
     """The run's kernel, started on first use, over unix sockets in a private temp dir."""
 
-    def __init__(self, cwd: Path, env: Mapping[str, str], *, isolated: bool) -> None:
+    def __init__(self, cwd: Path, env: Mapping[str, str]) -> None:
         self.km: Any = None  # jupyter_client.KernelManager (untyped)
         self._sockets = ""
-        self.cwd, self.env, self.isolated = cwd, dict(env), isolated
+        self._used = False
+        self.cwd, self.env = cwd, dict(env)
 
-    def manager(self) -> Any:
-        """The kernel manager for the next stage (reset since the last one), or ``None`` when
-        isolated (papermill then starts a kernel of its own)."""
-        if self.isolated:
-            return None
+    def _start(self) -> Any:
         if self.km is None:
             from jupyter_client.manager import KernelManager
 
@@ -34,21 +36,34 @@ class Kernel:
             self._sockets = tempfile.mkdtemp(prefix="duckbook-kernel-")
             self.km = KernelManager(kernel_name=KERNEL, transport="ipc", ip=os.path.join(self._sockets, "k"))
             self.km.start_kernel(cwd=str(self.cwd), env=self.env)
-        else:
-            self._reset()
         return self.km
 
-    def _reset(self) -> None:
-        kc = self.km.client()
+    def manager(self) -> Any:
+        """The kernel manager for the next stage notebook, its namespace reset since the last one."""
+        km = self._start()
+        if self._used:
+            self.run("%reset -f")
+        self._used = True
+        return km
+
+    def run(self, code: str, *, timeout: float = 600) -> None:
+        """Execute ``code`` in the kernel; raise :class:`KernelError` if it raises."""
+        kc = self._start().client()
         kc.start_channels()
         try:
             kc.wait_for_ready(timeout=60)
-            kc.execute_interactive("%reset -f", silent=True, timeout=60)
+            reply = kc.execute_interactive(code, silent=False, timeout=timeout, output_hook=lambda msg: None)
         finally:
             kc.stop_channels()
+        content = reply.get("content", {})
+        if content.get("status") == "error":
+            raise KernelError(f"{content.get('ename', 'Error')}: {content.get('evalue', '')}")
+
+    def alive(self) -> bool:
+        return self.km is not None and self.km.is_alive()
 
     def shutdown(self) -> None:
-        """Stop the kernel and remove its sockets."""
+        """Stop the kernel (an uncommitted transaction dies with it) and remove its sockets."""
         if self.km is not None and self.km.has_kernel:
             self.km.shutdown_kernel(now=True)
         self.km = None

@@ -4,38 +4,40 @@ A run:
 
 1. finds the stage notebooks (:mod:`duckbook.run.stages`) and validates the ``-p NAME=VALUE``
    parameters against what they declare, before anything is written;
-2. takes the run lock (:mod:`duckbook.run.lock`) so two runs never interleave;
-3. copies the live warehouse to a build file and executes every stage against the copy with
-   papermill in one warm kernel (:mod:`duckbook.run.kernel`), keeping each executed notebook
-   under ``reports/runs/<run_id>/``;
+2. takes the run lock (:mod:`duckbook.engine.lock`): one writer at a time;
+3. executes every stage with papermill in one warm kernel (:mod:`duckbook.run.kernel`), keeping
+   each executed notebook under ``reports/runs/<run_id>/``; the stages write through the kernel's
+   one connection in one transaction (:mod:`duckbook.run.session`);
 4. renders the report notebooks (``NN_report_<name>``) to ``reports/<name>.html``;
-5. writes ``ops.run_log`` into the copy and swaps it in with one atomic rename, then writes
-   ``reports/index.html``.
+5. writes ``ops.run_log`` and commits everything as one DuckLake snapshot carrying the run id,
+   then publishes the pages and ``reports/index.html``.
 
-The live warehouse is never written during a run, so an open notebook never sees a half-built
-table and never blocks the run (DuckDB allows one writer per file, and a reader blocks a
-writer). A failed run leaves the live warehouse exactly as it was. The runner process never
+Readers see the previous snapshot until that commit, never part of a run. A failed, killed or
+interrupted run publishes nothing: its transaction is rolled back (or dies with the kernel; the
+next run deletes the files it left) and its failure is recorded alone. The runner process never
 imports Ibis.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import json
 import os
 import secrets
 import shutil
+import signal
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from duckbook import config as _config
 from duckbook import engine, ops, params
-from duckbook.run.kernel import KERNEL, Kernel
-from duckbook.run.lock import RunLocked, run_lock
+from duckbook.engine.lock import RunLocked, run_lock
+from duckbook.run.kernel import KERNEL, Kernel, KernelError
 from duckbook.run.stages import Stage, declared_parameters, discover, select
 
 if TYPE_CHECKING:
@@ -69,7 +71,6 @@ class RunPlan:
     parameters: Mapping[str, object]  # the user's, typed
     run_id: str
     started: dt.datetime
-    isolated: bool = False
 
     def stage_parameters(self, stage: Stage, warehouse: Path) -> dict[str, object]:
         """The values ``stage`` declares: the run's own (id, start, date, warehouse) and the user's."""
@@ -103,7 +104,6 @@ def plan(
     parameters: Mapping[str, str] | None = None,
     warehouse: str | os.PathLike[str] | None = None,
     reports_dir: str | os.PathLike[str] | None = None,
-    isolated: bool = False,
 ) -> RunPlan:
     """Validate a run: stage names and ``NAME=VALUE`` parameters against what the notebooks
     declare. Raises :class:`duckbook.params.ParameterError` naming every problem."""
@@ -118,7 +118,7 @@ def plan(
             raise params.ParameterError(f"{reserved}: set by the runner; use --warehouse for the warehouse")
     started = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
     run_id = f"{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
-    return RunPlan(cfg, tuple(chosen), declared, user, run_id, started, isolated)
+    return RunPlan(cfg, tuple(chosen), declared, user, run_id, started)
 
 
 def run(plan: RunPlan, echo: Echo | None = None) -> RunResult:
@@ -127,7 +127,7 @@ def run(plan: RunPlan, echo: Echo | None = None) -> RunResult:
     Raises :class:`RunLocked` when another run is in progress. A failing stage does not raise:
     the result has ``status == "failed"`` and ``error`` says where and why.
     """
-    with run_lock(plan.cfg.warehouse):
+    with run_lock(plan.cfg.lock_file, f"run {plan.run_id}"):
         return execute(plan, echo or _echo)
 
 
@@ -138,44 +138,103 @@ def execute(plan: RunPlan, echo: Echo) -> RunResult:
     cfg = plan.cfg
     run_dir = cfg.runs_dir / plan.run_id
     run_dir.mkdir(parents=True, exist_ok=True)
-    built = cfg.warehouse.with_name(f".{cfg.warehouse.stem}.{plan.run_id}.duckdb")
-    engine.copy_database(cfg.warehouse, built)
     env = {
         **os.environ,
         "DUCKBOOK_PROJECT_DIR": str(cfg.root),
-        "DUCKBOOK_LAKE_DIR": str(cfg.lake_dir),
-        "DUCKBOOK_TEMP_DIRECTORY": str(cfg.temp_directory),
+        "DUCKBOOK_WAREHOUSE": str(cfg.warehouse),
+        engine.RUN_ENV: plan.run_id,
     }
-    kernel = Kernel(cfg.notebooks_dir, env, isolated=plan.isolated)
+    kernel = Kernel(cfg.notebooks_dir, env)
     log: list[ops.RunLogEntry] = []
     pages: list[Page] = []
     error = ""
     echo(f"run {plan.run_id}: {len(plan.stages)} stage(s) -> {cfg.warehouse}")
     try:
-        for stage in plan.stages:
-            entry, page, error = _run_stage(plan, stage, kernel, built, run_dir)
-            log.append(entry)
-            pages += [page] if page else []
-            echo(f"  {stage.name:<24} {entry.status:<8} {entry.duration_s:6.2f}s")
-            if error:
-                break
+        with _terminate_as_interrupt():
+            kernel.run(f"from duckbook.run import session; session.begin({plan.run_id!r})")
+            for stage in plan.stages:
+                entry, page, error = _run_stage(plan, stage, kernel, cfg.warehouse, run_dir)
+                log.append(entry)
+                pages += [page] if page else []
+                echo(f"  {stage.name:<24} {entry.status:<8} {entry.duration_s:6.2f}s")
+                if error:
+                    break
+            if not error:
+                log = _commit(kernel, plan, log, run_dir)
+    except (KernelError, OSError, RuntimeError) as exc:
+        error = error or f"run {plan.run_id} could not publish: {exc}"
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: roll back, record, report like any failure
+        error = f"run {plan.run_id} was interrupted"
     finally:
+        if error:
+            _abort(kernel, plan, log, error, echo)
         kernel.shutdown()
 
     if not error:
-        log = _finish(built, log)
-        engine.replace_database(built, cfg.warehouse)
         rendered = [_publish_page(run_dir / page.file, cfg.reports_dir) for page in pages]
         site.write_index(cfg.reports_dir, pages, run_id=plan.run_id, status="success")
     else:
         rendered = []
-        engine.remove_database(built)
-        _record_failure(cfg.warehouse, log, echo)
         # the pages of the last good run stay; the index says this run failed
         site.write_index(cfg.reports_dir, site.published_pages(cfg.reports_dir), run_id=plan.run_id, status="failed")
     entries = [dataclasses.asdict(e) for e in log]
     (run_dir / "run_log.json").write_text(json.dumps(entries, default=str, indent=2), encoding="utf-8")
     return RunResult(plan.run_id, "failed" if error else "success", log, cfg.warehouse, rendered, error)
+
+
+def _commit(kernel: Kernel, plan: RunPlan, log: list[ops.RunLogEntry], run_dir: Path) -> list[ops.RunLogEntry]:
+    """Publish the run as one snapshot (in the kernel, on the stages' connection); return the log
+    with the rows each stage published."""
+    result = run_dir / "commit.json"
+    entries = json.dumps([dataclasses.asdict(e) for e in log], default=str)
+    kernel.run(f"from duckbook.run import session; session.commit({plan.run_id!r}, {entries!r}, {str(result)!r})")
+    committed = json.loads(result.read_text(encoding="utf-8"))
+    return [
+        dataclasses.replace(e, rows_written=int(c["rows_written"]))
+        for e, c in zip(log, committed["entries"], strict=True)
+    ]
+
+
+def _abort(kernel: Kernel, plan: RunPlan, log: list[ops.RunLogEntry], error: str, echo: Echo) -> None:
+    """Roll the run back and record its failure (best effort: the disk may be full, the kernel
+    dead; the run directory's run_log.json has it anyway)."""
+    from duckbook.run import session
+
+    if not log or log[-1].status != "failed":
+        log.append(_failure_entry(plan, error))
+    else:
+        log[-1] = dataclasses.replace(log[-1], error=error)
+    entries = json.dumps([dataclasses.asdict(e) for e in log], default=str)
+    try:
+        if kernel.alive():
+            kernel.run(f"from duckbook.run import session; session.abort({plan.run_id!r}, {entries!r})")
+        else:
+            with engine.connect_plain(plan.cfg) as con:
+                session.record_failure(con, plan.run_id, entries)
+    except Exception as exc:
+        echo(
+            f"note: could not record the failed run in {plan.cfg.warehouse} ({exc}); see the run directory's run_log.json",
+            err=True,
+        )
+
+
+def _failure_entry(plan: RunPlan, error: str) -> ops.RunLogEntry:
+    now = _utcnow()
+    return ops.RunLogEntry(plan.run_id, "(run)", "failed", "{}", now, now, 0.0, 0, error)
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM behaves like Ctrl-C: the run is rolled back and its kernel stopped."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _run_stage(
@@ -229,6 +288,7 @@ def _run_stage(
         ended_at=_utcnow(),
         duration_s=round(time.perf_counter() - t0, 3),
         rows_written=0,
+        error=error.splitlines()[0] if error else "",
     )
     return entry, page, error
 
@@ -249,24 +309,3 @@ def _publish_page(page: Path, reports_dir: Path) -> Path:
 
 def _echo(message: str, err: bool = False) -> None:
     print(message, file=sys.stderr if err else sys.stdout)
-
-
-def _finish(built: Path, log: list[ops.RunLogEntry]) -> list[ops.RunLogEntry]:
-    """Fill rows_written from ops.publish_log and store the run log in the build."""
-    written = ops.rows_published(built, log[0].run_id)
-    log = [dataclasses.replace(entry, rows_written=written.get(entry.stage, 0)) for entry in log]
-    ops.write_run_log(built, log)
-    return log
-
-
-def _record_failure(warehouse: Path, log: list[ops.RunLogEntry], echo: Echo) -> None:
-    """Record a failed run's log in the live warehouse (best effort: a reader may hold it)."""
-    if not log:
-        return
-    try:
-        ops.write_run_log(warehouse, log)
-    except Exception as exc:  # locked by an interactive session
-        echo(
-            f"note: could not record the failed run in {warehouse} ({exc}); see the run directory's run_log.json",
-            err=True,
-        )

@@ -1,0 +1,217 @@
+"""The warehouse as a DuckLake: a SQL catalog plus Parquet data files under one warehouse root.
+
+::
+
+    <warehouse>/catalog.sqlite   the DuckLake catalog (SQLite in WAL mode; or PostgreSQL: `catalog`)
+    <warehouse>/data/            the tables' Parquet files, written by DuckLake
+    <warehouse>/raw/             the raw zone: one Parquet file per ingested batch
+    <warehouse>/tmp/             DuckDB's spill files
+    <warehouse>/run.lock         held by the one writer (a run, or a stage run by hand)
+
+Every connection is an in-memory DuckDB with the lake attached as ``lake`` and made the default
+catalog, so ``schema.table`` names the lake's tables. A writer publishes with a transaction: a
+run is one transaction over all its stages (one snapshot, or nothing), committed with the run id
+in the snapshot's ``commit_extra_info``. A reader is pinned to one snapshot (the newest, or
+``as_of`` a run, snapshot id or timestamp) for as long as it is open; readers never block the
+writer, nor the writer them.
+
+Extensions load from the pinned ``duckdb-ext-*`` wheels' directory; nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import sqlite3
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from duckbook import config as _config
+from duckbook.errors import DuckbookError, UserError, WarehouseNotFound
+
+if TYPE_CHECKING:
+    import duckdb
+
+#: The name the lake is attached under (and made the default catalog).
+ALIAS = "lake"
+AUTHOR = "duckbook"
+
+
+class CatalogError(DuckbookError):
+    """The catalog cannot be opened or read (corrupt, unreachable, not a DuckLake)."""
+
+
+class SnapshotNotFound(UserError, LookupError):
+    """``as_of`` names no snapshot the warehouse still has."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Snapshot:
+    """One published state of the warehouse."""
+
+    snapshot_id: int
+    at: dt.datetime
+    run_id: str | None  # the run that committed it (None: a stage run by hand, upkeep)
+    failed: bool = False  # the snapshot only records a failed run's log
+
+
+def catalog_uri(cfg: _config.Config) -> str:
+    """``ducklake:sqlite:<root>/catalog.sqlite``, or ``ducklake:postgres:<conninfo>`` when the
+    ``catalog`` setting is ``postgres:<libpq conninfo>``."""
+    if cfg.catalog and cfg.catalog.startswith("postgres:"):
+        return f"ducklake:{cfg.catalog}"
+    return f"ducklake:sqlite:{cfg.catalog_file}"
+
+
+def exists(cfg: _config.Config) -> bool:
+    """Whether the warehouse has been created (a PostgreSQL catalog is assumed to exist)."""
+    return bool(cfg.catalog) or cfg.catalog_file.is_file()
+
+
+def open_plain(
+    cfg: _config.Config, *, read_only: bool, as_of: str | int | dt.datetime | None = None
+) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with the lake attached (``USE lake``): pinned to a snapshot when
+    ``read_only``, else the writer's (creating the warehouse on first use).
+
+    Raises :class:`WarehouseNotFound` for a reader of a warehouse not created yet,
+    :class:`SnapshotNotFound` for an unknown ``as_of``, :class:`CatalogError` for a catalog
+    that cannot be read.
+    """
+    import duckdb
+    import duckdb_ext
+
+    if not exists(cfg):
+        if read_only:
+            raise WarehouseNotFound(f"warehouse {cfg.warehouse} does not exist yet: run `duckbook run` first")
+        _create_sqlite_catalog(cfg.catalog_file)
+    cfg.temp_directory.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(
+        ":memory:",
+        config={
+            "extension_directory": duckdb_ext.get_extension_dir(),
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+            "memory_limit": cfg.memory_limit,
+            "threads": cfg.threads,
+            "temp_directory": str(cfg.temp_directory),
+        },
+    )
+    try:
+        con.execute("LOAD ducklake")
+        if read_only:
+            _attach(con, cfg, "READ_ONLY")
+            snapshot = resolve(con, as_of)
+            con.execute(f"DETACH {ALIAS}")
+            _attach(con, cfg, f"READ_ONLY, SNAPSHOT_VERSION {snapshot}")
+        else:
+            _attach(con, cfg, f"DATA_PATH {_quote(str(cfg.data_dir) + '/')}")
+        con.execute(f"USE {ALIAS}")
+    except duckdb.Error as exc:
+        con.close()
+        raise CatalogError(f"warehouse {cfg.warehouse}: the catalog cannot be opened: {_first_line(exc)}") from None
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def _attach(con: duckdb.DuckDBPyConnection, cfg: _config.Config, options: str) -> None:
+    con.execute(f"ATTACH {_quote(catalog_uri(cfg))} AS {ALIAS} ({options})")
+
+
+def _create_sqlite_catalog(path: Path) -> None:
+    """An empty SQLite file in WAL mode (stored in the file): with it, readers never refuse and
+    commits take tens of milliseconds; DuckDB cannot switch the mode itself."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA journal_mode=WAL").fetchall()
+
+
+def snapshots(con: duckdb.DuckDBPyConnection) -> list[Snapshot]:
+    """Every snapshot the lake keeps, oldest first, with the run that committed it."""
+    rows = con.execute(
+        f"SELECT snapshot_id, snapshot_time, commit_extra_info FROM {ALIAS}.snapshots() ORDER BY snapshot_id"
+    ).fetchall()
+    return [Snapshot(int(i), _naive(at), *_run_of(extra)) for i, at, extra in rows]
+
+
+def resolve(con: duckdb.DuckDBPyConnection, as_of: str | int | dt.datetime | None) -> int:
+    """The snapshot id ``as_of`` names: ``None`` the newest; an int (or digits) a snapshot id; a
+    run id the snapshot that run committed; a datetime (or ISO text) the newest at that time."""
+    kept = snapshots(con)
+    if not kept:
+        raise SnapshotNotFound("the warehouse has no snapshot yet: run `duckbook run` first")
+    if as_of is None:
+        return kept[-1].snapshot_id
+    if isinstance(as_of, int) or (isinstance(as_of, str) and as_of.isdigit()):
+        if any(s.snapshot_id == int(as_of) for s in kept):
+            return int(as_of)
+        raise SnapshotNotFound(f"snapshot {as_of} is not kept (kept: {kept[0].snapshot_id}..{kept[-1].snapshot_id})")
+    if isinstance(as_of, str) and (match := [s for s in kept if s.run_id == as_of]):
+        if published := [s for s in match if not s.failed]:
+            return published[-1].snapshot_id
+        raise SnapshotNotFound(f"run {as_of} failed: it published nothing (see `duckbook runs`)")
+    moment = as_of if isinstance(as_of, dt.datetime) else _parse_time(as_of)
+    before = [s for s in kept if s.at <= moment]
+    if not before:
+        raise SnapshotNotFound(f"no snapshot at or before {moment} (the oldest kept is {kept[0].at})")
+    return before[-1].snapshot_id
+
+
+def _parse_time(text: str) -> dt.datetime:
+    try:
+        return _naive(dt.datetime.fromisoformat(text))
+    except ValueError:
+        raise SnapshotNotFound(
+            f"as_of {text!r} is not a run id, snapshot id or timestamp (YYYY-MM-DDTHH:MM:SS) of this warehouse"
+        ) from None
+
+
+def current(con: duckdb.DuckDBPyConnection) -> int | None:
+    """The snapshot the connection sees (None before the first commit)."""
+    row = con.execute(f"SELECT id FROM ducklake_current_snapshot({_quote(ALIAS)})").fetchone()
+    return None if row is None or row[0] is None else int(row[0])
+
+
+def commit(con: duckdb.DuckDBPyConnection, *, message: str, extra: dict[str, object]) -> int:
+    """Commit the open transaction as one snapshot carrying ``message`` and ``extra`` (JSON) and
+    return its id. A statement that failed inside the transaction makes DuckDB roll back on
+    COMMIT without raising: that is detected (the snapshot did not advance) and raised."""
+    before = current(con)
+    con.execute(f"CALL {ALIAS}.set_commit_message(?, ?, extra_info => ?)", [AUTHOR, message, json.dumps(extra)])
+    con.execute("COMMIT")
+    after = current(con)
+    if after is None or after == before:
+        raise CatalogError(f"{message}: the transaction was rolled back by the engine; nothing was published")
+    return after
+
+
+def delete_orphans(con: duckdb.DuckDBPyConnection) -> None:
+    """Delete data files no snapshot knows (left by a killed writer). Only safe for the holder
+    of the run lock: another writer's uncommitted files look orphaned too."""
+    con.execute(f"CALL ducklake_delete_orphaned_files({_quote(ALIAS)}, cleanup_all => true)")
+
+
+def _run_of(extra: object) -> tuple[str | None, bool]:
+    """(run id, failed) from a snapshot's ``commit_extra_info``."""
+    try:
+        info = json.loads(str(extra)) if extra else {}
+    except ValueError:
+        info = {}
+    if not isinstance(info, dict) or not info.get("run_id"):
+        return None, False
+    return str(info["run_id"]), info.get("status") == "failed"
+
+
+def _naive(value: dt.datetime) -> dt.datetime:
+    return value.astimezone(dt.UTC).replace(tzinfo=None) if value.tzinfo else value
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
