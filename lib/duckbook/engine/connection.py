@@ -167,7 +167,7 @@ def rollback(con: Connection) -> None:
         execute(con, sge.Rollback())
 
 
-def publish(con: Connection, *, message: str, extra: dict[str, object]) -> int:
+def publish(con: Connection, *, message: str, extra: dict[str, object]) -> int | None:
     """Commit the open transaction as one snapshot (see :func:`duckbook.engine.lake.commit`)."""
     _OPEN.discard(id(raw(con)))
     return lake.commit(raw(con), message=message, extra=extra)

@@ -175,17 +175,25 @@ def current(con: duckdb.DuckDBPyConnection) -> int | None:
     return None if row is None or row[0] is None else int(row[0])
 
 
-def commit(con: duckdb.DuckDBPyConnection, *, message: str, extra: dict[str, object]) -> int:
+def commit(con: duckdb.DuckDBPyConnection, *, message: str, extra: dict[str, object]) -> int | None:
     """Commit the open transaction as one snapshot carrying ``message`` and ``extra`` (JSON) and
-    return its id. A statement that failed inside the transaction makes DuckDB roll back on
-    COMMIT without raising: that is detected (the snapshot did not advance) and raised."""
+    return its id (None when the transaction changed nothing: no snapshot is made).
+
+    A statement that failed inside the transaction would make DuckDB roll back on COMMIT
+    without raising: that is checked first and raised as :class:`CatalogError`.
+    """
+    import duckdb
+
     before = current(con)
+    try:
+        con.execute("SELECT 1").fetchall()  # raises when a failed statement aborted the transaction
+    except duckdb.Error as exc:
+        con.execute("ROLLBACK")
+        raise CatalogError(f"{message}: a statement failed, so nothing was published ({_first_line(exc)})") from None
     con.execute(f"CALL {ALIAS}.set_commit_message(?, ?, extra_info => ?)", [AUTHOR, message, json.dumps(extra)])
     con.execute("COMMIT")
     after = current(con)
-    if after is None or after == before:
-        raise CatalogError(f"{message}: the transaction was rolled back by the engine; nothing was published")
-    return after
+    return None if after == before else after
 
 
 def delete_orphans(con: duckdb.DuckDBPyConnection) -> None:

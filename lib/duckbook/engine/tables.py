@@ -17,7 +17,6 @@ from duckbook.engine import compat, ddl
 from duckbook.engine.connection import execute, raw, transaction
 
 if TYPE_CHECKING:
-    import duckdb
     import ibis.expr.types as ir
     from ibis.backends.duckdb import Backend as DuckDBBackend
 

@@ -37,6 +37,8 @@ def commit(run_id: str, entries_json: str, result_file: str) -> int:
     entries = [dataclasses.replace(e, rows_written=written.get(e.stage, 0)) for e in entries]
     ops.write_run_log(con, entries)
     snapshot = engine.publish(con, message=f"run {run_id}", extra={"run_id": run_id, "status": "success"})
+    if snapshot is None:  # cannot happen: the run log itself is a change
+        raise RuntimeError(f"run {run_id} published no snapshot")
     Path(result_file).write_text(
         json.dumps({"snapshot_id": snapshot, "entries": [dataclasses.asdict(e) for e in entries]}, default=str)
     )

@@ -40,12 +40,10 @@ def test_load_defaults(tmp_path):
     cfg = load(tmp_path)
     assert cfg == Config(
         root=tmp_path,
-        warehouse=tmp_path / "data" / "warehouse.duckdb",
-        lake_dir=tmp_path / "data" / "lake",
+        warehouse=tmp_path / "data" / "warehouse",
         source_dir=tmp_path / "data" / "sample",
         reports_dir=tmp_path / "reports",
         notebooks_dir=tmp_path / "notebooks",
-        temp_directory=tmp_path / "data" / "tmp",
         memory_limit="4GB",
         threads=2,
         package=None,
@@ -56,7 +54,7 @@ def test_load_defaults(tmp_path):
 
 def test_load_without_pyproject_uses_defaults(tmp_path):
     cfg = load(tmp_path)
-    assert cfg.warehouse == tmp_path / "data" / "warehouse.duckdb"
+    assert cfg.warehouse == tmp_path / "data" / "warehouse"
     assert cfg.threads == 2
 
 
@@ -64,16 +62,19 @@ def test_load_reads_tool_duckbook(tmp_path):
     make_project(
         tmp_path,
         """
-        warehouse = "db/wh.duckdb"
-        lake_dir = "lake"
+        warehouse = "db/wh"
         reports_dir = "out/reports"
         memory_limit = "1GB"
         threads = 8
         """,
     )
     cfg = load(tmp_path)
-    assert cfg.warehouse == tmp_path / "db" / "wh.duckdb"
-    assert cfg.lake_dir == tmp_path / "lake"
+    assert cfg.warehouse == tmp_path / "db" / "wh"
+    # everything the warehouse keeps lives under its root
+    assert (cfg.catalog_file, cfg.data_dir, cfg.raw_zone, cfg.temp_directory, cfg.lock_file) == tuple(
+        tmp_path / "db" / "wh" / name for name in ("catalog.sqlite", "data", "raw", "tmp", "run.lock")
+    )
+    assert cfg.catalog is None
     assert cfg.reports_dir == tmp_path / "out" / "reports"
     assert cfg.runs_dir == tmp_path / "out" / "reports" / "runs"
     assert cfg.source_dir == tmp_path / "data" / "sample"  # not set: default
@@ -109,19 +110,19 @@ def test_environment_overrides_pyproject(tmp_path, monkeypatch):
 
 
 def test_overrides_win_over_environment_and_none_is_not_given(tmp_path, monkeypatch):
-    make_project(tmp_path, 'warehouse = "db/wh.duckdb"\nlake_dir = "lake"\n')
+    make_project(tmp_path, 'warehouse = "db/wh.duckdb"\nsource_dir = "in"\n')
     monkeypatch.setenv("DUCKBOOK_WAREHOUSE", "env/other.duckdb")
-    cfg = load(tmp_path, warehouse="explicit.duckdb", lake_dir=None, reports_dir=None, threads=4)
+    cfg = load(tmp_path, warehouse="explicit.duckdb", source_dir=None, reports_dir=None, threads=4)
     assert cfg.warehouse == tmp_path / "explicit.duckdb"
-    assert cfg.lake_dir == tmp_path / "lake"
+    assert cfg.source_dir == tmp_path / "in"
     assert cfg.reports_dir == tmp_path / "reports"
     assert cfg.threads == 4
 
 
 def test_an_empty_override_is_an_error_not_the_project_root(tmp_path):
     make_project(tmp_path)
-    with pytest.raises(ConfigError, match=r"^setting 'lake_dir' is empty"):
-        load(tmp_path, lake_dir="")
+    with pytest.raises(ConfigError, match=r"^setting 'source_dir' is empty"):
+        load(tmp_path, source_dir="")
 
 
 def test_project_settings(tmp_path, monkeypatch):
@@ -142,7 +143,8 @@ def test_project_settings(tmp_path, monkeypatch):
 def test_unknown_setting_in_pyproject(tmp_path):
     make_project(tmp_path, 'warehouse = "w.duckdb"\nwarehuose = "typo"\nzzz = 1\n')
     with pytest.raises(
-        ConfigError, match=r"pyproject.toml: unknown duckbook setting\(s\) warehuose, zzz; known: lake_dir, "
+        ConfigError,
+        match=r"pyproject.toml: unknown duckbook setting\(s\) warehuose, zzz; known: catalog, memory_limit, ",
     ):
         load(tmp_path)
 
@@ -187,3 +189,13 @@ def test_load_without_root_uses_project_root(tmp_path, monkeypatch):
     (tmp_path / "notebooks").mkdir()
     monkeypatch.chdir(tmp_path / "notebooks")
     assert config.load().reports_dir == tmp_path.resolve() / "r"
+
+
+def test_catalog_is_sqlite_in_the_warehouse_or_postgres(tmp_path, monkeypatch):
+    make_project(tmp_path)
+    assert load(tmp_path).catalog is None
+    monkeypatch.setenv("DUCKBOOK_CATALOG", "postgres:host=/run/pg dbname=duckbook")
+    assert load(tmp_path).catalog == "postgres:host=/run/pg dbname=duckbook"
+    monkeypatch.setenv("DUCKBOOK_CATALOG", "mysql:x")
+    with pytest.raises(ConfigError, match=r"setting 'catalog' must be empty .* or postgres:<conninfo>, not 'mysql:x'"):
+        load(tmp_path)

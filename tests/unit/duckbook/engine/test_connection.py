@@ -17,48 +17,75 @@ from duckbook.errors import WarehouseNotFound
 
 @pytest.fixture
 def cfg(tmp_path):
-    base = config.load()
-    return dataclasses.replace(
-        base, warehouse=tmp_path / "w.duckdb", memory_limit="1GB", threads=1, temp_directory=tmp_path / "spill"
-    )
+    return dataclasses.replace(config.load(), warehouse=tmp_path / "wh", memory_limit="1GB", threads=1)
 
 
 def setting(con, name: str) -> str:
     return con.raw_sql(f"SELECT current_setting('{name}')").fetchone()[0]
 
 
-def test_connect_applies_the_configured_engine_settings(cfg):
-    con = connection.connect(":memory:", cfg=cfg)
+@pytest.mark.slow
+def test_the_writer_applies_the_configured_engine_settings_and_is_one_per_process(cfg):
+    con = connection.connect(cfg=cfg)
     try:
         assert setting(con, "threads") == 1
         assert setting(con, "memory_limit") in ("1.0 GB", "953.6 MiB")
         assert setting(con, "temp_directory") == str(cfg.temp_directory)
-        assert cfg.temp_directory.is_dir()
+        assert cfg.temp_directory.is_dir() and cfg.catalog_file.is_file()
+        assert connection.connect(cfg=cfg) is con  # attached once, reused by every stage
+        assert cfg.lock_file.is_file()
     finally:
-        con.disconnect()
+        connection.close_writer(cfg)
 
 
 def test_read_only_connect_to_a_missing_warehouse_names_it(cfg, tmp_path):
-    missing = tmp_path / "nowhere" / "w.duckdb"
-    with pytest.raises(WarehouseNotFound, match=f"warehouse {missing} does not exist yet: run `make run` first"):
+    missing = tmp_path / "nowhere"
+    with pytest.raises(WarehouseNotFound, match=f"warehouse {missing} does not exist yet: run `duckbook run` first"):
         connection.connect(missing, read_only=True, cfg=cfg)
     assert issubclass(WarehouseNotFound, FileNotFoundError)  # callers catching FileNotFoundError still do
-    assert not missing.parent.exists()
+    assert not missing.exists()
 
 
 @pytest.mark.slow
-def test_connect_defaults_to_the_configured_file_and_creates_its_directory(tmp_path, cfg):
-    cfg = dataclasses.replace(cfg, warehouse=tmp_path / "sub" / "w.duckdb")
-    con = connection.connect(cfg=cfg)
-    con.create_table("t", ibis.memtable({"x": [1]}))
-    connection.checkpoint(con)
-    con.disconnect()
-    assert cfg.warehouse.is_file()
-    reader = connection.connect(str(cfg.warehouse), read_only=True, cfg=cfg)
-    assert reader.table("t").count().execute() == 1
-    reader.disconnect()
-    with connection.connect_plain(cfg.warehouse) as plain:
-        assert plain.execute("SELECT x FROM t").fetchall() == [(1,)]
+def test_published_snapshots_are_what_readers_see(cfg):
+    writer = connection.connect(cfg=cfg)
+    try:
+        connection.begin(writer)
+        writer.raw_sql("CREATE SCHEMA marts; CREATE TABLE marts.t AS SELECT 1 AS x")
+        first = connection.publish(writer, message="one", extra={"run_id": "r1"})
+        reader = connection.connect(cfg.warehouse, read_only=True, cfg=cfg)
+        connection.begin(writer)
+        writer.raw_sql("INSERT INTO marts.t VALUES (2)")
+        assert reader.table("t", database="marts").count().execute() == 1  # uncommitted: unseen
+        second = connection.publish(writer, message="two", extra={"run_id": "r2"})
+        assert reader.table("t", database="marts").count().execute() == 1  # pinned to its snapshot
+        fresh = connection.connect(cfg.warehouse, read_only=True, cfg=cfg)
+        assert fresh.table("t", database="marts").count().execute() == 2  # a new reader sees the new run
+        for as_of in ("r1", first, str(first)):
+            old = connection.connect(cfg.warehouse, read_only=True, as_of=as_of, cfg=cfg)
+            assert old.table("t", database="marts").count().execute() == 1, as_of
+        assert second == first + 1
+        connection.begin(writer)
+        assert connection.publish(writer, message="nothing", extra={}) is None  # no change: no snapshot
+    finally:
+        connection.close_writer(cfg)
+
+
+@pytest.mark.slow
+def test_a_second_writer_is_refused_while_one_holds_the_lock(cfg):
+    from duckbook.engine.lock import RunLocked
+
+    connection.connect(cfg=cfg)
+    try:
+        code = (
+            "import dataclasses, sys; from duckbook import config; from duckbook.engine import connection\n"
+            f"cfg = dataclasses.replace(config.load(), warehouse=__import__('pathlib').Path({str(cfg.warehouse)!r}))\n"
+            "connection.connect(cfg=cfg)"
+        )
+        other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert other.returncode != 0 and "another run holds" in other.stderr and RunLocked.__name__ in other.stderr
+    finally:
+        connection.close_writer(cfg)
 
 
 @pytest.fixture(params=["ibis", "duckdb"])

@@ -54,6 +54,7 @@ def test_run_log_is_the_run_log_entry():
             "ended_at": "timestamp",
             "duration_s": "float64",
             "rows_written": "int64",
+            "error": "string",
         }
     )
     assert [f.name for f in dataclasses.fields(tables.RunLogEntry)] == list(tables.columns("run_log"))

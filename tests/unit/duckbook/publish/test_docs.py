@@ -7,7 +7,7 @@ import json
 import ibis
 import pytest
 
-from duckbook import config, ops
+from duckbook import config, engine, ops
 from duckbook.project import ColumnDoc, TableDoc
 from duckbook.publish import docs
 from tests.unit.duckbook.publish.conftest import fill_warehouse
@@ -108,11 +108,12 @@ def test_page_of_an_empty_warehouse():
 
 
 def test_build_writes_the_page_and_caches_column_lineage(tmp_path, descriptions):
-    wh = tmp_path / "w.duckdb"
-    con = ibis.duckdb.connect(wh)
+    cfg = config.load(tmp_path, warehouse=str(tmp_path / "wh"), reports_dir=str(tmp_path / "reports"))
+    con = engine.connect(cfg=cfg)  # the warehouse's writer: one published snapshot
+    engine.begin(con)
     fill_warehouse(con)
-    con.disconnect()
-    cfg = config.load(tmp_path, warehouse=str(wh), reports_dir=str(tmp_path / "reports"))
+    engine.publish(con, message="fill", extra={})
+    engine.close_writer(cfg)
     out = docs.build(cfg, descriptions)
     assert out == tmp_path / "reports" / "docs" / "index.html"
     assert '<section class="table" id="staging.stg_customers">' in out.read_text(encoding="utf-8")

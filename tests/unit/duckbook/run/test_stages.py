@@ -59,17 +59,17 @@ def test_declared_in_notebook_rejects_code_in_parameters_cell(tmp_path):
 
 
 def test_run_lock_is_exclusive(tmp_path):
-    wh = tmp_path / "w.duckdb"
-    with runner.run_lock(wh), pytest.raises(runner.RunLocked, match="another run"), runner.run_lock(wh):
+    lock = tmp_path / "wh" / "run.lock"
+    with runner.run_lock(lock), pytest.raises(runner.RunLocked, match="another run"), runner.run_lock(lock):
         pass
-    with runner.run_lock(wh):  # released
+    with runner.run_lock(lock):  # released
         pass
 
 
 def test_run_executes_a_plan_only_under_the_run_lock(tmp_path):
-    the_plan = runner.plan(stages=["20_staging"], warehouse=tmp_path / "w.duckdb", reports_dir=tmp_path / "reports")
+    the_plan = runner.plan(stages=["20_staging"], warehouse=tmp_path / "wh", reports_dir=tmp_path / "reports")
     assert [s.name for s in the_plan.stages] == ["20_staging"]
-    assert the_plan.cfg.warehouse == tmp_path / "w.duckdb"
-    with runner.run_lock(the_plan.cfg.warehouse), pytest.raises(runner.RunLocked, match="another run"):
+    assert the_plan.cfg.warehouse == tmp_path / "wh"
+    with runner.run_lock(the_plan.cfg.lock_file), pytest.raises(runner.RunLocked, match="another run"):
         runner.run(the_plan)
     assert not (tmp_path / "reports").exists()  # refused before anything was written
