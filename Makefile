@@ -10,7 +10,7 @@ YEARS ?= 1
 ARGS ?=
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 
-.PHONY: help setup run test test-fast lint format lab notebooks sync data bench clean browser docs
+.PHONY: help setup run test test-fast lint format postgres maintain lab notebooks sync data bench clean browser docs
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*?## "} /^[a-zA-Z_-]+:.*?## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -45,7 +45,10 @@ format: setup ## Apply ruff's formatter and safe fixes
 	$(BIN)/ruff format lib tests benchmarks
 	$(BIN)/ruff check --fix lib tests benchmarks notebooks
 
-test: setup lint browser ## Lint gates, then unit tests, doctests, nbval, end-to-end and browser tests
+postgres: ## Install Debian's PostgreSQL 15 for the catalog tests (needs root; the tests start and stop their own server)
+	@bash scripts/postgres.sh install
+
+test: setup lint browser postgres ## Lint gates, then unit tests, doctests, nbval, end-to-end, PostgreSQL, fault and browser tests
 	$(BIN)/python -m pytest $(ARGS)
 
 test-fast: setup ## Only the fast unit tests and doctests (no notebooks, no CLI runs)
@@ -63,11 +66,11 @@ sync: setup ## Pair notebooks with their py:percent twins (edit either, then run
 data: setup ## Generate a larger raw dataset with jafgen into data/jaffle-$(YEARS)y (YEARS=N)
 	mkdir -p data/jaffle-$(YEARS)y && cd data/jaffle-$(YEARS)y && ../../$(BIN)/jafgen $(YEARS) --pre raw >/dev/null \
 	  && mv jaffle-data/raw_*.csv . && rm -rf jaffle-data raw_tweets.csv
-	@echo "run on it: $(BIN)/duckbook run -p source_dir=data/jaffle-$(YEARS)y --warehouse data/jaffle-$(YEARS)y.duckdb"
+	@echo "run on it: $(BIN)/duckbook run -p source_dir=data/jaffle-$(YEARS)y --warehouse data/jaffle-$(YEARS)y-warehouse"
 
 bench: setup ## Time the full run against a hand-written DuckDB SQL floor on a jafgen 1-year dataset
 	@test -f data/jaffle-1y/raw_orders.csv || $(MAKE) data YEARS=1
 	$(BIN)/python benchmarks/bench.py --source data/jaffle-1y $(ARGS)
 
-clean: ## Remove the warehouse, lake and run artifacts (keeps .venv and data/sample)
-	rm -rf data/warehouse.duckdb* data/.warehouse.* data/lake data/tmp reports/*.html reports/index.json reports/runs reports/docs tests/artifacts
+clean: ## Remove the warehouse and run artifacts (keeps .venv and data/sample)
+	rm -rf data/warehouse reports/*.html reports/index.json reports/runs reports/docs tests/artifacts

@@ -28,7 +28,7 @@ def duckbook(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
 def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     """`duckbook run` then `duckbook docs` into a temporary warehouse and reports directory."""
     base = tmp_path_factory.mktemp("e2e")
-    warehouse, reports = base / "warehouse.duckdb", base / "reports"
+    warehouse, reports = base / "warehouse", base / "reports"
     proc = duckbook("run", "--warehouse", str(warehouse), "--reports-dir", str(reports), "-p", "run_date=2019-08-11")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     docs = duckbook("docs", "--warehouse", str(warehouse), "--reports-dir", str(reports))

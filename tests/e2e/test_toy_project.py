@@ -9,10 +9,9 @@ import shutil
 import sys
 from pathlib import Path
 
-import duckdb
 import pytest
 
-from duckbook import metrics
+from duckbook import config, engine, metrics
 from duckbook.build.audit import check_warehouse
 from duckbook.build.context import start_stage
 from duckbook.build.ingest import ingest
@@ -31,7 +30,7 @@ def toy(tmp_path, monkeypatch):
     shutil.copytree(TOY, root)
     monkeypatch.syspath_prepend(str(root))
     monkeypatch.setenv("DUCKBOOK_PROJECT_DIR", str(root))
-    monkeypatch.setenv("DUCKBOOK_WAREHOUSE", str(tmp_path / "toy.duckdb"))
+    monkeypatch.setenv("DUCKBOOK_WAREHOUSE", str(tmp_path / "toy-warehouse"))
     yield root
     for mod in [m for m in sys.modules if m.split(".")[0] == "toy_bakery"]:
         del sys.modules[mod]
@@ -58,7 +57,7 @@ def test_the_toy_domain_builds_end_to_end(toy, tmp_path):
         build.publish()
         ctx.close()
 
-    with duckdb.connect(str(tmp_path / "toy.duckdb"), read_only=True) as con:
+    with engine.connect_plain(config.load(), read_only=True) as con:
         count, total = con.execute("select count(*), sum(amount) from marts.sales").fetchone()
         assert (count, total) == (4, pytest.approx(16.2))
         first_day = con.execute("select revenue, sales from metrics.daily_sales order by period").fetchall()[0]

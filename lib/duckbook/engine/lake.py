@@ -106,7 +106,7 @@ def open_plain(
             con.execute(f"DETACH {ALIAS}")
             _attach(con, cfg, f"READ_ONLY, SNAPSHOT_VERSION {snapshot}")
         else:
-            _attach(con, cfg, f"DATA_PATH {_quote(str(cfg.data_dir) + '/')}")
+            _attach(con, cfg, "")
         con.execute(f"USE {ALIAS}")
     except duckdb.Error as exc:
         con.close()
@@ -118,7 +118,10 @@ def open_plain(
 
 
 def _attach(con: duckdb.DuckDBPyConnection, cfg: _config.Config, options: str) -> None:
-    con.execute(f"ATTACH {_quote(catalog_uri(cfg))} AS {ALIAS} ({options})")
+    # The catalog stores the data path it was created with; overriding it with the one under this
+    # root makes the warehouse relocatable (a moved or copied root reads and writes its own files).
+    data = f"DATA_PATH {_quote(str(cfg.data_dir) + '/')}, OVERRIDE_DATA_PATH true"
+    con.execute(f"ATTACH {_quote(catalog_uri(cfg))} AS {ALIAS} ({', '.join(o for o in (options, data) if o)})")
 
 
 def _create_sqlite_catalog(path: Path) -> None:

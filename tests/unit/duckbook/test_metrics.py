@@ -3,14 +3,14 @@ metrics queried from the project's warehouse."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 
-import ibis
 import pytest
 
 import duckbook.semantic
-from duckbook import metrics
+from duckbook import config, engine, metrics
 from duckbook.errors import ProjectError, WarehouseNotFound
 from tests.unit.duckbook.semantic.sample import LAYER, shop_tables
 from tests.unit.helpers import rows
@@ -61,12 +61,15 @@ def test_load_errors_name_the_file(project_dir):
 @pytest.fixture
 def warehouse(tmp_path):
     """A warehouse file with the shop's tables in schema ``shop``."""
-    path = tmp_path / "warehouse.duckdb"
-    con = ibis.duckdb.connect(str(path))
+    path = tmp_path / "warehouse"
+    cfg = dataclasses.replace(config.load(), warehouse=path)
+    con = engine.connect(cfg=cfg)  # the writer: one published snapshot
+    engine.begin(con)
     con.raw_sql("CREATE SCHEMA shop")
     for name, table in shop_tables().items():
         con.create_table(name.split(".")[1], table, database="shop")
-    con.disconnect()
+    engine.publish(con, message="shop", extra={})
+    engine.close_writer(cfg)
     return path
 
 
@@ -96,7 +99,7 @@ def test_query_reads_the_warehouse(warehouse, tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_query_errors(warehouse, tmp_path):
     with pytest.raises(WarehouseNotFound, match="does not exist yet"):
-        metrics.query(["revenue"], warehouse=str(tmp_path / "none.duckdb"), layer=LAYER)
+        metrics.query(["revenue"], warehouse=str(tmp_path / "none"), layer=LAYER)
     with pytest.raises(metrics.MetricError, match=r"unknown metric\(s\) \['revenu'\]"):
         metrics.query(["revenu"], warehouse=str(warehouse), layer=LAYER)
     with pytest.raises(TypeError, match=r"unknown query argument\(s\) \['grian'\]; choose from: by, grain,"):
