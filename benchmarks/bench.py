@@ -51,8 +51,15 @@ def run_floor(source: Path, work: Path) -> tuple[float, float]:
     return float(out.stdout.strip()), time.perf_counter() - t
 
 
-def run_full(source: Path, work: Path) -> tuple[float, dict[str, float]]:
-    """Return (wall seconds, {stage: seconds}) of one full ``duckbook run``."""
+def disk_bytes(path: Path) -> int:
+    """Bytes under ``path`` (a warehouse root directory, or a database file)."""
+    if path.is_file():
+        return path.stat().st_size
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def run_full(source: Path, work: Path) -> tuple[float, dict[str, float], int]:
+    """Return (wall seconds, {stage: seconds}, warehouse bytes) of one full ``duckbook run``."""
     tag = time.monotonic_ns()
     warehouse, reports = work / f"wh-{tag}.duckdb", work / f"reports-{tag}"
     cmd = [
@@ -69,7 +76,7 @@ def run_full(source: Path, work: Path) -> tuple[float, dict[str, float]]:
     subprocess.run(cmd, check=True, capture_output=True, text=True)
     wall = time.perf_counter() - t
     log = json.loads(next((reports / "runs").glob("*/run_log.json")).read_text())
-    return wall, {row["stage"]: float(row["duration_s"]) for row in log}
+    return wall, {row["stage"]: float(row["duration_s"]) for row in log}, disk_bytes(warehouse)
 
 
 def main() -> None:
@@ -94,6 +101,7 @@ def main() -> None:
     floor_proc = statistics.median(f[1] for f in floors)
     full_wall = statistics.median(f[0] for f in fulls)
     stages = {name: statistics.median(f[1][name] for f in fulls) for name in fulls[0][1]}
+    disk = statistics.median(f[2] for f in fulls)
     result = {
         "source": str(source),
         "repeat": args.repeat,
@@ -101,6 +109,7 @@ def main() -> None:
         "floor_process_s": round(floor_proc, 3),
         "full_run_s": round(full_wall, 3),
         "stages_s": {k: round(v, 3) for k, v in stages.items()},
+        "warehouse_mb": round(disk / 1e6, 1),
         "ratio_full_run_over_floor_sql": round(full_wall / floor_sql, 2),
         "ratio_full_run_over_floor_process": round(full_wall / floor_proc, 2),
     }
@@ -109,6 +118,7 @@ def main() -> None:
         print(f"  stage {name:<24} {seconds:7.2f} s")
     print(f"  full run (wall)                {full_wall:7.2f} s")
     print(f"  floor SQL                      {floor_sql:7.2f} s   (process {floor_proc:.2f} s)")
+    print(f"  warehouse on disk              {disk / 1e6:7.1f} MB")
     print(f"ratio full_run / floor_sql     = {result['ratio_full_run_over_floor_sql']:.2f}   (target <= 8)")
     print(f"ratio full_run / floor_process = {result['ratio_full_run_over_floor_process']:.2f}")
     out_dir = HERE / "results"

@@ -18,7 +18,7 @@
 # **Purpose:** load the Jaffle Shop raw files under their contracts (`lib/jaffle_shop/sources.yml`).
 #
 # **Inputs:** the six jafgen CSV files in `source_dir`.
-# **Outputs:** Parquet batches in the raw zone (`data/lake/raw/<table>/batch_id=<id>/`), schema `raw`
+# **Outputs:** Parquet batches in the raw zone (`<warehouse>/raw/<table>/batch_id=<id>/`), schema `raw`
 # in the warehouse, broken rows in `ops.quarantine`, one row per batch in `ops.ingest_manifest`.
 #
 # Every row read is either landed or quarantined with a reason; the reconciliation check stops the
@@ -29,7 +29,7 @@ source_dir: str = "data/sample"  # directory with the jafgen raw_*.csv files (re
 run_id: str = ""  # run identifier; empty: manual-<stage>
 run_started_at: str = ""  # run timestamp, UTC, YYYY-MM-DDTHH:MM:SS; empty: now
 run_date: str = ""  # logical date YYYY-MM-DD; values after it are quarantined as future; empty: today
-warehouse: str = ""  # DuckDB warehouse file; empty: configured (DUCKBOOK_WAREHOUSE or data/warehouse.duckdb)
+warehouse: str = ""  # warehouse root directory; empty: configured (DUCKBOOK_WAREHOUSE or data/warehouse)
 
 # %%
 import duckbook

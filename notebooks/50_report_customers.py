@@ -22,7 +22,8 @@
 run_id: str = ""  # run identifier; empty: manual-<stage>
 run_started_at: str = ""  # run timestamp, UTC, YYYY-MM-DDTHH:MM:SS; empty: now
 run_date: str = ""  # logical date YYYY-MM-DD; empty: today
-warehouse: str = ""  # DuckDB warehouse file; empty: configured (DUCKBOOK_WAREHOUSE or data/warehouse.duckdb)
+warehouse: str = ""  # warehouse root directory; empty: configured (DUCKBOOK_WAREHOUSE or data/warehouse)
+as_of: str = ""  # reproduce the report as a run published it: a run id, snapshot id or timestamp; empty: this run
 
 # %%
 import altair as alt
@@ -32,7 +33,7 @@ import duckbook  # first: it spares altair's jsonschema a slow optional import
 from duckbook.publish import page as report
 from jaffle_shop import analysis
 
-ctx = duckbook.start_stage("50_report_customers", run_id=run_id, run_started_at=run_started_at, run_date=run_date, warehouse=warehouse)
+ctx = duckbook.start_stage("50_report_customers", run_id=run_id, run_started_at=run_started_at, run_date=run_date, warehouse=warehouse, as_of=as_of)
 marts = ctx.tables("marts")
 metrics_tables = {name: t.to_polars().with_columns(pl.col(pl.Decimal).cast(pl.Float64)) for name, t in ctx.tables("metrics").items()}
 cohorts = analysis.cohorts(marts["orders"]).to_polars().with_columns(pl.col(pl.Decimal).cast(pl.Float64))

@@ -22,7 +22,8 @@
 run_id: str = ""  # run identifier; empty: manual-<stage>
 run_started_at: str = ""  # run timestamp, UTC, YYYY-MM-DDTHH:MM:SS; empty: now
 run_date: str = ""  # logical date YYYY-MM-DD; empty: today
-warehouse: str = ""  # DuckDB warehouse file; empty: configured (DUCKBOOK_WAREHOUSE or data/warehouse.duckdb)
+warehouse: str = ""  # warehouse root directory; empty: configured (DUCKBOOK_WAREHOUSE or data/warehouse)
+as_of: str = ""  # reproduce the report as a run published it: a run id, snapshot id or timestamp; empty: this run
 
 # %%
 import altair as alt
@@ -31,7 +32,7 @@ import polars as pl
 import duckbook  # first: it spares altair's jsonschema a slow optional import
 from duckbook.publish import page as report
 
-ctx = duckbook.start_stage("50_report_overview", run_id=run_id, run_started_at=run_started_at, run_date=run_date, warehouse=warehouse)
+ctx = duckbook.start_stage("50_report_overview", run_id=run_id, run_started_at=run_started_at, run_date=run_date, warehouse=warehouse, as_of=as_of)
 # Charts take floats; the metric tables keep exact decimals.
 metrics_tables = {name: t.to_polars().with_columns(pl.col(pl.Decimal).cast(pl.Float64)) for name, t in ctx.tables("metrics").items()}
 data_date = ctx.tables("marts")["orders"].ordered_at.max().to_pyarrow().as_py()

@@ -24,7 +24,8 @@
 run_id: str = ""  # run identifier; empty: manual-<stage>
 run_started_at: str = ""  # run timestamp, UTC, YYYY-MM-DDTHH:MM:SS; empty: now
 run_date: str = ""  # logical date YYYY-MM-DD; empty: today
-warehouse: str = ""  # DuckDB warehouse file; empty: configured (DUCKBOOK_WAREHOUSE or data/warehouse.duckdb)
+warehouse: str = ""  # warehouse root directory; empty: configured (DUCKBOOK_WAREHOUSE or data/warehouse)
+as_of: str = ""  # reproduce the report as a run published it: a run id, snapshot id or timestamp; empty: this run
 
 # %%
 import altair as alt
@@ -34,7 +35,7 @@ import duckbook  # first: it spares altair's jsonschema a slow optional import
 from duckbook.publish import page as report
 from duckbook.quality import summary as quality
 
-ctx = duckbook.start_stage("50_report_quality", run_id=run_id, run_started_at=run_started_at, run_date=run_date, warehouse=warehouse)
+ctx = duckbook.start_stage("50_report_quality", run_id=run_id, run_started_at=run_started_at, run_date=run_date, warehouse=warehouse, as_of=as_of)
 summary = quality.run_summary(ctx.con, quality.latest_checked_run(ctx.con, prefer=ctx.run_id))
 data_date = ctx.table("marts.orders").ordered_at.max().to_pyarrow().as_py()
 ctx.close()

@@ -32,9 +32,11 @@ class StageContext:
     run_date: dt.date
     cfg: _config.Config
     con: engine.DuckDBBackend
+    #: the snapshot a read-only stage (a report reproduced ``as_of`` a run) reads; None: it writes
+    as_of: str | None = None
 
     @property
-    def as_of(self) -> dt.datetime:
+    def end_of_run_date(self) -> dt.datetime:
         """The end of ``run_date``: what freshness and "no future dates" checks compare with."""
         return dt.datetime.combine(self.run_date, dt.time(23, 59, 59))
 
@@ -74,6 +76,9 @@ class StageContext:
         """End the stage. Run by hand, it publishes what the stage built as one snapshot and
         releases the warehouse; inside a run it does nothing: the runner publishes the whole
         run at its end (or nothing)."""
+        if self.as_of is not None:
+            self.con.disconnect()
+            return
         if engine.in_run():
             return
         engine.publish(self.con, message=f"stage {self.stage}", extra={"run_id": self.run_id, "stage": self.stage})
@@ -87,12 +92,15 @@ def start_stage(
     run_started_at: str | None = None,
     run_date: str | None = None,
     warehouse: str | None = None,
+    as_of: str | None = None,
 ) -> StageContext:
     """Validate a stage's common parameters and open the warehouse.
 
     ``None`` or ``""`` (a notebook parameter left empty) means: ``run_id`` "manual-<stage>",
     ``run_started_at`` now (UTC), ``run_date`` the date of ``run_started_at``, ``warehouse`` the
-    configured one. Raises :class:`duckbook.params.ParameterError` naming a malformed parameter.
+    configured one. ``as_of`` (a run id, snapshot id or timestamp) opens the warehouse read-only
+    as that run published it, so a report can be reproduced later; the stage then writes nothing.
+    Raises :class:`duckbook.params.ParameterError` naming a malformed parameter.
     """
     run_id = validate_token("run_id", run_id or f"manual-{stage}")
     if run_started_at:
@@ -101,6 +109,9 @@ def start_stage(
         started = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
     day = parse_date("run_date", run_date) if run_date else started.date()
     cfg = _config.load(warehouse=warehouse or None)
+    if as_of:
+        reader = engine.connect(read_only=True, as_of=as_of, cfg=cfg)
+        return StageContext(stage, run_id, started, day, cfg, reader, as_of=as_of)
     con = engine.connect(cfg=cfg)  # the process's writer: one per kernel, reused by every stage
     if not engine.in_run():
         engine.begin(con)  # a stage run by hand is one transaction (a failed cell's is rolled back)

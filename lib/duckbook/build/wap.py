@@ -85,7 +85,7 @@ class Build:
 
     def declared_checks(self) -> list[Check]:
         """The project's checks for every staged table and those added with :meth:`add_checks`."""
-        project, now = self.ctx.project, self.ctx.as_of
+        project, now = self.ctx.project, self.ctx.end_of_run_date
         declared = [c for name in sorted(self._staged) for c in project.checks(f"{self.schema}.{name}", now=now)]
         return [*self._extra_checks, *declared]
 
