@@ -6,11 +6,14 @@ import dataclasses
 import json
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from duckbook import config, engine
+from duckbook.engine.lake import SnapshotNotFound
 from duckbook.run import runner
 from tests.e2e.conftest import ROOT, SAMPLE_ROWS, duckbook
 
@@ -282,3 +285,45 @@ def test_an_error_check_blocks_publication_in_a_real_run(run, tmp_path):
     assert proc.returncode == 1
     assert "30_marts" in proc.stderr and "order_total_is_subtotal_plus_tax__orders: 1 failing row" in proc.stderr
     assert scalar(wh, "select count(*) from marts.orders where order_total != subtotal + tax_paid") == 0
+
+
+def test_time_travel_to_an_earlier_run_and_a_reproduced_report(run, tmp_path):
+    """A second run over a smaller delivery: readers see it, `as_of` the first run returns the
+    first run's tables exactly, and a report re-executed as_of the first run shows its data."""
+    wh, src = copy_of_run(run, tmp_path)
+    first = re.search(r"run (\d{8}T\d{6}Z-[0-9a-f]{6})", run["stdout"]).group(1)
+    orders = (src / "raw_orders.csv").read_text().splitlines()
+    (src / "raw_orders.csv").write_text("\n".join(orders[:1001]) + "\n")  # the first 1000 orders
+    kept = {line.split(",")[0] for line in orders[1:1001]}
+    items = (src / "raw_items.csv").read_text().splitlines()
+    header = items[0].split(",")
+    order_col = header.index("order_id")
+    (src / "raw_items.csv").write_text(
+        "\n".join([items[0], *(i for i in items[1:] if i.split(",")[order_col] in kept)]) + "\n"
+    )
+    proc = duckbook(
+        "run", "--warehouse", str(wh), "--reports-dir", str(tmp_path / "reports"), "-p", f"source_dir={src}",
+        "-p", "run_date=2019-08-11", "--stage", "ingest", "--stage", "staging", "--stage", "marts",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert scalar(wh, "select count(*) from marts.orders") == 1000
+    cfg = dataclasses.replace(config.load(ROOT), warehouse=wh)
+    old = engine.connect(wh, read_only=True, as_of=first, cfg=cfg)
+    assert old.table("orders", database="marts").count().execute() == SAMPLE_ROWS["raw_orders"]
+    listed = duckbook("runs", "--warehouse", str(wh))
+    assert listed.returncode == 0 and first in listed.stdout and listed.stdout.count(" success ") == 2
+    out = tmp_path / "overview.ipynb"
+    report = subprocess.run(
+        [sys.executable, "-m", "papermill", str(ROOT / "notebooks" / "50_report_overview.ipynb"), str(out),
+         "-p", "warehouse", str(wh), "-p", "as_of", first, "-p", "run_date", "2019-08-11",
+         "--cwd", str(ROOT / "notebooks"), "--no-progress-bar"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert report.returncode == 0, report.stderr[-2000:]
+    shown = out.read_text()
+    assert str(scalar(wh, "select max(ordered_at) from marts.orders"))[:10] == "2019-07-24"  # the second run's data
+    assert "data through <b>2019-08-11</b>" in shown  # the report shows the first run's
+    with pytest.raises(SnapshotNotFound, match="no-such-run"):
+        engine.connect(wh, read_only=True, as_of="no-such-run", cfg=cfg)
+    missing = duckbook("metrics", "query", "orders", "--warehouse", str(tmp_path / "nowhere"))
+    assert missing.returncode == 2 and "does not exist yet" in missing.stderr
