@@ -93,6 +93,10 @@ def open_plain(
             "extension_directory": duckdb_ext.get_extension_dir(),
             "autoinstall_known_extensions": False,
             "autoload_known_extensions": False,
+            # The extension files come from the pinned duckdb-ext-* wheels in this environment
+            # (as trusted as any installed package); checking their signatures on every load costs
+            # ~1 s per connection (ducklake + sqlite), which every reader and CLI call would pay.
+            "allow_unsigned_extensions": True,
             "memory_limit": cfg.memory_limit,
             "threads": cfg.threads,
             "temp_directory": str(cfg.temp_directory),
@@ -101,9 +105,11 @@ def open_plain(
     try:
         con.execute("LOAD ducklake")
         if read_only:
-            _attach(con, cfg, "READ_ONLY")
-            snapshot = resolve(con, as_of)
-            con.execute(f"DETACH {ALIAS}")
+            snapshot = _newest_in_sqlite(cfg) if as_of is None else None
+            if snapshot is None:  # resolve through the catalog itself (run ids, timestamps, PostgreSQL)
+                _attach(con, cfg, "READ_ONLY")
+                snapshot = resolve(con, as_of)
+                con.execute(f"DETACH {ALIAS}")
             _attach(con, cfg, f"READ_ONLY, SNAPSHOT_VERSION {snapshot}")
         else:
             _attach(con, cfg, "")
@@ -122,6 +128,19 @@ def _attach(con: duckdb.DuckDBPyConnection, cfg: _config.Config, options: str) -
     # root makes the warehouse relocatable (a moved or copied root reads and writes its own files).
     data = f"DATA_PATH {_quote(str(cfg.data_dir) + '/')}, OVERRIDE_DATA_PATH true"
     con.execute(f"ATTACH {_quote(catalog_uri(cfg))} AS {ALIAS} ({', '.join(o for o in (options, data) if o)})")
+
+
+def _newest_in_sqlite(cfg: _config.Config) -> int | None:
+    """The newest snapshot id read straight from a SQLite catalog (a millisecond, against a
+    second attach of the lake), or None when that is not possible."""
+    if cfg.catalog:
+        return None
+    try:
+        with sqlite3.connect(f"file:{cfg.catalog_file}?mode=ro", uri=True, timeout=5) as db:
+            row = db.execute("SELECT max(snapshot_id) FROM ducklake_snapshot").fetchone()
+    except sqlite3.Error:
+        return None  # not (yet) a DuckLake catalog: the attach says what is wrong
+    return None if row is None or row[0] is None else int(row[0])
 
 
 def _create_sqlite_catalog(path: Path) -> None:
