@@ -133,6 +133,36 @@ def runs(
 
 @app.command()
 @error_handler
+def maintain(
+    warehouse: WarehouseOption = None,
+    retention_days: Annotated[
+        int | None, typer.Option(help="Expire snapshots older than this [setting retention_days; default 7].")
+    ] = None,
+    keep_runs: Annotated[
+        int | None, typer.Option(help="Always keep the last N successful runs' snapshots [keep_runs; default 3].")
+    ] = None,
+    grace_minutes: Annotated[
+        int | None,
+        typer.Option(help="Delete released files only after this long [cleanup_grace_minutes; default 60]."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List what would be expired and deleted; change nothing.")
+    ] = False,
+) -> None:
+    """Expire old snapshots (keeping the last runs'), merge small files and delete files no kept
+    snapshot uses; fails while a run holds the warehouse. Safe with readers open."""
+    from duckbook import config
+    from duckbook.run.maintain import maintain as run_maintain
+
+    cfg = config.load(
+        warehouse=warehouse, retention_days=retention_days, keep_runs=keep_runs, cleanup_grace_minutes=grace_minutes
+    )
+    for line in run_maintain(cfg, dry_run=dry_run).lines():
+        typer.echo(line)
+
+
+@app.command()
+@error_handler
 def docs(
     warehouse: WarehouseOption = None,
     reports_dir: Annotated[Path | None, typer.Option(help="Reports directory; the site goes to <dir>/docs.")] = None,
