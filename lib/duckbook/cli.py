@@ -163,6 +163,30 @@ def maintain(
 
 @app.command()
 @error_handler
+def export(
+    schemas: Annotated[list[str], typer.Argument(help="Schemas to export (every table of each).")],
+    to: Annotated[Path, typer.Option("--to", help="The DuckDB file, or the directory of Parquet files.")],
+    output: Annotated[
+        str | None,
+        typer.Option("--format", help="duckdb or parquet [default: duckdb when --to ends with .duckdb, else parquet]."),
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option(help="A run id, snapshot id or timestamp to export [default: the newest].")
+    ] = None,
+    warehouse: WarehouseOption = None,
+) -> None:
+    """Copy every table of SCHEMAS, as one snapshot, into a DuckDB file or Parquet files
+    (<dir>/<schema>/<table>.parquet); a failed export leaves no half file."""
+    from duckbook import config
+    from duckbook.run.export import export as run_export
+
+    summary = run_export(config.load(warehouse=warehouse), schemas, to, format=output, as_of=as_of)
+    for line in summary.lines():
+        typer.echo(line)
+
+
+@app.command()
+@error_handler
 def docs(
     warehouse: WarehouseOption = None,
     reports_dir: Annotated[Path | None, typer.Option(help="Reports directory; the site goes to <dir>/docs.")] = None,
