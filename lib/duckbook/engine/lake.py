@@ -165,7 +165,8 @@ def _parse_time(text: str) -> dt.datetime:
         return _naive(dt.datetime.fromisoformat(text))
     except ValueError:
         raise SnapshotNotFound(
-            f"as_of {text!r} is not a run id, snapshot id or timestamp (YYYY-MM-DDTHH:MM:SS) of this warehouse"
+            f"as_of {text!r} is not a run id, snapshot id or timestamp (YYYY-MM-DDTHH:MM:SS) of this warehouse "
+            "(`duckbook runs` shows the runs; one whose snapshot `duckbook maintain` expired has snapshot -)"
         ) from None
 
 

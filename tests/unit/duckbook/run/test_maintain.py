@@ -111,7 +111,7 @@ def test_maintain_keeps_the_last_runs_readable_and_expires_the_older_ones(cfg):
     assert read(cfg) == read(cfg, "r5")
     with pytest.raises(SnapshotNotFound, match=f"snapshot {before['r3']} is not kept"):
         engine.connect(cfg=cfg, read_only=True, as_of=before["r3"])
-    with pytest.raises(SnapshotNotFound):
+    with pytest.raises(SnapshotNotFound, match=r"'r1' is not a run id.* `duckbook maintain` expired has snapshot -"):
         engine.connect(cfg=cfg, read_only=True, as_of="r1")
     assert not summary.dry_run and summary.pending == 0 and summary.grace_minutes == 0
 
