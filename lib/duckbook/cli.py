@@ -133,6 +133,60 @@ def runs(
 
 @app.command()
 @error_handler
+def maintain(
+    warehouse: WarehouseOption = None,
+    retention_days: Annotated[
+        int | None, typer.Option(help="Expire snapshots older than this [setting retention_days; default 7].")
+    ] = None,
+    keep_runs: Annotated[
+        int | None, typer.Option(help="Always keep the last N successful runs' snapshots [keep_runs; default 3].")
+    ] = None,
+    grace_minutes: Annotated[
+        int | None,
+        typer.Option(help="Delete released files only after this long [cleanup_grace_minutes; default 60]."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List what would be expired and deleted; change nothing.")
+    ] = False,
+) -> None:
+    """Expire old snapshots (keeping the last runs'), merge small files and delete files no kept
+    snapshot uses; fails while a run holds the warehouse. Safe with readers open."""
+    from duckbook import config
+    from duckbook.run.maintain import maintain as run_maintain
+
+    cfg = config.load(
+        warehouse=warehouse, retention_days=retention_days, keep_runs=keep_runs, cleanup_grace_minutes=grace_minutes
+    )
+    for line in run_maintain(cfg, dry_run=dry_run).lines():
+        typer.echo(line)
+
+
+@app.command()
+@error_handler
+def export(
+    schemas: Annotated[list[str], typer.Argument(help="Schemas to export (every table of each).")],
+    to: Annotated[Path, typer.Option("--to", help="The DuckDB file, or the directory of Parquet files.")],
+    output: Annotated[
+        str | None,
+        typer.Option("--format", help="duckdb or parquet [default: duckdb when --to ends with .duckdb, else parquet]."),
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option(help="A run id, snapshot id or timestamp to export [default: the newest].")
+    ] = None,
+    warehouse: WarehouseOption = None,
+) -> None:
+    """Copy every table of SCHEMAS, as one snapshot, into a DuckDB file or Parquet files
+    (<dir>/<schema>/<table>.parquet); a failed export leaves no half file."""
+    from duckbook import config
+    from duckbook.run.export import export as run_export
+
+    summary = run_export(config.load(warehouse=warehouse), schemas, to, format=output, as_of=as_of)
+    for line in summary.lines():
+        typer.echo(line)
+
+
+@app.command()
+@error_handler
 def docs(
     warehouse: WarehouseOption = None,
     reports_dir: Annotated[Path | None, typer.Option(help="Reports directory; the site goes to <dir>/docs.")] = None,

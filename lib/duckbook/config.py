@@ -57,6 +57,13 @@ class Config:
     #: the DuckLake catalog: None for SQLite at <warehouse>/catalog.sqlite, or
     #: ``postgres:<libpq conninfo>`` (e.g. ``postgres:host=/run/pg dbname=duckbook``)
     catalog: str | None = None
+    #: ``duckbook maintain``: snapshots older than this many days expire (the last ``keep_runs``
+    #: successful runs' snapshots and the newest are always kept)
+    retention_days: int = 7
+    keep_runs: int = 3
+    #: files no kept snapshot uses are deleted this long after they were released, so a reader
+    #: that opened its snapshot shortly before keeps working
+    cleanup_grace_minutes: int = 60
 
     @property
     def catalog_file(self) -> Path:
@@ -95,6 +102,8 @@ _PATH_DEFAULTS = {
     "reports_dir": "reports",
     "notebooks_dir": "notebooks",
 }
+#: the integer settings (threads, retention...) and their defaults
+_INT_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Config) if f.type == "int"}
 _SETTINGS = {f.name for f in dataclasses.fields(Config)} - {"root"}
 
 
@@ -126,11 +135,7 @@ def load(root: Path | None = None, **overrides: object) -> Config:
 
 def _resolve(root: Path, settings: Mapping[str, object]) -> Config:
     paths = {k: (root / str(settings.get(k, default))).resolve() for k, default in _PATH_DEFAULTS.items()}
-    raw_threads = settings.get("threads", 2)
-    try:
-        threads = int(str(raw_threads))
-    except ValueError:
-        raise ConfigError(f"setting 'threads' must be an integer, got {raw_threads!r}") from None
+    integers = {name: _integer(name, settings.get(name, default)) for name, default in _INT_DEFAULTS.items()}
     files = settings.get("project_files", [])
     if isinstance(files, str):  # from the environment: comma separated
         files = [p for p in files.split(",") if p]
@@ -146,8 +151,21 @@ def _resolve(root: Path, settings: Mapping[str, object]) -> Config:
         catalog=str(catalog) if catalog else None,
         root=root,
         memory_limit=str(settings.get("memory_limit", "4GB")),
-        threads=threads,
+        threads=integers["threads"],
+        retention_days=integers["retention_days"],
+        keep_runs=integers["keep_runs"],
+        cleanup_grace_minutes=integers["cleanup_grace_minutes"],
         package=str(package) if package else None,
         project_files=tuple((root / str(p)).resolve() for p in files),
         **paths,
     )
+
+
+def _integer(name: str, value: object) -> int:
+    try:
+        number = int(str(value))
+    except ValueError:
+        raise ConfigError(f"setting {name!r} must be an integer, got {value!r}") from None
+    if number < 0:
+        raise ConfigError(f"setting {name!r} must not be negative, got {number}")
+    return number

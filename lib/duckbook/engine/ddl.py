@@ -30,9 +30,9 @@ def identifier(name: str) -> sge.Identifier:
     return sg.to_identifier(name, quoted=True)
 
 
-def table(schema: str, name: str) -> sge.Table:
-    """The quoted table ``schema.name``."""
-    return sg.table(name, db=schema, quoted=True)
+def table(schema: str, name: str, catalog: str | None = None) -> sge.Table:
+    """The quoted table ``schema.name`` (``catalog.schema.name`` when ``catalog`` is given)."""
+    return sg.table(name, db=schema, catalog=catalog, quoted=True)
 
 
 def column_def(name: str, sql_type: str) -> sge.ColumnDef:
@@ -40,9 +40,10 @@ def column_def(name: str, sql_type: str) -> sge.ColumnDef:
     return sge.ColumnDef(this=identifier(name), kind=sge.DataType.build(sql_type, dialect=DIALECT))
 
 
-def create_schema(schema: str) -> sge.Create:
-    """``CREATE SCHEMA IF NOT EXISTS schema``."""
-    return sge.Create(kind="SCHEMA", this=identifier(schema), exists=True)
+def create_schema(schema: str, catalog: str | None = None) -> sge.Create:
+    """``CREATE SCHEMA IF NOT EXISTS schema`` (in ``catalog`` when given)."""
+    this = sge.Table(db=identifier(schema), catalog=identifier(catalog)) if catalog else identifier(schema)
+    return sge.Create(kind="SCHEMA", this=this, exists=True)
 
 
 def create_table(schema: str, name: str, columns: Sequence[sge.ColumnDef]) -> sge.Create:
@@ -53,6 +54,39 @@ def create_table(schema: str, name: str, columns: Sequence[sge.ColumnDef]) -> sg
 def create_table_as(schema: str, name: str, query: sge.Query) -> sge.Create:
     """``CREATE OR REPLACE TABLE schema.name AS query``."""
     return sge.Create(kind="TABLE", this=table(schema, name), expression=query, replace=True)
+
+
+def copy_table(source: sge.Table, target: sge.Table) -> sge.Create:
+    """``CREATE TABLE target AS SELECT * FROM source`` (e.g. from the lake into an attached file).
+
+    >>> print(render(copy_table(table("marts", "orders", "lake"), table("marts", "orders", "out"))))
+    CREATE TABLE "out"."marts"."orders" AS SELECT * FROM "lake"."marts"."orders"
+    """
+    return sge.Create(kind="TABLE", this=target, expression=sg.select("*").from_(source))
+
+
+def copy_to_parquet(source: sge.Table, path: str) -> sge.Copy:
+    """``COPY (SELECT * FROM source) TO 'path' (FORMAT parquet)``."""
+    return sge.Copy(
+        this=sg.select("*").from_(source).subquery(),
+        kind=False,  # TO a file
+        files=[sge.convert(path)],
+        params=[sge.CopyParameter(this=sge.var("FORMAT"), expression=sge.var("parquet"))],
+    )
+
+
+def attach(path: str, alias: str) -> sge.Attach:
+    """``ATTACH 'path' AS alias``: a DuckDB database file, created if missing.
+
+    >>> print(render(attach("/tmp/it's.duckdb", "out")))
+    ATTACH '/tmp/it''s.duckdb' AS "out"
+    """
+    return sge.Attach(this=sge.Alias(this=sge.convert(path), alias=identifier(alias)))
+
+
+def detach(alias: str) -> sge.Detach:
+    """``DETACH alias``."""
+    return sge.Detach(this=identifier(alias))
 
 
 def drop_table(schema: str, name: str) -> sge.Drop:
@@ -116,6 +150,62 @@ def describe(schema: str, name: str) -> sge.Select:
         .where(sg.column("schema_name").eq(sge.convert(schema)), sg.column("table_name").eq(sge.convert(name)))
         .order_by(sge.Ordered(this=sg.column("column_index"), nulls_first=False))
     )
+
+
+def list_schemas(catalog: str) -> sge.Select:
+    """The schemas of the attached database ``catalog``, by name."""
+    return (
+        sg.select("schema_name")
+        .from_(sge.Table(this=sge.Anonymous(this="duckdb_schemas")))
+        .where(sg.column("database_name").eq(sge.convert(catalog)), sge.not_(sg.column("internal")))
+        .order_by("schema_name")
+    )
+
+
+def list_tables(catalog: str) -> sge.Select:
+    """``(schema, table)`` of every table (not view) of the attached database ``catalog``, sorted."""
+    return (
+        sg.select("schema_name", "table_name")
+        .from_(sge.Table(this=sge.Anonymous(this="duckdb_tables")))
+        .where(sg.column("database_name").eq(sge.convert(catalog)))
+        .order_by("schema_name", "table_name")
+    )
+
+
+def call(function: str, *args: object, **named: object) -> sge.Select:
+    """``SELECT * FROM function(args, name => value, ...)``: a table function (what ``CALL`` runs),
+    Python values converted to SQL literals (a list to a list, a datetime to a timestamp).
+
+    >>> print(render(call("ducklake_expire_snapshots", "lake", versions=[1, 2], dry_run=True)))
+    SELECT * FROM DUCKLAKE_EXPIRE_SNAPSHOTS('lake', versions => [1, 2], dry_run => TRUE)
+    >>> import datetime as dt
+    >>> print(render(call("ducklake_cleanup_old_files", "lake", older_than=dt.datetime(2026, 1, 2, tzinfo=dt.UTC))))
+    SELECT * FROM DUCKLAKE_CLEANUP_OLD_FILES('lake', older_than => CAST('2026-01-02 00:00:00+00:00' AS TIMESTAMPTZ))
+    """
+    arguments = [sge.convert(a) for a in args]
+    arguments += [sge.Kwarg(this=sge.var(k), expression=sge.convert(v)) for k, v in named.items()]
+    return sg.select("*").from_(sge.Table(this=sge.Anonymous(this=function, expressions=arguments)))
+
+
+def scheduled_files(metadata: str) -> sge.Select:
+    """``(path, scheduled at)`` of every file a DuckLake whose catalog is attached as ``metadata``
+    has scheduled for deletion (files of expired snapshots and merged files)."""
+    return sg.select("path", sge.cast(sg.column("schedule_start"), "TIMESTAMPTZ")).from_(
+        table(metadata, "ducklake_files_scheduled_for_deletion")  # the catalog's default schema
+    )
+
+
+def ended_files(metadata: str) -> sge.Union:
+    """``(path, first snapshot, end snapshot)`` of every data and delete file of a DuckLake (catalog
+    attached as ``metadata``) that a newer snapshot no longer uses: expiring every snapshot in
+    ``[first, end)`` releases it."""
+    ended = [
+        sg.select("path", "begin_snapshot", "end_snapshot")
+        .from_(table(metadata, name))
+        .where(sg.column("end_snapshot").is_(sge.null()).not_())
+        for name in ("ducklake_data_file", "ducklake_delete_file")
+    ]
+    return sg.union(*ended, distinct=False)
 
 
 def profile(schema: str, name: str, columns: Sequence[str]) -> sge.Select:

@@ -187,7 +187,8 @@ def _parse_time(text: str) -> dt.datetime:
         return _naive(dt.datetime.fromisoformat(text))
     except ValueError:
         raise SnapshotNotFound(
-            f"as_of {text!r} is not a run id, snapshot id or timestamp (YYYY-MM-DDTHH:MM:SS) of this warehouse"
+            f"as_of {text!r} is not a run id, snapshot id or timestamp (YYYY-MM-DDTHH:MM:SS) of this warehouse "
+            "(`duckbook runs` shows the runs; one whose snapshot `duckbook maintain` expired has snapshot -)"
         ) from None
 
 
@@ -218,10 +219,12 @@ def commit(con: duckdb.DuckDBPyConnection, *, message: str, extra: dict[str, obj
     return None if after == before else after
 
 
-def delete_orphans(con: duckdb.DuckDBPyConnection) -> None:
-    """Delete data files no snapshot knows (left by a killed writer). Only safe for the holder
-    of the run lock: another writer's uncommitted files look orphaned too."""
-    con.execute(f"CALL ducklake_delete_orphaned_files({_quote(ALIAS)}, cleanup_all => true)")
+def delete_orphans(con: duckdb.DuckDBPyConnection, *, dry_run: bool = False) -> list[str]:
+    """Delete data files no snapshot knows (left by a killed writer) and return their paths (with
+    ``dry_run``: only list them). Only safe for the holder of the run lock: another writer's
+    uncommitted files look orphaned too."""
+    call = f"CALL ducklake_delete_orphaned_files({_quote(ALIAS)}, cleanup_all => true, dry_run => {dry_run})"
+    return sorted(str(row[0]) for row in con.execute(call).fetchall())
 
 
 def _run_of(extra: object) -> tuple[str | None, bool]:

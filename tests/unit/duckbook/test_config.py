@@ -144,7 +144,7 @@ def test_unknown_setting_in_pyproject(tmp_path):
     make_project(tmp_path, 'warehouse = "w.duckdb"\nwarehuose = "typo"\nzzz = 1\n')
     with pytest.raises(
         ConfigError,
-        match=r"pyproject.toml: unknown duckbook setting\(s\) warehuose, zzz; known: catalog, memory_limit, ",
+        match=r"pyproject.toml: unknown duckbook setting\(s\) warehuose, zzz; known: catalog, cleanup_grace_minutes, keep_runs, memory_limit, ",
     ):
         load(tmp_path)
 
@@ -199,3 +199,18 @@ def test_catalog_is_sqlite_in_the_warehouse_or_postgres(tmp_path, monkeypatch):
     monkeypatch.setenv("DUCKBOOK_CATALOG", "mysql:x")
     with pytest.raises(ConfigError, match=r"setting 'catalog' must be empty .* or postgres:<conninfo>, not 'mysql:x'"):
         load(tmp_path)
+
+
+def test_maintenance_settings_default_and_are_overridden_like_every_setting(tmp_path, monkeypatch):
+    make_project(tmp_path, "keep_runs = 5\n")
+    cfg = load(tmp_path)
+    assert (cfg.retention_days, cfg.keep_runs, cfg.cleanup_grace_minutes) == (7, 5, 60)
+    monkeypatch.setenv("DUCKBOOK_RETENTION_DAYS", "30")
+    monkeypatch.setenv("DUCKBOOK_CLEANUP_GRACE_MINUTES", "0")
+    cfg = load(tmp_path, keep_runs=1)
+    assert (cfg.retention_days, cfg.keep_runs, cfg.cleanup_grace_minutes) == (30, 1, 0)
+    monkeypatch.setenv("DUCKBOOK_RETENTION_DAYS", "a week")
+    with pytest.raises(ConfigError, match=r"^setting 'retention_days' must be an integer, got 'a week'$"):
+        load(tmp_path)
+    with pytest.raises(ConfigError, match=r"^setting 'keep_runs' must not be negative, got -1$"):
+        load(tmp_path, retention_days=1, keep_runs=-1)
