@@ -65,30 +65,12 @@ class Config:
     #: that opened its snapshot shortly before keeps working
     cleanup_grace_minutes: int = 60
 
-    @property
-    def catalog_file(self) -> Path:
-        """The SQLite catalog (when ``catalog`` is not PostgreSQL)."""
-        return self.warehouse / "catalog.sqlite"
-
-    @property
-    def data_dir(self) -> Path:
-        """Where DuckLake writes the tables' Parquet files."""
-        return self.warehouse / "data"
-
-    @property
-    def raw_zone(self) -> Path:
-        """The raw zone: one Parquet file per ingested batch, ``raw/<table>/batch_id=<id>/``."""
-        return self.warehouse / "raw"
-
-    @property
-    def temp_directory(self) -> Path:
-        """DuckDB's spill files."""
-        return self.warehouse / "tmp"
-
-    @property
-    def lock_file(self) -> Path:
-        """Held by the warehouse's one writer."""
-        return self.warehouse / "run.lock"
+    # What lives under the warehouse root (see duckbook.engine.lake).
+    catalog_file = property(lambda self: self.warehouse / "catalog.sqlite", doc="The SQLite catalog.")
+    data_dir = property(lambda self: self.warehouse / "data", doc="Where DuckLake writes the tables' Parquet files.")
+    raw_zone = property(lambda self: self.warehouse / "raw", doc="The raw zone: ``raw/<table>/batch_id=<id>/``.")
+    temp_directory = property(lambda self: self.warehouse / "tmp", doc="DuckDB's spill files.")
+    lock_file = property(lambda self: self.warehouse / "run.lock", doc="Held by the warehouse's one writer.")
 
     @property
     def runs_dir(self) -> Path:
