@@ -27,6 +27,9 @@ run: setup ## Run every stage on data/sample, write reports/ and the docs site (
 	$(BIN)/duckbook run $(ARGS)
 	$(BIN)/duckbook docs
 
+maintain: setup ## Expire old snapshots (keeping the last runs), merge small files, delete unused files (ARGS="--dry-run")
+	$(BIN)/duckbook maintain $(ARGS)
+
 docs: setup ## Write the data dictionary and lineage site to reports/docs/
 	$(BIN)/duckbook docs
 
