@@ -81,11 +81,11 @@ def to_arrow(parsed: Parsed) -> Any:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if parsed.arrow is not None:
+    if parsed.arrow is not None and parsed.lines_text is not None:  # the fast path keeps both
         n = parsed.arrow.num_rows
         values = [parsed.arrow.column(i) for i in range(len(parsed.header))]
         lines = list(range(2, n + 2))
-        raws = parsed.lines_text[1 : n + 1]  # type: ignore[index]
+        raws = parsed.lines_text[1 : n + 1]
     else:
         values = (
             list(zip(*(r.values for r in parsed.records), strict=True))
