@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import os
 import re
 import shutil
@@ -163,13 +164,20 @@ class Run:
             return []
 
     def kill(self) -> None:
-        """SIGKILL the runner's process group and its kernel's; wait for the runner to end."""
+        """SIGKILL the runner's process group and its kernel's; wait for the runner to end, then
+        remove the kernel's connection file and socket directory (nobody else will)."""
         kernels = self.kernels()
+        leftovers = [path for kernel in kernels for path in _kernel_files(kernel)]
         os.killpg(self.proc.pid, signal.SIGKILL)
         for kernel in kernels:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(os.getpgid(kernel.pid), signal.SIGKILL)
         self.wait()
+        for path in leftovers:
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
 
     def send(self, signum: int) -> None:
         """Send ``signum`` as a shell would: Ctrl-C to the foreground process group, SIGTERM to the runner."""
@@ -201,6 +209,16 @@ class Run:
                 if "nanosleep" in Path(f"/proc/{kernel.pid}/wchan").read_text():
                     return True
         return False
+
+
+def _kernel_files(kernel: psutil.Process) -> list[Path]:
+    """A kernel's connection file (``-f FILE``) and the directory of its unix sockets."""
+    with contextlib.suppress(psutil.Error, OSError, ValueError):
+        args = kernel.cmdline()
+        connection = Path(args[args.index("-f") + 1])
+        sockets = Path(json.loads(connection.read_text())["ip"]).parent
+        return [connection, sockets] if sockets.name.startswith("duckbook-kernel-") else [connection]
+    return []
 
 
 def leftover_processes(marker: str, grace: float = 10) -> list[str]:
