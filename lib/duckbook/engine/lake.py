@@ -15,6 +15,11 @@ in the snapshot's ``commit_extra_info``. A reader is pinned to one snapshot (the
 ``as_of`` a run, snapshot id or timestamp) for as long as it is open; readers never block the
 writer, nor the writer them.
 
+A warehouse root with a SQLite catalog can be copied or moved whole (while no process has it
+open): it always reads and writes its own ``data/``. A catalog that is missing, empty or corrupt
+beside existing data files stops every command with a :class:`CatalogError`; nothing starts a
+new lake over them.
+
 Extensions load from the pinned ``duckdb-ext-*`` wheels' directory; nothing is downloaded.
 """
 
@@ -82,7 +87,13 @@ def open_plain(
     import duckdb
     import duckdb_ext
 
+    has_data = _has_data_files(cfg)
     if not exists(cfg):
+        if has_data:  # a new catalog would make every data file an orphan, deleted by the next run
+            raise CatalogError(
+                f"warehouse {cfg.warehouse}: {cfg.catalog_file.name} is missing but {cfg.data_dir} holds data files: "
+                f"restore {cfg.catalog_file.name} from a backup, or move the warehouse away to start a new one"
+            )
         if read_only:
             raise WarehouseNotFound(f"warehouse {cfg.warehouse} does not exist yet: run `duckbook run` first")
         _create_sqlite_catalog(cfg.catalog_file)
@@ -112,10 +123,17 @@ def open_plain(
                 con.execute(f"DETACH {ALIAS}")
             _attach(con, cfg, f"READ_ONLY, SNAPSHOT_VERSION {snapshot}")
         else:
-            _attach(con, cfg, "")
+            # with data files the lake exists: an empty or replaced catalog must not start a new one
+            _attach(con, cfg, f"CREATE_IF_NOT_EXISTS {str(not has_data).lower()}")
         con.execute(f"USE {ALIAS}")
     except duckdb.Error as exc:
         con.close()
+        if "creating a new DuckLake is explicitly disabled" in str(exc):
+            data = f" but {cfg.data_dir} holds data files" if has_data else ""
+            raise CatalogError(
+                f"warehouse {cfg.warehouse}: the catalog holds no DuckLake (empty or replaced?){data}: "
+                "restore it from a backup, or move the warehouse away to start a new one"
+            ) from None
         raise CatalogError(f"warehouse {cfg.warehouse}: the catalog cannot be opened: {_first_line(exc)}") from None
     except BaseException:
         con.close()
@@ -123,11 +141,27 @@ def open_plain(
     return con
 
 
+def check_catalog(cfg: _config.Config) -> None:
+    """Raise :class:`CatalogError` if the lake has data files but its catalog cannot be opened
+    (missing, empty, corrupt): a run checks before it starts its kernel and writes anything."""
+    if _has_data_files(cfg):
+        open_plain(cfg, read_only=True).close()
+
+
 def _attach(con: duckdb.DuckDBPyConnection, cfg: _config.Config, options: str) -> None:
-    # The catalog stores the data path it was created with; overriding it with the one under this
-    # root makes the warehouse relocatable (a moved or copied root reads and writes its own files).
-    data = f"DATA_PATH {_quote(str(cfg.data_dir) + '/')}, OVERRIDE_DATA_PATH true"
-    con.execute(f"ATTACH {_quote(catalog_uri(cfg))} AS {ALIAS} ({', '.join(o for o in (options, data) if o)})")
+    """Attach the lake with ``options``, its data path always ``<warehouse>/data/``.
+
+    DuckLake stores the absolute data path the lake was created with; a SQLite catalog lives in
+    the warehouse root, so ``OVERRIDE_DATA_PATH`` keeps a moved or copied root on its own files
+    (without it, readers of a copy read the original's files and its writer cannot attach). A
+    PostgreSQL catalog is not part of the root: its stored data path must match.
+    """
+    data_path = f"DATA_PATH {_quote(str(cfg.data_dir) + '/')}"
+    if not cfg.catalog:
+        options += f", {data_path}, OVERRIDE_DATA_PATH true"
+    elif "READ_ONLY" not in options:
+        options += f", {data_path}"
+    con.execute(f"ATTACH {_quote(catalog_uri(cfg))} AS {ALIAS} ({options})")
 
 
 def _newest_in_sqlite(cfg: _config.Config) -> int | None:
@@ -141,6 +175,11 @@ def _newest_in_sqlite(cfg: _config.Config) -> int | None:
     except sqlite3.Error:
         return None  # not (yet) a DuckLake catalog: the attach says what is wrong
     return None if row is None or row[0] is None else int(row[0])
+
+
+def _has_data_files(cfg: _config.Config) -> bool:
+    """Whether the lake has written data files (so its catalog must exist)."""
+    return cfg.data_dir.is_dir() and any(p.is_file() for p in cfg.data_dir.rglob("*"))
 
 
 def _create_sqlite_catalog(path: Path) -> None:

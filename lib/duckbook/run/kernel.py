@@ -5,8 +5,10 @@ write in the run's one transaction."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -61,6 +63,18 @@ class Kernel:
 
     def alive(self) -> bool:
         return self.km is not None and self.km.is_alive()
+
+    def kill(self) -> None:
+        """Stop the kernel at once (SIGKILL to its process group; its uncommitted transaction dies
+        with it), without the client's event loop: after an interruption that loop may still hold
+        papermill's interrupted tasks, which raise the interruption again when it next runs."""
+        process = getattr(getattr(self.km, "provisioner", None), "process", None)
+        if process is not None:
+            with contextlib.suppress(OSError):
+                os.killpg(process.pid, signal.SIGKILL)  # jupyter_client starts it in a session of its own
+            process.wait()
+        self.km = None
+        self.shutdown()
 
     def shutdown(self) -> None:
         """Stop the kernel (an uncommitted transaction dies with it) and remove its sockets."""

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 
 from duckbook import config as _config
 from duckbook import engine, ops, params
+from duckbook.engine import lake
 from duckbook.engine.lock import RunLocked, run_lock
 from duckbook.run.kernel import KERNEL, Kernel, KernelError
 from duckbook.run.stages import Stage, declared_parameters, discover, select
@@ -124,10 +125,13 @@ def plan(
 def run(plan: RunPlan, echo: Echo | None = None) -> RunResult:
     """Execute a validated :func:`plan` as one atomic run, under the run lock (see module docstring).
 
-    Raises :class:`RunLocked` when another run is in progress. A failing stage does not raise:
+    Raises :class:`RunLocked` when another run is in progress, and
+    :class:`duckbook.engine.lake.CatalogError` when the warehouse's catalog cannot be opened
+    (missing, empty or corrupt beside its data files). A failing stage does not raise:
     the result has ``status == "failed"`` and ``error`` says where and why.
     """
     with run_lock(plan.cfg.lock_file, f"run {plan.run_id}"):
+        lake.check_catalog(plan.cfg)  # a broken catalog: one error line, before a kernel starts
         return execute(plan, echo or _echo)
 
 
@@ -163,8 +167,9 @@ def execute(plan: RunPlan, echo: Echo) -> RunResult:
                 log = _commit(kernel, plan, log, run_dir)
     except (KernelError, OSError, RuntimeError) as exc:
         error = error or f"run {plan.run_id} could not publish: {exc}"
-    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: roll back, record, report like any failure
-        error = f"run {plan.run_id} was interrupted"
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: stop the kernel, record, report like any failure
+        error = f"run {plan.run_id} was interrupted ({'SIGTERM' if isinstance(exc, _Terminated) else 'Ctrl-C'})"
+        kernel.kill()  # its transaction dies with it; the next run deletes the files it wrote
     finally:
         if error:
             _abort(kernel, plan, log, error, echo)
@@ -223,12 +228,16 @@ def _failure_entry(plan: RunPlan, error: str) -> ops.RunLogEntry:
     return ops.RunLogEntry(plan.run_id, "(run)", "failed", "{}", now, now, 0.0, 0, error)
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C."""
+
+
 @contextlib.contextmanager
 def _terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM behaves like Ctrl-C: the run is rolled back and its kernel stopped."""
+    """SIGTERM behaves like Ctrl-C: the run's kernel is stopped and nothing is published."""
 
     def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
+        raise _Terminated
 
     previous = signal.signal(signal.SIGTERM, interrupt)
     try:

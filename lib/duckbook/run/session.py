@@ -10,11 +10,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import time
 from pathlib import Path
 
 from duckbook import config as _config
 from duckbook import engine, ops
 from duckbook.engine import lake
+
+#: Test hook (tests/reliability): seconds to sleep in :func:`commit` right before the snapshot is
+#: published, so a fault test can kill or interrupt a run at its commit. Never set in production.
+PAUSE_BEFORE_COMMIT = "DUCKBOOK_TEST_PAUSE_BEFORE_COMMIT"
 
 
 def begin(run_id: str) -> None:
@@ -36,6 +42,8 @@ def commit(run_id: str, entries_json: str, result_file: str) -> int:
     entries = [ops.RunLogEntry(**e) for e in json.loads(entries_json)]
     entries = [dataclasses.replace(e, rows_written=written.get(e.stage, 0)) for e in entries]
     ops.write_run_log(con, entries)
+    if pause := os.environ.get(PAUSE_BEFORE_COMMIT):  # test hook only: see PAUSE_BEFORE_COMMIT
+        time.sleep(float(pause))
     snapshot = engine.publish(con, message=f"run {run_id}", extra={"run_id": run_id, "status": "success"})
     if snapshot is None:  # cannot happen: the run log itself is a change
         raise RuntimeError(f"run {run_id} published no snapshot")
