@@ -88,6 +88,13 @@ def run(
     )
     result = runner.run(the_plan, echo=typer.echo)
     if result.status != "success":
+        if "No space left on device" in result.error:  # one line: what a person must do is free space
+            typer.echo(
+                f"error: run {result.run_id} failed: no space left on device under {result.warehouse}; "
+                "nothing was published (free space and run again)",
+                err=True,
+            )
+            raise typer.Exit(1)
         typer.echo(f"error: run {result.run_id} failed; nothing was published.\n{result.error}", err=True)
         raise typer.Exit(1)
     typer.echo(f"run {result.run_id} succeeded in {result.seconds:.1f}s -> {result.warehouse}")

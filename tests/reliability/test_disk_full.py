@@ -66,6 +66,8 @@ def test_a_full_disk_fails_the_run_cleanly_and_the_next_run_recovers(base, clean
         assert traceback_free(stderr), run.output()
         assert run.stderr[0].startswith("error: "), run.output()
         assert any(DISK_FULL.search(line) for line in run.stderr), f"no line names the disk problem:\n{stderr}"
+        errors = [line for line in run.stderr if line.startswith("error: ")]
+        assert len(errors) == 1 and DISK_FULL.search(errors[0]) and "nothing was published" in errors[0], stderr
         assert answer(warehouse) == base.answer  # nothing published
 
         _mount("-o", f"remount,size={(allocated(base.warehouse) + 4 * growth) // 1024}k", str(disk))
