@@ -10,3 +10,17 @@ def rows(table: ir.Table, *order_by: str) -> list[dict]:
     if order_by:
         table = table.order_by(list(order_by))
     return table.to_pyarrow().to_pylist()
+
+
+def check_result(check: object, tables: object) -> dict:
+    """The one result row of running ``check`` on ``tables``."""
+    from duckbook.quality.evaluate import run_checks
+
+    (row,) = rows(run_checks([check], tables))
+    return row
+
+
+def check_outcome(check: object, tables: object) -> tuple:
+    """(failing_rows, observed, threshold, status) of one check."""
+    row = check_result(check, tables)
+    return row["failing_rows"], row["observed"], row["threshold"], row["status"]

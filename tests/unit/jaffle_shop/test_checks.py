@@ -10,20 +10,10 @@ import ibis
 import pytest
 
 from duckbook import config, project
-from duckbook.quality.evaluate import run_checks
 from duckbook.quality.row_checks import ingest_reconciliation
-from tests.unit.helpers import rows
+from tests.unit.helpers import check_outcome, check_result
 
-
-def result(check, tables):
-    (row,) = rows(run_checks([check], tables))
-    return row
-
-
-def outcome(check, tables):
-    """(failing_rows, observed, threshold, status) of one check."""
-    row = result(check, tables)
-    return row["failing_rows"], row["observed"], row["threshold"], row["status"]
+result, outcome = check_result, check_outcome
 
 
 RUN_DATE = dt.date(2024, 1, 31)

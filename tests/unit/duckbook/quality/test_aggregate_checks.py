@@ -13,20 +13,12 @@ from duckbook.quality.aggregate_checks import freshness, row_count, totals_match
 from duckbook.quality.evaluate import run_checks
 from duckbook.quality.registry import HISTORY
 from duckbook.quality.types import AggregateCheck, CheckDeclarationError
-from tests.unit.helpers import rows
+from tests.unit.helpers import check_outcome, check_result
 
 NOW = dt.datetime(2024, 1, 31, 23, 59, 59)
 
 
-def result(check, tables):
-    (row,) = rows(run_checks([check], tables))
-    return row
-
-
-def outcome(check, tables):
-    """(failing_rows, observed, threshold, status) of one check."""
-    row = result(check, tables)
-    return row["failing_rows"], row["observed"], row["threshold"], row["status"]
+result, outcome = check_result, check_outcome
 
 
 def ints(*values):

@@ -24,20 +24,12 @@ from duckbook.quality.row_checks import (
     unique,
 )
 from duckbook.quality.types import CheckDeclarationError, RowCheck
-from tests.unit.helpers import rows
+from tests.unit.helpers import check_outcome, check_result
 
 NOW = dt.datetime(2024, 1, 31, 23, 59, 59)
 
 
-def result(check, tables):
-    (row,) = rows(run_checks([check], tables))
-    return row
-
-
-def outcome(check, tables):
-    """(failing_rows, observed, threshold, status) of one check."""
-    row = result(check, tables)
-    return row["failing_rows"], row["observed"], row["threshold"], row["status"]
+result, outcome = check_result, check_outcome
 
 
 def ints(*values):
