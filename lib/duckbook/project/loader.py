@@ -99,8 +99,30 @@ def load(cfg: _config.Config | None = None) -> Project:
 
     Raises :class:`duckbook.errors.ProjectError` naming the file and the entry for anything
     malformed, unknown or duplicated.
+
+    The result is kept per process until a project file changes: every stage of a run (one warm
+    kernel) asks for the project, and parsing and validating it each time would repeat the work.
     """
     cfg = cfg or _config.load()
+    key = (cfg, tuple(_stamp(path) for path in cfg.project_files))
+    if (loaded := _LOADED.get(key)) is None:
+        loaded = _LOADED[key] = _load(cfg)
+    return loaded
+
+
+_LOADED: dict[tuple[_config.Config, tuple[tuple[Path, int, int], ...]], Project] = {}
+
+
+def _stamp(path: Path) -> tuple[Path, int, int]:
+    """What identifies a version of a project file: its path, modification time and size."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return path, -1, -1  # missing: _read_files says so
+    return path, stat.st_mtime_ns, stat.st_size
+
+
+def _load(cfg: _config.Config) -> Project:
     sections = _read_files(cfg.project_files)
     sources: dict[str, Contract] = {}
     for origin, entries in sections["sources"]:
