@@ -10,7 +10,7 @@ YEARS ?= 1
 ARGS ?=
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 
-.PHONY: help setup run test test-fast lint format postgres maintain lab notebooks sync data bench clean browser docs
+.PHONY: help setup run test test-fast lint format postgres maintain lab notebooks sync data drops bench clean browser docs
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*?## "} /^[a-zA-Z_-]+:.*?## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -70,6 +70,10 @@ data: setup ## Generate a larger raw dataset with jafgen into data/jaffle-$(YEAR
 	mkdir -p data/jaffle-$(YEARS)y && cd data/jaffle-$(YEARS)y && ../../$(BIN)/jafgen $(YEARS) --pre raw >/dev/null \
 	  && mv jaffle-data/raw_*.csv . && rm -rf jaffle-data raw_tweets.csv
 	@echo "run on it: $(BIN)/duckbook run -p source_dir=data/jaffle-$(YEARS)y --warehouse data/jaffle-$(YEARS)y-warehouse"
+
+drops: setup ## Split data/jaffle-$(YEARS)y into daily deliveries with defects in data/jaffle-$(YEARS)y-drops (ARGS="--days 30 --force")
+	@test -f data/jaffle-$(YEARS)y/raw_orders.csv || $(MAKE) data YEARS=$(YEARS)
+	$(BIN)/duckbook drops data/jaffle-$(YEARS)y data/jaffle-$(YEARS)y-drops $(ARGS)
 
 bench: setup ## Time the full run against a hand-written DuckDB SQL floor on a jafgen 1-year dataset
 	@test -f data/jaffle-1y/raw_orders.csv || $(MAKE) data YEARS=1

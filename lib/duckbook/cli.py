@@ -245,6 +245,39 @@ def check(
         raise typer.Exit(1)
 
 
+@app.command()
+@error_handler
+def drops(
+    source_dir: Annotated[Path, typer.Argument(help="A jafgen directory (raw_orders.csv, raw_items.csv, ...).")],
+    out_dir: Annotated[Path, typer.Argument(help="Where the daily folders YYYY-MM-DD/ and deliveries.json go.")],
+    seed: Annotated[int, typer.Option(help="Chooses the late rows and the changed members.")] = 0,
+    start: Annotated[str | None, typer.Option(help="First day, YYYY-MM-DD (default: the first event day).")] = None,
+    days: Annotated[int | None, typer.Option(help="Number of days (default: to the last event day).")] = None,
+    late_fraction: Annotated[float, typer.Option(help="Share of the orders delivered 1-3 days late.")] = 0.02,
+    skip_day: Annotated[
+        list[str] | None, typer.Option("--skip-day", help="A day without delivery (repeatable).")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace OUT_DIR if it is not empty.")] = False,
+) -> None:
+    """Split a jafgen dataset into daily delivery folders with late rows, a repeated delivery and
+    changed entity snapshots; deliveries.json lists every defect."""
+    from duckbook import params
+    from duckbook.ingest.drops import split
+
+    summary = split(
+        source_dir,
+        out_dir,
+        seed=seed,
+        start=params.parse_date("--start", start) if start else None,
+        days=days,
+        late_fraction=late_fraction,
+        skip_days=[params.parse_date("--skip-day", day) for day in skip_day or []],
+        force=force,
+    )
+    for line in summary.lines():
+        typer.echo(line)
+
+
 @metrics_app.command("list")
 @error_handler
 def metrics_list() -> None:
