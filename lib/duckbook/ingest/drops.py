@@ -239,7 +239,7 @@ def _publish(
     out_dir: Path, headers: dict[str, list[str]], plan: dict[dt.date, dict[str, list[list[str]]]], manifest: object
 ) -> None:
     """Write the folders and the manifest beside ``out_dir``, then rename them over it."""
-    partial = out_dir.with_name(f".{out_dir.name}.partial")
+    partial = out_dir.resolve().with_name(f".{out_dir.resolve().name}.partial")
     shutil.rmtree(partial, ignore_errors=True)  # a killed split's leftovers
     try:
         for day, files in plan.items():
