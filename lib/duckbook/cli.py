@@ -104,6 +104,45 @@ def run(
 
 @app.command()
 @error_handler
+def backfill(
+    start: Annotated[str, typer.Option(help="First date (YYYY-MM-DD), inclusive.")],
+    end: Annotated[str, typer.Option(help="Last date (YYYY-MM-DD), inclusive.")],
+    stage: Annotated[
+        list[str] | None, typer.Option("--stage", "-s", help="Run only this stage (repeatable): 20_staging or staging.")
+    ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", help="NAME=VALUE passed to every stage that declares NAME (not run_date)."),
+    ] = None,
+    warehouse: WarehouseOption = None,
+    reports_dir: Annotated[
+        Path | None, typer.Option(help="Where HTML reports and run artifacts go [default reports].")
+    ] = None,
+    restart: Annotated[bool, typer.Option("--restart", help="Rerun dates already done too.")] = False,
+) -> None:
+    """Run the pipeline once per date from --start to --end (run_date=DATE), in date order.
+    Dates already done are skipped, so after a failure the same command continues where it stopped."""
+    from duckbook import params
+    from duckbook.run.backfill import backfill as run_backfill
+
+    result = run_backfill(
+        params.parse_date("--start", start),
+        params.parse_date("--end", end),
+        stages=stage or [],
+        parameters=params.split_assignments(param or []),
+        warehouse=warehouse,
+        reports_dir=reports_dir,
+        restart=restart,
+        echo=typer.echo,
+    )
+    if result.failed is not None:
+        typer.echo(f"error: {result.summary()}", err=True)
+        raise typer.Exit(1)
+    typer.echo(result.summary())
+
+
+@app.command()
+@error_handler
 def stages() -> None:
     """List the stage notebooks and the parameters each declares."""
     from duckbook import config
