@@ -17,7 +17,9 @@
 # # 10 · Ingest
 # **Purpose:** load the Jaffle Shop raw files under their contracts (`lib/jaffle_shop/sources.yml`).
 #
-# **Inputs:** the six jafgen CSV files in `source_dir`.
+# **Inputs:** the six jafgen CSV files in `source_dir`: the files themselves (one delivery) or dated
+# delivery folders `YYYY-MM-DD/`, each with any subset of them. Every delivery dated on or before
+# `run_date` that is not ingested yet is ingested, in date order; a file ingested before is skipped.
 # **Outputs:** Parquet batches in the raw zone (`<warehouse>/raw/<table>/batch_id=<id>/`), schema `raw`
 # in the warehouse, broken rows in `ops.quarantine`, one row per batch in `ops.ingest_manifest`.
 #
@@ -25,11 +27,12 @@
 # stage otherwise. Nothing is published unless every error check passes.
 
 # %% tags=["parameters"]
-source_dir: str = "data/sample"  # directory with the jafgen raw_*.csv files (relative to the project root)
+source_dir: str = "data/sample"  # the raw_*.csv files or YYYY-MM-DD/ delivery folders (relative to the project root)
 run_id: str = ""  # run identifier; empty: manual-<stage>
 run_started_at: str = ""  # run timestamp, UTC, YYYY-MM-DDTHH:MM:SS; empty: now
 run_date: str = ""  # logical date YYYY-MM-DD; values after it are quarantined as future; empty: today
 warehouse: str = ""  # warehouse root directory; empty: configured (DUCKBOOK_WAREHOUSE or data/warehouse)
+full_refresh: bool = False  # rebuild every raw table from the raw zone (no source file is re-read)
 
 # %%
 import duckbook
@@ -38,13 +41,17 @@ from duckbook.build.ingest import ingest, quarantine_summary
 ctx = duckbook.start_stage("10_ingest", run_id=run_id, run_started_at=run_started_at, run_date=run_date, warehouse=warehouse)
 
 # %% [markdown]
-# ## Read, validate, land
-# Rows read = rows landed + rows quarantined, per batch. The batch id is derived from the file's
-# content, so ingesting the same file twice replaces the batch instead of duplicating it.
+# ## Read, validate, land, merge
+# Rows read = rows landed + rows quarantined, per batch; `rows_new` are the landed rows the raw
+# table did not hold yet (an event row delivered again is not new). Files ingested before are skipped.
 
 # %%
-build, manifest = ingest(ctx, ctx.project.sources, source_dir)
-manifest.select("table", "batch_id", "rows_read", "rows_landed", "rows_quarantined", "rows_duplicate", "extra_columns").sort("table")
+ingested = ingest(ctx, ctx.project.sources, source_dir, full_refresh=full_refresh)
+build, manifest = ingested.build, ingested.manifest
+print(f"{manifest.height} file(s) ingested, {ingested.skipped} already ingested")
+for warning in ingested.warnings:
+    print("warning:", warning)
+manifest.select("delivery_date", "table", "status", "rows_read", "rows_landed", "rows_quarantined", "rows_new").sort("delivery_date", "table")
 
 # %% [markdown]
 # ## Quarantined rows of this run, by reason

@@ -27,6 +27,7 @@ run_id: str = ""  # run identifier; empty: manual-<stage>
 run_started_at: str = ""  # run timestamp, UTC, YYYY-MM-DDTHH:MM:SS; empty: now
 run_date: str = ""  # logical date YYYY-MM-DD; empty: today
 warehouse: str = ""  # warehouse root directory; empty: configured (DUCKBOOK_WAREHOUSE or data/warehouse)
+full_refresh: bool = False  # rebuild every model in full instead of only what its inputs' changes reach
 
 # %%
 import duckbook
@@ -38,14 +39,14 @@ ctx = duckbook.start_stage("20_staging", run_id=run_id, run_started_at=run_start
 # Every model declared with `schema="staging"` in `lib/jaffle_shop/models.py`, in dependency order.
 
 # %%
-build = ctx.build_models("staging")
-build.row_counts()
+build = ctx.build_models("staging", full_refresh=full_refresh)
+build.report()
 
 # %% [markdown]
 # A few orders, as staged:
 
 # %%
-build.tables["stg_orders"].order_by("ordered_at", "order_id").limit(5).to_polars()
+build.table("stg_orders").order_by("ordered_at", "order_id").limit(5).to_polars()
 
 # %% [markdown]
 # ## Audit and publish

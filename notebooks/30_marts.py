@@ -27,6 +27,7 @@ run_id: str = ""  # run identifier; empty: manual-<stage>
 run_started_at: str = ""  # run timestamp, UTC, YYYY-MM-DDTHH:MM:SS; empty: now
 run_date: str = ""  # logical date YYYY-MM-DD; empty: today
 warehouse: str = ""  # warehouse root directory; empty: configured (DUCKBOOK_WAREHOUSE or data/warehouse)
+full_refresh: bool = False  # rebuild every model in full instead of only what its inputs' changes reach
 
 # %%
 import duckbook
@@ -40,18 +41,18 @@ ctx = duckbook.start_stage("30_marts", run_id=run_id, run_started_at=run_started
 # `lib/jaffle_shop/models.py`, in dependency order (`orders` reads the staged `order_items`).
 
 # %%
-build = ctx.build_models("marts")
-build.row_counts()
+build = ctx.build_models("marts", full_refresh=full_refresh)
+build.report()
 
 # %% [markdown]
 # Customers by type, and the facts that point to an unknown member:
 
 # %%
-customers = build.tables["customers"]
+customers = build.table("customers")
 customers.group_by("customer_type").agg(customers=customers.count()).order_by("customer_type").to_polars()
 
 # %%
-fct = build.tables["fct_order_items"]
+fct = build.table("fct_order_items")
 fct.aggregate(
     lines=fct.count(),
     unknown_customer=(fct.customer_key == star.UNKNOWN_KEY).sum(),

@@ -28,6 +28,7 @@ run_id: str = ""  # run identifier; empty: manual-<stage>
 run_started_at: str = ""  # run timestamp, UTC, YYYY-MM-DDTHH:MM:SS; empty: now
 run_date: str = ""  # logical date YYYY-MM-DD; empty: today
 warehouse: str = ""  # warehouse root directory; empty: configured (DUCKBOOK_WAREHOUSE or data/warehouse)
+full_refresh: bool = False  # rebuild every model in full instead of only what its inputs' changes reach
 
 # %%
 import polars as pl
@@ -49,14 +50,14 @@ table(pl.DataFrame(ctx.project.semantic_layer.describe()))
 # time axis); it holds every metric of the semantic layer that fits.
 
 # %%
-build = ctx.build_models("metrics")
-build.row_counts()
+build = ctx.build_models("metrics", full_refresh=full_refresh)
+build.report()
 
 # %%
-table(build.tables["monthly"].select("period", "revenue", "orders", "average_order_value", "new_customer_orders", "food_revenue_pct", "order_gross_profit").to_polars())
+table(build.table("monthly").select("period", "revenue", "orders", "average_order_value", "new_customer_orders", "food_revenue_pct", "order_gross_profit").to_polars())
 
 # %%
-table(build.tables["monthly_by_location"].select("period", "location_name", "revenue", "orders", "average_order_value", "order_gross_profit").to_polars())
+table(build.table("monthly_by_location").select("period", "location_name", "revenue", "orders", "average_order_value", "order_gross_profit").to_polars())
 
 # %% [markdown]
 # ## Audit and publish

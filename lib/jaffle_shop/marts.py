@@ -23,14 +23,17 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
+from jaffle_shop.staging import latest
+
 
 def order_items(
     stg_order_items: ir.Table, stg_orders: ir.Table, stg_products: ir.Table, stg_supplies: ir.Table, /
 ) -> ir.Table:
-    """Each order line with its order's ``ordered_at``, its product's name, price and food/drink
-    flags, and ``supply_cost`` = the sum of all supply costs of that product."""
-    supply_cost = stg_supplies.group_by("product_id").agg(supply_cost=stg_supplies.supply_cost.sum())
-    i, o, p = stg_order_items, stg_orders, stg_products
+    """Each order line with its order's ``ordered_at``, its product's current name, price and
+    food/drink flags, and ``supply_cost`` = the sum of all current supply costs of that product."""
+    supplies = latest(stg_supplies, "supply_uuid")
+    supply_cost = supplies.group_by("product_id").agg(supply_cost=supplies.supply_cost.sum())
+    i, o, p = stg_order_items, stg_orders, latest(stg_products, "product_id")
     return (
         i.left_join(o.select("order_id", "ordered_at"), "order_id")
         .left_join(
@@ -86,22 +89,22 @@ def customers(stg_customers: ir.Table, orders: ir.Table, /) -> ir.Table:
         lifetime_tax_paid=o.tax_paid.sum(),
         lifetime_spend=o.order_total.sum(),
     )
-    joined = stg_customers.left_join(summary, "customer_id").drop("customer_id_right")
+    joined = latest(stg_customers, "customer_id").left_join(summary, "customer_id").drop("customer_id_right")
     return joined.mutate(
         customer_type=ibis.cases((joined.count_lifetime_orders > 1, "returning"), else_="new"),
     )
 
 
 def products(stg_products: ir.Table, /) -> ir.Table:
-    """The staging model as is."""
-    return stg_products
+    """Each product's latest version (a withdrawn product keeps its last attributes)."""
+    return latest(stg_products, "product_id")
 
 
 def locations(stg_locations: ir.Table, /) -> ir.Table:
-    """The staging model as is."""
-    return stg_locations
+    """Each location's latest version."""
+    return latest(stg_locations, "location_id")
 
 
 def supplies(stg_supplies: ir.Table, /) -> ir.Table:
-    """The staging model as is."""
-    return stg_supplies
+    """Each supply's latest version."""
+    return latest(stg_supplies, "supply_uuid")

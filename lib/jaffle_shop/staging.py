@@ -2,6 +2,9 @@
 
 These follow the dbt Labs jaffle-shop reference models exactly. Each is a pure
 ``Table -> Table`` function; ingestion metadata columns (``_batch_id`` ...) are dropped here.
+The models of snapshot sources (customers, products, locations, supplies) are declared as
+``snapshot`` models: each delivered snapshot goes through the function, and the model keeps the
+SCD2 history of its rows (:func:`latest` gives the marts their current attributes).
 
 Examples
 --------
@@ -43,6 +46,13 @@ def surrogate_key(*parts: ir.Value) -> ir.StringValue:
     """md5 of the parts joined by ``-`` with nulls replaced, as dbt_utils.generate_surrogate_key."""
     joined = ibis.literal("-").join([p.cast("string").fill_null(_NULL_KEY_PART) for p in parts])
     return joined.hexdigest("md5")
+
+
+def latest(history: ir.Table, key: str) -> ir.Table:
+    """The latest version of each member of an SCD2 ``history`` (the current one, or the last
+    before the member was deleted), without the validity columns: the marts' current attributes."""
+    newest = history.valid_from.max().over(group_by=key)
+    return history.filter(history.valid_from == newest).drop("valid_from", "valid_to", "is_current")
 
 
 def stg_customers(raw_customers: ir.Table, /) -> ir.Table:

@@ -2,8 +2,13 @@
 
 * Surrogate keys are md5 strings of (natural key, valid_from): deterministic across runs and
   portable to every Ibis backend (Spark has md5 too), unlike sequence numbers.
-* Every dimension carries ``valid_from``, ``valid_to`` and ``is_current`` so SCD2 history can
-  arrive later without a schema change; today each member has one version valid for all time.
+* Dimensions are SCD2: one row per version of a member, from the staging models' history
+  (snapshot models): ``valid_from`` (a member's first version: the beginning of time, 1900-01-01,
+  so facts loaded before the first snapshot still find it; a later version: the start of the day
+  of the delivery that changed it), ``valid_to`` (the next version's ``valid_from``, the day the
+  member was deleted, or 9999-12-31 for the current version) and ``is_current``.
+* Facts join the version valid when the order was placed (point in time), so revenue at the
+  price in force at the time is answerable.
 * Every dimension has an *unknown member* (key ``-1``): a fact whose reference is missing or
   unmatched points there instead of being dropped.
 """
@@ -15,25 +20,27 @@ import datetime as _dt
 import ibis
 import ibis.expr.types as ir
 
-from jaffle_shop.staging import surrogate_key
+from jaffle_shop.staging import latest, surrogate_key
 
 UNKNOWN_KEY = "-1"
 BEGINNING_OF_TIME = _dt.datetime(1900, 1, 1)
 END_OF_TIME = _dt.datetime(9999, 12, 31)
 
 
-def _scd_dimension(source: ir.Table, natural_key: str, key_name: str, attributes: list[str]) -> ir.Table:
-    """One version per member, valid for all time, plus the unknown member row."""
-    scd = {
+def _scd_dimension(history: ir.Table, natural_key: str, key_name: str, attributes: list[str]) -> ir.Table:
+    """One row per version of each member of an SCD2 ``history``, plus the unknown member row."""
+    scd = {  # the unknown member is valid for all time
         "valid_from": ibis.literal(BEGINNING_OF_TIME, type="timestamp"),
         "valid_to": ibis.literal(END_OF_TIME, type="timestamp"),
         "is_current": ibis.literal(True),
     }
-    members = source.select(
-        **{key_name: surrogate_key(source[natural_key], scd["valid_from"])},
-        **{natural_key: source[natural_key]},
-        **{a: source[a] for a in attributes},
-        **scd,
+    members = history.select(
+        **{key_name: surrogate_key(history[natural_key], history.valid_from)},
+        **{natural_key: history[natural_key]},
+        **{a: history[a] for a in attributes},
+        valid_from=history.valid_from.cast("timestamp"),
+        valid_to=history.valid_to.cast("timestamp"),
+        is_current=history.is_current,
     )
     # The unknown member comes from a one-row literal table so an empty source still has it.
     unknown = {}
@@ -50,13 +57,15 @@ def _scd_dimension(source: ir.Table, natural_key: str, key_name: str, attributes
 
 
 def dim_customer(customers: ir.Table, /) -> ir.Table:
-    """Customer dimension (SCD2-ready)."""
+    """Customer dimension: SCD2 versions of the customers' history."""
     return _scd_dimension(customers, "customer_id", "customer_key", ["customer_name"])
 
 
 def dim_product(products: ir.Table, supplies: ir.Table, /) -> ir.Table:
-    """Product dimension with the product's summed supply cost (SCD2-ready)."""
-    supply_cost = supplies.group_by("product_id").agg(supply_cost=supplies.supply_cost.sum())
+    """Product dimension: SCD2 versions of the products' history, each with the product's summed
+    current supply cost (supply costs are not versioned: a change of one updates every version)."""
+    current = latest(supplies, "supply_uuid")
+    supply_cost = current.group_by("product_id").agg(supply_cost=current.supply_cost.sum())
     return _scd_dimension(
         products.left_join(supply_cost, "product_id").drop("product_id_right"),
         "product_id",
@@ -74,7 +83,7 @@ def dim_product(products: ir.Table, supplies: ir.Table, /) -> ir.Table:
 
 
 def dim_location(locations: ir.Table, /) -> ir.Table:
-    """Location dimension (SCD2-ready)."""
+    """Location dimension: SCD2 versions of the locations' history."""
     return _scd_dimension(locations, "location_id", "location_key", ["location_name", "tax_rate", "opened_date"])
 
 

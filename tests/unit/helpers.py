@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+import ibis
 import ibis.expr.types as ir
+
+BEGINNING_OF_TIME = dt.datetime(1900, 1, 1)
+END_OF_TIME = dt.datetime(9999, 12, 31)
+
+
+def history(table: ir.Table) -> ir.Table:
+    """``table`` as an SCD2 history of one snapshot: each row one version valid for all time."""
+    return table.mutate(
+        valid_from=ibis.literal(BEGINNING_OF_TIME, type="timestamp"),
+        valid_to=ibis.literal(END_OF_TIME, type="timestamp"),
+        is_current=ibis.literal(True),
+    )
 
 
 def rows(table: ir.Table, *order_by: str) -> list[dict]:

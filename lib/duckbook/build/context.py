@@ -63,10 +63,10 @@ class StageContext:
         """The project (models, sources, checks, semantic layer), loaded once per stage."""
         return load_project(self.cfg)
 
-    def build_models(self, group: str) -> Build:
-        """Stage every declared model of ``group`` in DAG order (see
+    def build_models(self, group: str, *, full_refresh: bool = False) -> Build:
+        """Bring every declared model of ``group`` up to date in DAG order (see
         :func:`duckbook.build.models.build_models`); audit and publish the returned build."""
-        return build_models(self, group)
+        return build_models(self, group, full_refresh=full_refresh)
 
     def build(self, schema: str) -> Build:
         """Start a write-audit-publish build of tables in ``schema``."""

@@ -1,44 +1,213 @@
-"""The ingest stage's build: land every source file, stage the landed rows as schema ``raw``,
-record the manifest, and audit rows read = landed + quarantined per batch."""
+"""The ingest stage's build: land every pending delivered file, bring the ``raw`` tables up to date,
+record the manifest and the changes, and audit rows read = landed + quarantined per batch.
+
+What each raw table holds (see :mod:`duckbook.ingest.deliveries` for which files a run takes):
+
+* an ``events`` source: every row ever delivered, one per key. A dated delivery's rows are merged
+  into it: keys not seen yet are added, a key delivered again is a no-op (``keep: first``) or
+  replaces the stored row when its ``by`` column is greater (``keep: latest``). The change
+  recorded for the models downstream is the new keys and the earliest ``event_time`` among them.
+* a ``snapshot`` source: the latest delivered snapshot (a delivery without the file leaves it as
+  it is). Its history is kept by the snapshot models reading the raw zone's batches.
+
+A correction, a changed undated file or ``full_refresh`` rebuilds the table from the raw zone
+(every file's latest batch, in delivery order: the same rows the merges give) and records a full
+change. Every landed file stays in the raw zone, so a full refresh never re-reads a source file.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+import datetime as dt
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import ibis
+import ibis.expr.types as ir
 import polars as pl
 
-from duckbook import ops
+from duckbook import engine, ops
+from duckbook.build import changes
 from duckbook.build.context import StageContext
 from duckbook.build.wap import Build
-from duckbook.ingest import files
+from duckbook.ingest import deliveries, files
 from duckbook.ingest.contracts import Contract
 from duckbook.quality.row_checks import ingest_reconciliation
 
 RAW_SCHEMA = "raw"
+#: More new keys than this are recorded as a full change (a first load or a long catch-up).
+MAX_CHANGED_KEYS = 50_000
 
 
-def ingest(ctx: StageContext, contracts: Mapping[str, Contract], source_dir: str | Path) -> tuple[Build, pl.DataFrame]:
-    """Ingest every contract's file from ``source_dir`` (relative to the project root) into a
-    ``raw`` build, not yet audited or published.
+@dataclasses.dataclass
+class Ingested:
+    """What an ingest run did: the build to audit and publish, the manifest of its batches, the
+    files skipped as already ingested, and warnings (missing delivery days)."""
 
-    Returns the build and the manifest of the batches (also recorded in ``ops.ingest_manifest``).
-    Raises :class:`duckbook.ingest.contracts.ContractError` listing every missing file or column
-    before anything is written.
+    build: Build
+    manifest: pl.DataFrame
+    skipped: int
+    warnings: list[str]
+
+
+def ingest(
+    ctx: StageContext, contracts: Mapping[str, Contract], source_dir: str | Path, *, full_refresh: bool = False
+) -> Ingested:
+    """Ingest every pending file of ``source_dir`` (relative to the project root) into a ``raw``
+    build, not yet audited or published (see the module docstring).
+
+    Raises :class:`duckbook.ingest.contracts.ContractError` listing every missing file or column,
+    or every changed file its source's policy refuses, before anything is written.
     """
     source = Path(source_dir) if Path(source_dir).is_absolute() else ctx.cfg.root / source_dir
-    files.preflight(contracts, source)
+    found = deliveries.discover(source)
+    warnings = [f"no delivery folder for {day} (between deliveries)" for day in deliveries.missing_days(found)]
+    ingested = _ingested_files(ctx.con)
+    todo = deliveries.plan(found, contracts, run_date=ctx.run_date, ingested=ingested)
+    skipped = sum(
+        1 for d in found if d.date is None or d.date <= ctx.run_date for c in contracts.values() if c.file in d.files
+    ) - len(todo)
+    files.preflight([(f.contract, f.path) for f in todo])
     landing = files.Landing(ctx.con, ctx.cfg.raw_zone, ctx.run_id, ctx.run_started_at, ctx.run_date)
+    landed = [_land(landing, f) for f in todo]
+    files.record_quarantine(ctx.con, landed)
     build = ctx.build(RAW_SCHEMA)
-    batches = []
-    for contract in contracts.values():
-        landed, batch = files.land_file(landing, contract, source)
-        lake = Path(batch.parquet_path).parent.parent
-        build.add(contract.name, landed, sources=[f"file:{batch.source_file}", f"lake:{lake}"])
-        batches.append(batch)
-    manifest = files.record_manifest(landing, batches)
+    by_table: dict[str, list[files.Landed]] = {}
+    for x in landed:
+        by_table.setdefault(x.batch.table, []).append(x)
+    rebuild = contracts if full_refresh else {t: contracts[t] for t in by_table}
+    new_rows: dict[str, int] = {}  # batch id -> rows new to its raw table
+    # the manifest first: a rebuild from the raw zone reads this run's batches from it
+    files.record_manifest(landing, [x.batch for x in landed])
+    for name, contract in rebuild.items():
+        batches = by_table.get(name, [])
+        if _mergeable(ctx, contract, batches, full_refresh):
+            new_rows.update(_merge_events(ctx, build, contract, batches))
+        else:
+            _rebuild(ctx, build, contract, batches)
+            changes.record(ctx.con, changes.full(f"{RAW_SCHEMA}.{name}"), ctx.run_id)
+    counted = [
+        dataclasses.replace(x.batch, rows_new=new_rows.get(x.batch.batch_id, x.batch.rows_landed)) for x in landed
+    ]
+    manifest = files.record_manifest(landing, counted)
     build.add_checks([ingest_reconciliation()], context={"ingest_manifest": ops.table(ctx.con, "ingest_manifest")})
-    return build, manifest
+    return Ingested(build, manifest, skipped, warnings)
+
+
+def _ingested_files(con: engine.DuckDBBackend) -> dict[str, str]:
+    """``{file path under source_dir: checksum}`` of every file ingested so far (its latest batch)."""
+    manifest = ops.read(con, "ingest_manifest")
+    if manifest is None:
+        return {}
+    latest = manifest.filter(manifest.file_path.notnull()).order_by("ingested_at")
+    return {r["file_path"]: r["checksum"] for r in latest.select("file_path", "checksum").to_pyarrow().to_pylist()}
+
+
+def _land(landing: files.Landing, f: deliveries.DeliveredFile) -> files.Landed:
+    day = f.delivery.date
+    batch_id = (
+        f"{f.contract.name}-{f.checksum[:16]}" if day is None else f"{f.contract.name}-{day:%Y%m%d}-{f.checksum[:12]}"
+    )
+    # an undated file is delivered on the run's date: what its snapshot versions are valid from
+    x = files.land_file(landing, f.contract, f.path, batch_id=batch_id, delivery_date=day or landing.run_date)
+    batch = dataclasses.replace(x.batch, file_path=f.relative, file_size=f.size, checksum=f.checksum, status=f.status)
+    return dataclasses.replace(x, batch=batch)
+
+
+def _mergeable(ctx: StageContext, contract: Contract, batches: Sequence[files.Landed], full_refresh: bool) -> bool:
+    """Whether ``batches`` can be merged into the existing raw table (new dated event rows)
+    rather than the table rebuilt from the raw zone."""
+    return (
+        not full_refresh
+        and contract.kind == "events"
+        and bool(batches)
+        and all(x.batch.status == "new" and "/" in x.batch.file_path for x in batches)  # dated, first time
+        and engine.table_exists(ctx.con, RAW_SCHEMA, contract.name)
+    )
+
+
+def _merge_events(
+    ctx: StageContext, build: Build, contract: Contract, batches: Sequence[files.Landed]
+) -> dict[str, int]:
+    """Merge each batch's rows into the raw table in delivery order; record the change; return
+    the rows each batch added."""
+    con, key = ctx.con, list(contract.primary_key)
+    target = ctx.table(f"{RAW_SCHEMA}.{contract.name}")
+    added: list[ir.Table] = []
+    for x in batches:
+        if contract.keep == "latest":
+            old = target.select(*key, _old=target[contract.latest_by])
+            cand = x.rows.left_join(old, key)
+            newer = cand.filter(cand._old.isnull() | (cand[contract.latest_by] > cand._old)).select(*x.rows.columns)
+            newer = engine.materialize_temp(con, newer, prefix="_merge")
+            engine.delete_keys(con, RAW_SCHEMA, contract.name, key[0], newer.select(key[0]))
+        else:
+            newer = engine.materialize_temp(con, x.rows.anti_join(target, key), prefix="_merge")
+        engine.append(con, RAW_SCHEMA, contract.name, newer)
+        added.append(newer)
+    counts = engine.count_rows(added)
+    delta = added[0]
+    for more in added[1:]:
+        delta = delta.union(more)
+    build.adopt(contract.name, rows_written=sum(counts))
+    _record_merge(ctx, contract, delta)
+    return {x.batch.batch_id: n for x, n in zip(batches, counts, strict=True)}
+
+
+def _record_merge(ctx: StageContext, contract: Contract, delta: ir.Table) -> None:
+    """Record what a merge changed: the new keys and the earliest event time among them."""
+    table = f"{RAW_SCHEMA}.{contract.name}"
+    keys: tuple[str, ...] = ()
+    if len(contract.primary_key) == 1:
+        keys = tuple(delta[contract.primary_key[0]].cast("string").to_pyarrow().to_pylist())
+    if len(contract.primary_key) != 1 or len(keys) > MAX_CHANGED_KEYS:
+        changes.record(ctx.con, changes.full(table), ctx.run_id)
+        return
+    since = None
+    if contract.event_time and keys:
+        earliest = delta[contract.event_time].min().execute()
+        since = None if earliest is None else dt.datetime.combine(earliest.date(), dt.time())
+    change = changes.Change(
+        table,
+        key_column=contract.primary_key[0],
+        keys=keys,
+        time_column=contract.event_time if since else "",
+        since=since,
+    )
+    changes.record(ctx.con, change, ctx.run_id)
+
+
+def _rebuild(ctx: StageContext, build: Build, contract: Contract, batches: Sequence[files.Landed]) -> None:
+    """Rebuild the raw table from the raw zone: a snapshot source's latest batch, or every
+    current batch of an events source merged in delivery order."""
+    build.add(contract.name, _from_zone(ctx, contract), sources=_file_sources(ctx, contract, batches))
+
+
+def _file_sources(ctx: StageContext, contract: Contract, batches: Sequence[files.Landed]) -> list[str]:
+    return [f"file:{x.batch.source_file}" for x in batches] + [f"lake:{ctx.cfg.raw_zone / contract.name}"]
+
+
+def _from_zone(ctx: StageContext, contract: Contract) -> ir.Table:
+    """The raw table as the raw zone's current batches of ``contract`` make it."""
+    manifest = ops.table(ctx.con, "ingest_manifest")
+    mine = manifest.filter(manifest.table == contract.name)
+    # a file's current batch is the one ingested last under its path (a correction supersedes)
+    path = mine.file_path.fill_null(mine.source_file)
+    ranked = mine.mutate(_path=path, _n=ibis.row_number().over(group_by=path, order_by=ibis.desc(mine.ingested_at)))
+    current = ranked.filter(ranked._n == 0).order_by(ranked.delivery_date, ranked.ingested_at)
+    batches = current.select("parquet_path", "delivery_date").to_pyarrow().to_pylist()
+    if not batches:
+        raise LookupError(f"raw zone holds no batch of {contract.name}: nothing to rebuild it from")
+    if contract.kind == "snapshot":
+        return ctx.con.read_parquet(batches[-1]["parquet_path"], hive_partitioning=False)
+    rows = ctx.con.read_parquet([b["parquet_path"] for b in batches], hive_partitioning=False, union_by_name=True)
+    key = list(contract.primary_key)
+    # first delivered wins; keep: latest takes the greatest ``by`` and, on a tie, the first delivered
+    order = [rows._delivery_date.asc(nulls_first=True), rows._ingested_at, rows._batch_id]
+    if contract.keep == "latest":
+        order.insert(0, rows[contract.latest_by].desc())
+    ranked_rows = rows.mutate(_n=ibis.row_number().over(group_by=key, order_by=order))
+    return ranked_rows.filter(ranked_rows._n == 0).drop("_n")
 
 
 def quarantine_summary(ctx: StageContext, batch_ids: list[str]) -> pl.DataFrame:

@@ -1,8 +1,9 @@
 """Build a declared group of models in one call, in DAG order, into one write-audit-publish build.
 
-Inputs of the same group are read from the build's staged tables (so a mart reads the staged
-version of another mart, never a stale published one); every other input from the published
-warehouse.
+Inputs of the same group are read from the build's tables (so a mart reads the new version of
+another mart, never a stale published one); every other input from the warehouse. Each model is
+brought up to date by its materialization (:mod:`duckbook.build.materialize`): rebuilt, updated
+incrementally, its snapshots applied, or skipped when none of its inputs changed.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import ibis.expr.types as ir
 
+from duckbook.build.materialize import build_model
 from duckbook.errors import ProjectError
 
 if TYPE_CHECKING:
@@ -18,9 +20,10 @@ if TYPE_CHECKING:
     from duckbook.build.wap import Build
 
 
-def build_models(ctx: StageContext, group: str) -> Build:
-    """Stage every model of ``group`` (see :meth:`duckbook.project.Project.group`) and return
-    the build, not yet audited or published.
+def build_models(ctx: StageContext, group: str, *, full_refresh: bool = False) -> Build:
+    """Bring every model of ``group`` (see :meth:`duckbook.project.Project.group`) up to date in
+    one build, not yet audited or published; ``full_refresh`` rebuilds each from its inputs.
+    What was done to each model is in ``build.outcomes``.
 
     Raises :class:`duckbook.errors.ProjectError` when the group is unknown or spans schemas, and
     ``LookupError`` when an input table has not been published yet.
@@ -31,8 +34,9 @@ def build_models(ctx: StageContext, group: str) -> Build:
     if len(schemas) != 1:
         raise ProjectError(f"group {group!r} spans schemas {', '.join(schemas)}: one build publishes one schema")
     build = ctx.build(schemas[0])
-    staged: dict[str, ir.Table] = {}
+    current: dict[str, ir.Table] = {}
     for m in models:
-        inputs = [staged[q] if q in staged else ctx.table(q) for q in project.edges[m.qualified]]
-        staged[m.qualified] = build.add(m.name, m.function(*inputs))
+        inputs = {q: current[q] if q in current else ctx.table(q) for q in project.edges[m.qualified]}
+        current[m.qualified], outcome = build_model(ctx, build, m, inputs, full_refresh=full_refresh)
+        build.outcomes.append(outcome)
     return build

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import ibis
 import ibis.expr.types as ir
@@ -38,6 +38,9 @@ class Build:
         validate_identifier("schema", schema)
         self.ctx, self.schema = ctx, schema
         self._staged: dict[str, str] = {}
+        self._adopted: dict[str, int] = {}  # tables changed in place -> rows written
+        #: what the build did to each declared model (duckbook.build.materialize.Outcome)
+        self.outcomes: list[Any] = []
         self._tables: dict[str, ir.Table] = {}
         self._lineage: dict[str, dict[str, object]] = {}
         self._results: ir.Table | None = None
@@ -60,6 +63,41 @@ class Build:
         self._tables[name] = self.ctx.con.table(self._staged[name], database=self.schema)
         return self._tables[name]
 
+    def adopt(self, name: str, *, rows_written: int, expr: ir.Table | None = None) -> ir.Table:
+        """Audit and publish-log ``name``, a table of the schema changed in place in the run's
+        transaction (an incremental merge), as part of this build; ``rows_written`` is what the
+        change wrote and ``expr`` (if given) what lineage records it was built from.
+
+        Its changes are not swapped in by :meth:`publish`: they are already in the table and
+        become visible with the run's commit, or are rolled back with the run when a check fails.
+        """
+        validate_identifier("table name", name)
+        self._adopted[name] = rows_written
+        if expr is not None:
+            self._lineage[name] = {
+                "upstream": lineage.upstream_tables(expr, self.schema),
+                "sql": engine.sql_of(self.ctx.con, expr),
+            }
+        self._results = self._counts = None
+        self._tables[name] = self.ctx.con.table(name, database=self.schema)
+        return self._tables[name]
+
+    def table(self, name: str) -> ir.Table:
+        """``name`` as this build leaves it: its new version when the build changed it, else the
+        published table."""
+        return self._tables[name] if name in self._tables else self.ctx.table(f"{self.schema}.{name}")
+
+    def report(self) -> pl.DataFrame:
+        """One row per declared model the build brought up to date: what was done (``full``,
+        ``incremental``, ``snapshot``, ``unchanged``), why or which rows, and the rows written."""
+        written = dict(zip(*self.row_counts().get_columns(), strict=True)) if self._tables else {}
+        rows = [
+            {"model": o.model, "action": o.action, "detail": o.detail, "rows_written": written.get(o.model, 0)}
+            for o in self.outcomes
+        ]
+        schema = {"model": pl.String, "action": pl.String, "detail": pl.String, "rows_written": pl.Int64}
+        return pl.DataFrame(rows, schema=schema)
+
     @property
     def tables(self) -> dict[str, ir.Table]:
         """The staged tables by their final names."""
@@ -68,10 +106,12 @@ class Build:
     def row_counts(self) -> pl.DataFrame:
         """Rows per staged table, sorted by table name (counted once per change of the build)."""
         if self._counts is None:
-            names = sorted(self._staged)
-            counts = engine.count_rows([self.tables[n] for n in names])
+            staged = sorted(self._staged)
+            counts = dict(zip(staged, engine.count_rows([self.tables[n] for n in staged]), strict=True))
+            counts.update(self._adopted)
+            names = sorted(counts)
             self._counts = pl.DataFrame(
-                {"table": [f"{self.schema}.{n}" for n in names], "rows": counts},
+                {"table": [f"{self.schema}.{n}" for n in names], "rows": [counts[n] for n in names]},
                 schema={"table": pl.String, "rows": pl.Int64},
             )
         return self._counts
@@ -86,7 +126,7 @@ class Build:
     def declared_checks(self) -> list[Check]:
         """The project's checks for every staged table and those added with :meth:`add_checks`."""
         project, now = self.ctx.project, self.ctx.end_of_run_date
-        declared = [c for name in sorted(self._staged) for c in project.checks(f"{self.schema}.{name}", now=now)]
+        declared = [c for name in sorted(self._tables) for c in project.checks(f"{self.schema}.{name}", now=now)]
         return [*self._extra_checks, *declared]
 
     def audit(
@@ -106,6 +146,8 @@ class Build:
         for reference in sorted({r for c in checks for r in c.references} - known.keys()):
             if "." in reference:
                 known[reference] = self.ctx.table(reference)
+            elif engine.table_exists(self.ctx.con, self.schema, reference):  # one the build left unchanged
+                known[reference] = self.ctx.table(f"{self.schema}.{reference}")
         missing = sorted({c.table for c in checks} - known.keys())
         if missing:
             raise LookupError(f"checks name table(s) not in this build: {', '.join(missing)}")
@@ -193,4 +235,5 @@ class Build:
         )
         lineage.record(self.ctx.con, self.schema, self._lineage, run_id=self.ctx.run_id)
         self._staged, self._tables, self._lineage, self._results, self._counts = {}, {}, {}, None, None
+        self._adopted = {}
         return counts

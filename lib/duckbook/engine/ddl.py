@@ -129,6 +129,20 @@ def delete_where(schema: str, name: str, where: Mapping[str, object]) -> sge.Del
     return sge.Delete(this=table(schema, name), where=sge.Where(this=where_equal(where)))
 
 
+def delete_in(schema: str, name: str, column: str, query: sge.Query) -> sge.Delete:
+    """``DELETE FROM schema.name WHERE column IN (query)`` (``query`` returns one column)."""
+    condition = sge.In(this=sg.column(column, quoted=True), query=sge.Subquery(this=query))
+    return sge.Delete(this=table(schema, name), where=sge.Where(this=condition))
+
+
+def delete_since(schema: str, name: str, column: str, since: object) -> sge.Delete:
+    """``DELETE FROM schema.name WHERE column >= since OR column IS NULL``."""
+    col = sg.column(column, quoted=True)
+    bound = sge.Cast(this=sge.convert(str(since)), to=sge.DataType.build("TIMESTAMP"))
+    condition = sge.or_(sge.GTE(this=col, expression=bound), sge.Is(this=col.copy(), expression=sge.Null()))
+    return sge.Delete(this=table(schema, name), where=sge.Where(this=condition))
+
+
 def insert(schema: str, name: str, columns: Sequence[str], rows: sge.Expression) -> sge.Insert:
     """``INSERT INTO schema.name (columns) rows``, ``rows`` a query or ``VALUES``."""
     return sge.insert(rows, into=table(schema, name), columns=[identifier(c) for c in columns])

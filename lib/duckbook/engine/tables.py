@@ -55,6 +55,11 @@ def ensure_table(con: Connection, schema: str, name: str, declared: Sequence[sge
             execute(con, ddl.add_column(schema, name, column))
 
 
+def sql_of(con: DuckDBBackend, expr: ir.Table) -> str:
+    """The SQL ``expr`` compiles to (what lineage records)."""
+    return ddl.render(compat.to_sqlglot(con, expr))
+
+
 def stage_table(con: DuckDBBackend, schema: str, name: str, expr: ir.Table) -> tuple[str, str]:
     """Materialize ``expr`` under a hidden name in ``schema``; return that name and the SQL it
     was built with (kept for column-level lineage).
@@ -94,6 +99,28 @@ def replace_rows(con: DuckDBBackend, schema: str, name: str, rows: ir.Table, *, 
     with transaction(con):
         execute(con, ddl.delete_where(schema, name, where))
         execute(con, insert)
+
+
+def delete_rows(con: Connection, schema: str, name: str, *, where: Mapping[str, object]) -> None:
+    """Delete the rows of ``schema.name`` whose columns equal ``where`` (a list: "any of")."""
+    execute(con, ddl.delete_where(schema, name, where))
+
+
+def delete_keys(con: DuckDBBackend, schema: str, name: str, column: str, keys: ir.Table) -> None:
+    """Delete the rows of ``schema.name`` whose ``column`` is a value of ``keys`` (one column)."""
+    compat.register_inputs(con, keys)
+    execute(con, ddl.delete_in(schema, name, column, compat.to_sqlglot(con, keys)))
+
+
+def delete_since(con: Connection, schema: str, name: str, column: str, since: object) -> None:
+    """Delete the rows of ``schema.name`` whose ``column`` is on or after ``since``, or null."""
+    execute(con, ddl.delete_since(schema, name, column, since))
+
+
+def append(con: DuckDBBackend, schema: str, name: str, rows: ir.Table) -> None:
+    """Insert the result of ``rows`` into ``schema.name``, matching columns by name."""
+    compat.register_inputs(con, rows)
+    execute(con, ddl.insert(schema, name, rows.columns, compat.to_sqlglot(con, rows)))
 
 
 def insert_rows(

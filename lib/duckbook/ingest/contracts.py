@@ -68,6 +68,15 @@ class Contract:
     latest_by: str = ""  # with keep: latest, the column whose greatest value wins (ties: last line)
     # Columns in the file but not in the contract: ignore them (listed in the manifest) or stop.
     extra_columns: str = "ignore"  # ignore | error
+    # What a file holds in dated deliveries: new rows (``events``, merged by key) or the whole
+    # table as of the delivery date (``snapshot``, replacing the previous one; history is kept by
+    # snapshot models).
+    kind: str = "snapshot"  # events | snapshot
+    # events: the column that dates a row (incremental models recompute from its earliest day)
+    event_time: str = ""
+    # A file already ingested under the same name comes again with other content: stop, or
+    # accept it as a correction that replaces the earlier batch.
+    on_changed_file: str = "error"  # error | correct
 
     @property
     def column_names(self) -> list[str]:
@@ -117,8 +126,31 @@ def parse_contracts(sources: Mapping[str, Any], *, origin: str) -> dict[str, Con
         extra = spec.get("extra_columns", "ignore")
         if extra not in ("ignore", "error"):
             raise ContractDeclarationError(f"{where}: extra_columns must be ignore or error, not {extra!r}")
+        kind = spec.get("kind", "snapshot")
+        if kind not in ("events", "snapshot"):
+            raise ContractDeclarationError(f"{where}: kind must be events or snapshot, not {kind!r}")
+        if kind == "events" and not key:
+            raise ContractDeclarationError(
+                f"{where}: kind events needs a primary_key (rows delivered again merge by it)"
+            )
+        event_time = str(spec.get("event_time", ""))
+        if event_time and event_time not in {c.name for c in cols}:
+            raise ContractDeclarationError(f"{where}: event_time names unknown column {event_time!r}")
+        on_changed = spec.get("on_changed_file", "error")
+        if on_changed not in ("error", "correct"):
+            raise ContractDeclarationError(f"{where}: on_changed_file must be error or correct, not {on_changed!r}")
         out[name] = Contract(
-            name, spec["file"], tuple(cols), key, str(spec.get("description", "")), keep, latest_by, extra
+            name,
+            spec["file"],
+            tuple(cols),
+            key,
+            str(spec.get("description", "")),
+            keep,
+            latest_by,
+            extra,
+            kind,
+            event_time,
+            on_changed,
         )
     return out
 

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
-from collections.abc import Mapping
+from collections.abc import Sequence
 from pathlib import Path
 
 import ibis
@@ -38,18 +37,30 @@ class Batch:
     rows_quarantined: int
     rows_duplicate: int  # of the quarantined, duplicate deliveries of a key
     extra_columns: str  # file columns the contract does not declare (ignored), comma separated
+    delivery_date: dt.date | None = None  # the delivery's date (the run's date for the undated source_dir)
+    file_path: str = ""  # the file's path under source_dir (its identity in the manifest)
+    file_size: int = 0
+    checksum: str = ""  # sha256 of the file's bytes
+    status: str = "new"  # new | correction | refresh (see duckbook.ingest.deliveries)
+    rows_new: int = 0  # landed rows the raw table did not hold yet (set when merged)
 
 
-def preflight(contracts: Mapping[str, Contract], source_dir: Path) -> None:
+@dataclasses.dataclass(frozen=True)
+class Landed:
+    """A landed file: its good rows (read back from the raw zone), its quarantined rows, its batch."""
+
+    rows: ir.Table
+    bad: ir.Table
+    batch: Batch
+
+
+def preflight(files: Sequence[tuple[Contract, Path]]) -> None:
     """Check every file exists and has every contract column, before anything is written.
 
     Raises :class:`ContractError` listing every missing file and column at once.
     """
-    if not source_dir.is_dir():
-        raise ContractError(f"source_dir {source_dir} is not a directory")
     problems = []
-    for contract in contracts.values():
-        path = source_dir / contract.file
+    for contract, path in files:
         if not path.is_file():
             problems.append(f"{path}: file is missing (source {contract.name})")
             continue
@@ -72,14 +83,6 @@ def preflight(contracts: Mapping[str, Contract], source_dir: Path) -> None:
         raise ContractError("cannot ingest:\n" + "\n".join(f"- {p}" for p in problems))
 
 
-def file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 @dataclasses.dataclass(frozen=True)
 class Landing:
     """Where and for which run files are landed."""
@@ -91,11 +94,13 @@ class Landing:
     run_date: dt.date
 
 
-def land_file(landing: Landing, contract: Contract, source_dir: Path) -> tuple[ir.Table, Batch]:
-    """Land one file in the raw zone and the quarantine (see module docstring); return the
-    landed rows (read back from the Parquet batch) and the batch's counts."""
-    path = (source_dir / contract.file).resolve()
-    batch_id = f"{contract.name}-{file_digest(path)[:16]}"
+def land_file(
+    landing: Landing, contract: Contract, path: Path, *, batch_id: str, delivery_date: dt.date | None = None
+) -> Landed:
+    """Land one file in the raw zone (see module docstring); return its landed rows (read back
+    from the Parquet batch), its quarantined rows (for :func:`record_quarantine`) and its counts.
+    Landed rows carry ``_delivery_date``."""
+    path = path.resolve()
     con = landing.con
     try:
         parsed = csvfile.read_records(path)
@@ -110,6 +115,7 @@ def land_file(landing: Landing, contract: Contract, source_dir: Path) -> tuple[i
         "_batch_id": ibis.literal(batch_id),
         "_source_file": ibis.literal(str(path)),
         "_ingested_at": ingested_at,
+        "_delivery_date": ibis.literal(delivery_date, type="date"),
     }
     parquet = landing.raw_zone / contract.name / f"batch_id={batch_id}" / "data.parquet"
     engine.write_parquet(con, good_rows(validated, contract, metadata), parquet)
@@ -136,7 +142,7 @@ def land_file(landing: Landing, contract: Contract, source_dir: Path) -> tuple[i
             ]
         )
         bad = bad.union(unreadable.cast(bad.schema()))
-    ops.record(con, "quarantine", bad, replace_where={"batch_id": batch_id})
+    bad = engine.materialize_temp(con, bad, prefix="_quarantined")
     n_landed, quarantined, duplicates = engine.count_rows([landed, bad, bad.filter(bad.reason_code == "duplicate_key")])
     # read = every non-blank data line the file has (a record spanning lines counts once per line
     # it spans only if it breaks), so a line lost anywhere fails the reconciliation check
@@ -151,23 +157,35 @@ def land_file(landing: Landing, contract: Contract, source_dir: Path) -> tuple[i
         rows_quarantined=quarantined,
         rows_duplicate=duplicates,
         extra_columns=",".join(c for c in parsed.header if c not in contract.column_names),
+        delivery_date=delivery_date,
     )
-    return landed, batch
+    return Landed(landed, bad, batch)
+
+
+def record_quarantine(con: engine.DuckDBBackend, landed: Sequence[Landed]) -> None:
+    """Record the quarantined rows of ``landed`` files in ``ops.quarantine`` in one statement
+    (replacing earlier records of the same batches)."""
+    if not landed:
+        return
+    bad = landed[0].bad
+    for other in landed[1:]:
+        bad = bad.union(other.bad)
+    ops.record(con, "quarantine", bad, replace_where={"batch_id": [x.batch.batch_id for x in landed]})
 
 
 def record_manifest(landing: Landing, batches: list[Batch]) -> pl.DataFrame:
     """Record ``batches`` in ``ops.ingest_manifest`` (replacing earlier records of the same
     batches) and return them as a frame for display."""
-    manifest = pl.DataFrame([dataclasses.asdict(b) for b in batches]).with_columns(
-        run_id=pl.lit(landing.run_id), ingested_at=pl.lit(landing.run_started_at)
-    )
+    declared = ops.schema("ingest_manifest").to_polars()
+    rows = [{**dataclasses.asdict(b), "run_id": landing.run_id, "ingested_at": landing.run_started_at} for b in batches]
+    manifest = pl.DataFrame(rows, schema=declared) if rows else pl.DataFrame(schema=declared)
     ops.record(
         landing.con,
         "ingest_manifest",
         ibis.memtable(manifest.to_arrow()),
         replace_where={"batch_id": manifest["batch_id"].to_list()},
     )
-    return manifest.drop("parquet_path", "source_file", "ingested_at")
+    return manifest.drop("parquet_path", "source_file", "ingested_at", "file_size", "checksum")
 
 
 def quarantine_summary(con: engine.DuckDBBackend, batch_ids: list[str]) -> pl.DataFrame:

@@ -105,8 +105,32 @@ COLUMNS: dict[str, dict[str, str]] = {
         "rows_quarantined": "int64",
         "rows_duplicate": "int64",
         "extra_columns": "string",
+        # the delivery (duckbook.ingest.deliveries): its date (the run's for an undated file), the
+        # file's path under source_dir, size and sha256, and what it was (new | correction | refresh)
+        "delivery_date": "date",
+        "file_path": "string",
+        "file_size": "int64",
+        "checksum": "string",
+        "status": "string",
+        "rows_new": "int64",  # landed rows the raw table did not hold yet (re-sent keys are not new)
         "run_id": "string",
         "ingested_at": "timestamp",
+    },
+    "changes": {  # duckbook.build.changes: what each build changed, for the models downstream
+        "seq": "int64",
+        "table_name": "string",
+        "is_full": "boolean",
+        "key_column": "string",
+        "keys_json": "string",
+        "time_column": "string",
+        "since": "timestamp",
+        "run_id": "string",
+    },
+    "model_state": {  # per model: the last change it consumed, and (snapshots) the batches applied
+        "model": "string",
+        "consumed_seq": "int64",
+        "applied_json": "string",
+        "run_id": "string",
     },
     "lineage": {
         "schema_name": "string",
@@ -124,7 +148,9 @@ DESCRIPTIONS = {
     "check_results": "Every check result of every run.",
     "check_failures": "The failing rows of failed error checks, as JSON, per run.",
     "quarantine": "Rows that broke their source contract, with reason, file, line and raw text.",
-    "ingest_manifest": "One row per ingested batch: rows read, landed, quarantined.",
+    "ingest_manifest": "One row per ingested file (batch): its delivery, path, size, checksum and status; rows read, landed, quarantined, new.",
+    "changes": "What each build changed (all rows, the rows of some keys, or the rows since a day), consumed by the incremental models downstream.",
+    "model_state": "Per model: the last change it consumed and, for snapshot models, the source batches applied.",
     "lineage": "Tables each table is built from, and the SQL it was built with.",
 }
 assert DESCRIPTIONS.keys() == COLUMNS.keys(), "every ops table is described"

@@ -204,7 +204,23 @@ def _bind_metric_table(table: MetricTable, layer: SemanticLayer) -> Model:
 
     compute.__name__ = compute.__qualname__ = table.name
     compute.__module__ = "duckbook.semantic"
-    return Model(table.name, compute, inputs, table.schema)
+    # incremental by period: a change of an input on the axis recomputes the periods from its
+    # earliest day on (window metrics like cumulative revenue included); others rebuild it
+    time_inputs = []
+    for model in layer.models.values():
+        for d in model.dimensions:
+            if model.table in inputs and d.type == "time" and d.time_axis == table.axis and d.column.isidentifier():
+                time_inputs.append((model.table, d.column))
+    return Model(
+        table.name,
+        compute,
+        inputs,
+        table.schema,
+        "incremental",
+        time_column="period",
+        time_grain=table.grain,
+        time_inputs=tuple(sorted(set(time_inputs))),
+    )
 
 
 def _tables_read(layer: SemanticLayer, metrics: Sequence[str], by: Sequence[str]) -> set[str]:

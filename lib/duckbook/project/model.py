@@ -30,9 +30,12 @@ import ibis.expr.types as ir
 
 from duckbook.errors import ProjectError
 
-#: How a model's table is materialized. ``table``: rebuilt in full by every build.
-Materialization = Literal["table"]
-MATERIALIZATIONS: tuple[str, ...] = ("table",)
+#: How a model's table is materialized (see :mod:`duckbook.build.materialize`):
+#: ``table`` rebuilt in full when an input changed; ``incremental`` only the rows its inputs'
+#: changes reach are recomputed (by ``time_column`` window or by ``unique_key``) and replaced in
+#: the run's transaction; ``snapshot`` SCD2 history of a snapshot source, one version per change.
+Materialization = Literal["table", "incremental", "snapshot"]
+MATERIALIZATIONS: tuple[str, ...] = ("table", "incremental", "snapshot")
 
 Transform = Callable[..., ir.Table]
 
@@ -52,6 +55,22 @@ class Model:
     materialization: Materialization = "table"
     #: the stage group the model is built with (default: its schema)
     group: str = ""
+    #: the column that identifies a row (incremental: rows replaced by key; snapshot: the member)
+    unique_key: str = ""
+    #: incremental: the (day-aligned) time column whose window from the earliest changed day is
+    #: recomputed; ``lookback_days`` widens that window for late rows nobody reported
+    time_column: str = ""
+    lookback_days: int = 0
+    #: incremental by ``time_column``: the grain that column is truncated to (metric tables), and
+    #: for each input the column that carries the same time (default: ``time_column``)
+    time_grain: str = ""
+    time_inputs: tuple[tuple[str, str], ...] = ()
+    #: snapshot: ``check`` (a change in a ``tracked`` column) or ``timestamp`` (a later ``updated_at``);
+    #: a member missing from a snapshot is closed (``hard_deletes="close"``) or kept (``"ignore"``)
+    strategy: str = "check"
+    tracked: tuple[str, ...] | None = None
+    updated_at: str = ""
+    hard_deletes: str = "close"
 
     def __post_init__(self) -> None:
         if not self.group:
@@ -76,11 +95,30 @@ def model(
     inputs: Sequence[str] | None = None,
     materialization: Materialization = "table",
     group: str | None = None,
+    unique_key: str = "",
+    time_column: str = "",
+    lookback_days: int = 0,
+    strategy: str = "check",
+    tracked: Sequence[str] | None = None,
+    updated_at: str = "",
+    hard_deletes: str = "close",
 ) -> Model:
     """Declare a model from a pure transform.
 
     ``name`` defaults to the function's name and ``inputs`` to the names of its positional
     parameters (the house style is ``def orders(stg_orders, order_items, /)``).
+
+    * ``materialization="incremental"`` needs ``time_column`` (rows on or after the earliest day
+      an input change reaches are recomputed and replaced) or ``unique_key`` (the rows of the keys
+      an input change reaches). A one-input incremental model must map each input row to at most
+      one output row (a staging model): its new rows are computed from the changed input rows only.
+    * ``materialization="snapshot"`` reads one snapshot source and keeps SCD2 history of
+      ``unique_key`` members (``valid_from``, ``valid_to``, ``is_current``; see
+      :mod:`duckbook.build.history`) with ``strategy`` ``check`` (``tracked`` columns, default all)
+      or ``timestamp`` (``updated_at``), closing members a snapshot lacks unless
+      ``hard_deletes="ignore"``.
+
+    Raises :class:`ProjectError` naming the model and the option that does not fit.
     """
     name = name or function.__name__
     if inputs is None:
@@ -90,7 +128,32 @@ def model(
         raise ProjectError(
             f"model {name}: materialization {materialization!r}; use one of {', '.join(MATERIALIZATIONS)}"
         )
-    return Model(name, function, tuple(inputs), schema, materialization, group or schema)
+    if materialization == "incremental" and not (time_column or unique_key):
+        raise ProjectError(f"model {name}: an incremental model needs time_column or unique_key")
+    if materialization == "snapshot":
+        if not unique_key or len(inputs) != 1:
+            raise ProjectError(f"model {name}: a snapshot model reads one snapshot source and needs unique_key")
+        if strategy not in ("check", "timestamp") or (strategy == "timestamp") != bool(updated_at):
+            raise ProjectError(f"model {name}: strategy must be check, or timestamp with updated_at (got {strategy!r})")
+        if hard_deletes not in ("close", "ignore"):
+            raise ProjectError(f"model {name}: hard_deletes must be close or ignore, not {hard_deletes!r}")
+    if lookback_days < 0:
+        raise ProjectError(f"model {name}: lookback_days must be >= 0")
+    return Model(
+        name,
+        function,
+        tuple(inputs),
+        schema,
+        materialization,
+        group or schema,
+        unique_key=unique_key,
+        time_column=time_column,
+        lookback_days=lookback_days,
+        strategy=strategy,
+        tracked=None if tracked is None else tuple(tracked),
+        updated_at=updated_at,
+        hard_deletes=hard_deletes,
+    )
 
 
 @dataclasses.dataclass(frozen=True)

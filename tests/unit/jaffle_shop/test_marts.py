@@ -9,7 +9,7 @@ import ibis
 import pytest
 
 from jaffle_shop import marts
-from tests.unit.helpers import rows
+from tests.unit.helpers import history, rows
 
 
 def stg_orders_table(orders: list[tuple[str, str, dt.datetime, str, str, str]]):
@@ -177,7 +177,7 @@ def test_customer_order_number_by_day_then_order_id():
 
 
 def test_customers_returning_new_and_without_orders():
-    stg_customers = ibis.memtable({"customer_id": ["c1", "c2", "c3"], "customer_name": ["Ann", "Bob", "Cy"]})
+    stg_customers = history(ibis.memtable({"customer_id": ["c1", "c2", "c3"], "customer_name": ["Ann", "Bob", "Cy"]}))
     orders = stg_orders_table(
         [
             ("o1", "c1", dt.datetime(2024, 1, 1), "10.00", "0.60", "10.60"),
@@ -226,8 +226,28 @@ def test_customers_returning_new_and_without_orders():
 # --- pass-through marts --------------------------------------------------------------------
 
 
-def test_products_locations_supplies_are_the_staging_models(stg_products, stg_supplies):
-    locations = ibis.memtable({"location_id": ["s1"], "location_name": ["Philly"]})
-    assert marts.products(stg_products) is stg_products
-    assert marts.supplies(stg_supplies) is stg_supplies
-    assert marts.locations(locations) is locations
+def test_products_locations_supplies_are_the_latest_versions(stg_products, stg_supplies):
+    locations = history(ibis.memtable({"location_id": ["s1"], "location_name": ["Philly"]}))
+    assert rows(marts.products(stg_products), "product_id") == rows(
+        stg_products.drop("valid_from", "valid_to", "is_current"), "product_id"
+    )
+    assert rows(marts.supplies(stg_supplies), "supply_uuid") == rows(
+        stg_supplies.drop("valid_from", "valid_to", "is_current"), "supply_uuid"
+    )
+    assert rows(marts.locations(locations)) == [{"location_id": "s1", "location_name": "Philly"}]
+
+
+def test_marts_take_the_latest_version_of_a_member_with_history():
+    versions = ibis.memtable(
+        {
+            "location_id": ["s1", "s1", "s2"],
+            "tax_rate": [0.06, 0.07, 0.05],
+            "valid_from": [dt.datetime(1900, 1, 1), dt.datetime(2024, 3, 1), dt.datetime(1900, 1, 1)],
+            "valid_to": [dt.datetime(2024, 3, 1), dt.datetime(9999, 12, 31), dt.datetime(2024, 4, 1)],
+            "is_current": [False, True, False],  # s2 was deleted on 2024-04-01: it keeps its last version
+        }
+    )
+    assert rows(marts.locations(versions), "location_id") == [
+        {"location_id": "s1", "tax_rate": 0.07},
+        {"location_id": "s2", "tax_rate": 0.05},
+    ]

@@ -11,7 +11,7 @@ import ibis
 import pytest
 
 from jaffle_shop import star
-from tests.unit.helpers import rows
+from tests.unit.helpers import history, rows
 
 BEGIN = dt.datetime(1900, 1, 1)
 END = dt.datetime(9999, 12, 31)
@@ -25,8 +25,10 @@ def key(natural_key: str) -> str:
 
 @pytest.fixture
 def customers():
-    return ibis.memtable(
-        {"customer_id": ["c1", "c2"], "customer_name": ["Ann", "Bob"], "customer_type": ["returning", "new"]}
+    return history(
+        ibis.memtable(
+            {"customer_id": ["c1", "c2"], "customer_name": ["Ann", "Bob"], "customer_type": ["returning", "new"]}
+        )
     )
 
 
@@ -42,13 +44,15 @@ def supplies(stg_supplies):
 
 @pytest.fixture
 def locations():
-    return ibis.memtable(
-        {
-            "location_id": ["s1"],
-            "location_name": ["Philly"],
-            "tax_rate": [0.06],
-            "opened_date": [dt.datetime(2016, 9, 1)],
-        }
+    return history(
+        ibis.memtable(
+            {
+                "location_id": ["s1"],
+                "location_name": ["Philly"],
+                "tax_rate": [0.06],
+                "opened_date": [dt.datetime(2016, 9, 1)],
+            }
+        )
     )
 
 

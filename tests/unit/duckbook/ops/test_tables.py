@@ -19,10 +19,12 @@ STAMP = ["run_id", "stage", "schema_name"]
 def test_the_ops_schema_and_its_tables():
     assert tables.SCHEMA == "ops"
     assert sorted(tables.COLUMNS) == [
+        "changes",
         "check_failures",
         "check_results",
         "ingest_manifest",
         "lineage",
+        "model_state",
         "publish_log",
         "quarantine",
         "run_log",
@@ -38,7 +40,7 @@ def test_each_declaration_is_an_ibis_schema(name):
 
 def test_unknown_table_is_named_with_the_valid_choices():
     with pytest.raises(
-        tables.OpsTableError, match=r"ops\.runlog is not an ops table; ops tables: check_failures, .*run_log"
+        tables.OpsTableError, match=r"ops\.runlog is not an ops table; ops tables: changes, check_failures, .*run_log"
     ):
         tables.columns("runlog")
 

@@ -1,0 +1,327 @@
+"""Materializations: how one declared model's table is brought up to date in a build.
+
+* ``table``: rebuilt in full when one of its inputs changed since its last build (skipped when
+  none did).
+* ``incremental``: only the rows its inputs' changes reach are recomputed and replaced, in the
+  run's transaction, so a rerun is idempotent:
+
+  - one input (a staging model, one output row per input row): the model's function runs on the
+    changed input rows only and its rows are replaced by ``unique_key``;
+  - ``time_column``: the window from the earliest day a change reaches (minus ``lookback_days``,
+    truncated to ``time_grain``), plus rows with a null time, is recomputed and replaced;
+  - ``unique_key`` alone: the rows of the keys a change reaches are recomputed and replaced.
+
+  A change reaches rows through a column the input (or the model) carries: the input's time
+  column, the model's unique key, or the key or time column the change names
+  (:func:`duckbook.build.changes.changed_rows`). A change that reaches no column the model can
+  use falls back to a full rebuild, so the result always equals a full refresh.
+* ``snapshot``: SCD2 history of a snapshot source; each delivered snapshot not applied yet is
+  applied in delivery order (:func:`duckbook.build.history.apply_snapshot`); a correction of an
+  applied snapshot replays them all.
+
+Every build records what it changed (:mod:`duckbook.build.changes`) and what it consumed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import ibis
+import ibis.expr.types as ir
+
+from duckbook import engine, ops
+from duckbook.build import changes, history
+from duckbook.build.changes import Change
+from duckbook.project import Model
+
+if TYPE_CHECKING:
+    from duckbook.build.context import StageContext
+    from duckbook.build.wap import Build
+
+#: More changed keys than this are recorded as a full change.
+MAX_CHANGED_KEYS = 50_000
+_FAR_FUTURE = dt.datetime(9999, 1, 1)
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """What a build did to one model: ``full`` (rebuilt), ``incremental`` (rows replaced),
+    ``snapshot`` (snapshots applied) or ``unchanged`` (skipped), with a short detail."""
+
+    model: str
+    action: str
+    detail: str = ""
+
+
+def build_model(
+    ctx: StageContext, build: Build, m: Model, inputs: Mapping[str, ir.Table], *, full_refresh: bool = False
+) -> tuple[ir.Table, Outcome]:
+    """Bring ``m`` up to date in ``build`` (``inputs``: its input tables by qualified name) and
+    return the table downstream models of the build read, and what was done."""
+    con = ctx.con
+    state = changes.consumed(con, m.qualified)
+    seq = changes.last_seq(con)
+    exists = engine.table_exists(con, m.schema, m.name)
+    if m.materialization == "snapshot":
+        return _snapshot(ctx, build, m, state, seq, fresh=full_refresh or state is None or not exists)
+    if full_refresh or state is None or not exists:
+        return _full(ctx, build, m, inputs, seq, "first build" if state is None or not exists else "full refresh")
+    pending: dict[str, list[Change]] = {}
+    for change in changes.pending(con, inputs, after=state[0]):
+        pending.setdefault(change.table, []).append(change)
+    if not pending:
+        changes.mark_consumed(con, m.qualified, seq, ctx.run_id)
+        return ctx.table(m.qualified), Outcome(m.qualified, "unchanged", "no input changed")
+    if m.materialization == "table":
+        return _full(ctx, build, m, inputs, seq, "input changed: " + ", ".join(sorted(pending)), diff=True)
+    return _incremental(ctx, build, m, inputs, pending, seq)
+
+
+def _full(
+    ctx: StageContext,
+    build: Build,
+    m: Model,
+    inputs: Mapping[str, ir.Table],
+    seq: int,
+    why: str,
+    *,
+    diff: bool = False,
+) -> tuple[ir.Table, Outcome]:
+    """Rebuild ``m`` in full (staged, swapped in at publish) and record the change: the keys that
+    differ from the published table when ``diff`` and it has a unique key, else everything."""
+    staged = build.add(m.name, m.function(*[inputs[q] for q in _edges(ctx, m)]))
+    change = changes.full(m.qualified)
+    if diff and m.unique_key and engine.table_exists(ctx.con, m.schema, m.name):
+        old = ctx.table(m.qualified)
+        if old.schema() == staged.schema():
+            differ = staged.difference(old).union(old.difference(staged))
+            keys = _keys(differ, m.unique_key)
+            if keys is not None:
+                change = Change(m.qualified, key_column=m.unique_key, keys=keys)
+    changes.record(ctx.con, change, ctx.run_id)
+    changes.mark_consumed(ctx.con, m.qualified, seq, ctx.run_id)
+    return staged, Outcome(m.qualified, "full", why)
+
+
+def _incremental(
+    ctx: StageContext,
+    build: Build,
+    m: Model,
+    inputs: Mapping[str, ir.Table],
+    pending: Mapping[str, Sequence[Change]],
+    seq: int,
+) -> tuple[ir.Table, Outcome]:
+    """Replace the rows of ``m`` that the ``pending`` changes of its inputs reach (see module
+    docstring), or rebuild it in full when a change reaches no column it can use."""
+    con, edges = ctx.con, _edges(ctx, m)
+    target = ctx.table(m.qualified)
+    if len(edges) == 1 and m.unique_key:  # one output row per input row: run on the changed rows only
+        changed = changes.changed_rows(inputs[edges[0]], pending[edges[0]])
+        if changed is None:
+            return _full(ctx, build, m, inputs, seq, f"full change of {edges[0]}")
+        delta = engine.materialize_temp(con, m.function(changed), prefix="_delta")
+        keys = delta.select(m.unique_key)
+        since = _earliest(m.time_column, [delta, target.semi_join(keys, m.unique_key)]) if m.time_column else None
+        engine.delete_keys(con, m.schema, m.name, m.unique_key, keys)
+        return _replaced(ctx, build, m, delta, seq, since=since, detail=f"{_count(delta)} row(s) by {m.unique_key}")
+    new = m.function(*[inputs[q] for q in edges])
+    if m.time_column:
+        since = _window_start(m, inputs, pending, new, target)
+        if since is None:
+            return _full(ctx, build, m, inputs, seq, "a change reaches no column of the model")
+        literal = ibis.literal(since, type="timestamp").cast(new[m.time_column].type())
+        delta = engine.materialize_temp(
+            con, new.filter((new[m.time_column] >= literal) | new[m.time_column].isnull()), prefix="_delta"
+        )
+        engine.delete_since(con, m.schema, m.name, m.time_column, since)
+        return _replaced(ctx, build, m, delta, seq, since=since, detail=f"{m.time_column} >= {since:%Y-%m-%d}")
+    reached = _reached_keys(m, inputs, pending, new, target)
+    if reached is None:
+        return _full(ctx, build, m, inputs, seq, "a change reaches no column of the model")
+    reached = engine.materialize_temp(con, reached, prefix="_keys")
+    delta = engine.materialize_temp(con, new.semi_join(reached, m.unique_key), prefix="_delta")
+    engine.delete_keys(con, m.schema, m.name, m.unique_key, reached)
+    return _replaced(ctx, build, m, delta, seq, keys_of=reached, detail=f"{_count(reached)} {m.unique_key}(s)")
+
+
+def _replaced(
+    ctx: StageContext,
+    build: Build,
+    m: Model,
+    delta: ir.Table,
+    seq: int,
+    *,
+    since: dt.datetime | None = None,
+    keys_of: ir.Table | None = None,
+    detail: str = "",
+) -> tuple[ir.Table, Outcome]:
+    """Append ``delta`` (its old rows already deleted), adopt the table into the build, record
+    the change (the keys of ``keys_of`` or ``delta``, and ``since``)."""
+    engine.append(ctx.con, m.schema, m.name, delta)
+    table = build.adopt(m.name, rows_written=_count(delta), expr=delta)
+    keys = _keys(keys_of if keys_of is not None else delta, m.unique_key) if m.unique_key else ()
+    if keys is None:
+        change = changes.full(m.qualified)
+    else:
+        change = Change(
+            m.qualified,
+            key_column=m.unique_key if keys else "",
+            keys=keys,
+            time_column=m.time_column if since else "",
+            since=since,
+        )
+    changes.record(ctx.con, change, ctx.run_id)
+    changes.mark_consumed(ctx.con, m.qualified, seq, ctx.run_id)
+    return table, Outcome(m.qualified, "incremental", detail)
+
+
+def _window_start(
+    m: Model,
+    inputs: Mapping[str, ir.Table],
+    pending: Mapping[str, Sequence[Change]],
+    new: ir.Table,
+    target: ir.Table,
+) -> dt.datetime | None:
+    """The first instant of ``m.time_column`` any pending change reaches (day- or grain-aligned,
+    minus the lookback), far in the future when only null times are reached, or ``None`` when a
+    change reaches no column it can be told by (a full rebuild)."""
+    time_of = dict(m.time_inputs)
+    earliest: list[dt.datetime] = []
+    for name, input_changes in pending.items():
+        changed = changes.changed_rows(inputs[name], input_changes)
+        if changed is None:
+            return None
+        column = time_of.get(name, m.time_column)
+        if column in changed.columns:
+            found = _earliest(column, [changed])
+        else:  # the change names a column the model carries (e.g. an order's id, a product's id)
+            mine = [changes.changed_rows(t, input_changes) for t in (new, target)]
+            if any(t is None for t in mine):
+                return None
+            found = _earliest(m.time_column, [t for t in mine if t is not None])
+        earliest += [found] if found is not None else []
+    start = min(earliest, default=_FAR_FUTURE) - dt.timedelta(days=m.lookback_days)
+    return _truncate(start, m.time_grain or "day")
+
+
+def _reached_keys(
+    m: Model,
+    inputs: Mapping[str, ir.Table],
+    pending: Mapping[str, Sequence[Change]],
+    new: ir.Table,
+    target: ir.Table,
+) -> ir.Table | None:
+    """The distinct ``m.unique_key`` values the pending changes reach, or ``None`` (full rebuild)."""
+    parts: list[ir.Table] = []
+    for name, input_changes in pending.items():
+        changed = changes.changed_rows(inputs[name], input_changes)
+        if changed is None:
+            return None
+        if m.unique_key in changed.columns:
+            parts.append(changed.select(m.unique_key))
+            continue
+        for t in (new, target):
+            mine = changes.changed_rows(t, input_changes)
+            if mine is None:
+                return None
+            parts.append(mine.select(m.unique_key))
+    out = parts[0]
+    for part in parts[1:]:
+        out = out.union(part)
+    return out.distinct()
+
+
+def _snapshot(
+    ctx: StageContext, build: Build, m: Model, state: tuple[int, list[str]] | None, seq: int, *, fresh: bool
+) -> tuple[ir.Table, Outcome]:
+    """Apply the source's delivered snapshots not applied yet to the model's history."""
+    con = ctx.con
+    source = _edges(ctx, m)[0].partition(".")[2]
+    batches = _current_batches(con, source)
+    applied = [] if fresh or state is None else state[1]
+    current_ids = [b["batch_id"] for b in batches]
+    replay = fresh or not set(applied) <= set(current_ids) or current_ids[: len(applied)] != applied
+    todo = batches if replay else batches[len(applied) :]
+    if not todo:
+        changes.mark_consumed(con, m.qualified, seq, ctx.run_id, applied=current_ids)
+        return ctx.table(m.qualified), Outcome(m.qualified, "unchanged", "no new snapshot")
+    old = None if replay else ctx.table(m.qualified)
+    hist = old
+    for b in todo:
+        rows = m.function(con.read_parquet(b["parquet_path"], hive_partitioning=False))
+        at = dt.datetime.combine(b["delivery_date"], dt.time())
+        step = history.apply_snapshot(
+            hist,
+            rows,
+            key=[m.unique_key],
+            at=at,
+            tracked=m.tracked,
+            strategy=m.strategy,  # type: ignore[arg-type]
+            updated_at=m.updated_at or None,
+            hard_deletes=m.hard_deletes,  # type: ignore[arg-type]
+        )
+        hist = engine.materialize_temp(con, step, prefix="_history")
+    assert hist is not None
+    staged = build.add(m.name, hist)
+    change = changes.full(m.qualified)
+    if old is not None:
+        keys = _keys(staged.difference(old).union(old.difference(staged)), m.unique_key)
+        change = change if keys is None else Change(m.qualified, key_column=m.unique_key, keys=keys)
+    changes.record(con, change, ctx.run_id)
+    changes.mark_consumed(con, m.qualified, seq, ctx.run_id, applied=current_ids)
+    what = "replayed" if replay else "applied"
+    return staged, Outcome(m.qualified, "snapshot", f"{what} {len(todo)} snapshot(s) of {source}")
+
+
+def _current_batches(con: engine.DuckDBBackend, source: str) -> list[dict[str, object]]:
+    """The current batch of each file of ``source`` (a correction supersedes), in delivery order."""
+    manifest = ops.read(con, "ingest_manifest")
+    if manifest is None:
+        return []
+    mine = manifest.filter(manifest.table == source)
+    path = mine.file_path.fill_null(mine.source_file)
+    ranked = mine.mutate(_n=ibis.row_number().over(group_by=path, order_by=ibis.desc(mine.ingested_at)))
+    current = ranked.filter(ranked._n == 0).order_by("delivery_date", "ingested_at", "batch_id")
+    return current.select("batch_id", "parquet_path", "delivery_date").to_pyarrow().to_pylist()
+
+
+def _edges(ctx: StageContext, m: Model) -> tuple[str, ...]:
+    return ctx.project.edges[m.qualified]
+
+
+def _earliest(column: str, tables: Sequence[ir.Table]) -> dt.datetime | None:
+    """The earliest value of ``column`` over ``tables`` as a datetime (``None`` if all null)."""
+    values = [t[column].min().execute() for t in tables]
+    found = [v for v in values if v is not None and v == v]  # NaT compares unequal to itself
+    if not found:
+        return None
+    first = min(dt.datetime.combine(v, dt.time()) if type(v) is dt.date else v for v in found)
+    return dt.datetime(first.year, first.month, first.day)
+
+
+def _truncate(t: dt.datetime, grain: str) -> dt.datetime:
+    """``t`` at the start of its day, ISO week (Monday), month, quarter or year."""
+    day = dt.datetime(t.year, t.month, t.day)
+    if grain == "week":
+        return day - dt.timedelta(days=day.weekday())
+    if grain == "month":
+        return day.replace(day=1)
+    if grain == "quarter":
+        return day.replace(month=3 * ((day.month - 1) // 3) + 1, day=1)
+    if grain == "year":
+        return day.replace(month=1, day=1)
+    return day
+
+
+def _keys(table: ir.Table, column: str) -> tuple[str, ...] | None:
+    """The distinct values of ``column`` as strings, or ``None`` when there are too many."""
+    values = table.select(v=table[column].cast("string")).distinct().limit(MAX_CHANGED_KEYS + 1)
+    found = values.v.to_pyarrow().to_pylist()
+    return None if len(found) > MAX_CHANGED_KEYS else tuple(v for v in found if v is not None)
+
+
+def _count(table: ir.Table) -> int:
+    return engine.count_rows([table])[0]
