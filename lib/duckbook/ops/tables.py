@@ -108,6 +108,16 @@ COLUMNS: dict[str, dict[str, str]] = {
         "run_id": "string",
         "ingested_at": "timestamp",
     },
+    "schema_history": {  # duckbook.ingest.evolution.Evolution.history
+        "table_name": "string",
+        "column_name": "string",
+        "change": "string",
+        "old_type": "string",
+        "new_type": "string",
+        "batch_id": "string",
+        "run_id": "string",
+        "changed_at": "timestamp",
+    },
     "lineage": {
         "schema_name": "string",
         "table_name": "string",
@@ -125,6 +135,7 @@ DESCRIPTIONS = {
     "check_failures": "The failing rows of failed error checks, as JSON, per run.",
     "quarantine": "Rows that broke their source contract, with reason, file, line and raw text.",
     "ingest_manifest": "One row per ingested batch: rows read, landed, quarantined.",
+    "schema_history": "Column changes of raw tables (added, widened, missing) with the batch that brought them.",
     "lineage": "Tables each table is built from, and the SQL it was built with.",
 }
 assert DESCRIPTIONS.keys() == COLUMNS.keys(), "every ops table is described"
