@@ -10,7 +10,8 @@ pure Ibis; this package materializes them. Its modules:
   per process), transactions, :func:`publish`;
 * :mod:`~duckbook.engine.lock`: the run lock (one writer at a time);
 * :mod:`~duckbook.engine.ddl`: every statement, built with sqlglot (quoting done by sqlglot);
-* :mod:`~duckbook.engine.tables`: create, evolve, stage, swap in, replace rows, profile;
+* :mod:`~duckbook.engine.tables`: create, evolve (add columns, widen types), stage, swap in,
+  replace rows, profile;
 * :mod:`~duckbook.engine.files`: Parquet batches written by atomic renames;
 * :mod:`~duckbook.engine.compat`: the one wrapper around Ibis internals.
 
@@ -42,16 +43,19 @@ from duckbook.engine.lock import RunLocked
 from duckbook.engine.tables import (
     STAGED_PREFIX,
     ColumnProfile,
+    TableEvolutionError,
     TableProfile,
     columns,
     count_rows,
     drop_staged,
     ensure_schema,
     ensure_table,
+    evolve_table,
     insert_rows,
     materialize_temp,
     profile,
     replace_rows,
+    retypes_in_place,
     stage_table,
     swap_in,
     table_exists,
@@ -77,6 +81,7 @@ __all__ = [
     "STAGED_PREFIX",
     "ColumnProfile",
     "IbisCompatibilityError",
+    "TableEvolutionError",
     "TableProfile",
     "checkpoint",
     "columns",
@@ -86,11 +91,13 @@ __all__ = [
     "drop_staged",
     "ensure_schema",
     "ensure_table",
+    "evolve_table",
     "execute",
     "insert_rows",
     "materialize_temp",
     "profile",
     "replace_rows",
+    "retypes_in_place",
     "stage_table",
     "swap_in",
     "table_exists",
