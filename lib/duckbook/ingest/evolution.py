@@ -28,9 +28,17 @@ from duckbook.ingest.contracts import TYPES, Column, Contract, ContractError, Sc
 KINDS = ("added", "widened", "missing", "renamed", "narrowed")
 #: Raw table columns named so are ingestion metadata (``_batch_id``, ...), never compared.
 METADATA_PREFIX = "_"
-#: Decimal digits of the largest value of each integer width (bits), signed and unsigned.
-_DIGITS = {(8, False): 3, (16, False): 5, (32, False): 10, (64, False): 19, (8, True): 3, (16, True): 5}
-_DIGITS |= {(32, True): 10, (64, True): 20}
+#: Decimal digits of the largest value of an integer type: ``(bytes, unsigned)``.
+_DIGITS = {
+    (1, False): 3,
+    (2, False): 5,
+    (4, False): 10,
+    (8, False): 19,
+    (1, True): 3,
+    (2, True): 5,
+    (4, True): 10,
+    (8, True): 20,
+}
 _MARKS = {"added": "+", "missing": "-", "renamed": "->", "widened": "~", "narrowed": "~"}
 
 
@@ -176,17 +184,21 @@ def widens(old: str, new: str) -> bool:
         a_unsigned, b_unsigned = a.is_unsigned_integer(), b.is_unsigned_integer()
         return b.nbytes > a.nbytes and (a_unsigned or not b_unsigned)
     if isinstance(a, idt.Integer) and isinstance(b, idt.Decimal):
-        return _integer_digits(b) >= _DIGITS[(a.nbytes * 8, a.is_unsigned_integer())]
+        return _integer_digits(b) >= _DIGITS[(a.nbytes, a.is_unsigned_integer())]
     if isinstance(a, idt.Floating) and isinstance(b, idt.Floating):
         return b.nbytes > a.nbytes
     if isinstance(a, idt.Decimal) and isinstance(b, idt.Decimal):
-        return _integer_digits(b) >= _integer_digits(a) and (b.scale or 0) >= (a.scale or 0)
+        return _integer_digits(b) >= _integer_digits(a) and _scale(b) >= _scale(a)
     return False
 
 
-def _integer_digits(decimal: idt.Decimal) -> int:
+def _scale(decimal: idt.Decimal) -> int:
     # an unparameterized decimal is DuckDB's default DECIMAL(18,3)
-    return (decimal.precision or 18) - (decimal.scale if decimal.precision else 3)
+    return 3 if decimal.precision is None else decimal.scale or 0
+
+
+def _integer_digits(decimal: idt.Decimal) -> int:
+    return (18 if decimal.precision is None else decimal.precision) - _scale(decimal)
 
 
 def compare(contract: Contract, header: Sequence[str], current: Mapping[str, str] | None) -> SchemaDiff:
@@ -244,10 +256,11 @@ def _why(old: str, new: str) -> str:
     """Why changing Ibis type ``old`` to ``new`` is not a widening, when a number of digits says it."""
     a, b = _dtype(old), _dtype(new)
     if isinstance(a, idt.Integer) and isinstance(b, idt.Decimal):
-        needed = _DIGITS[(a.nbytes * 8, a.is_unsigned_integer())]
+        needed = _DIGITS[(a.nbytes, a.is_unsigned_integer())]
         return f"{new} holds {_integer_digits(b)} integer digits, {old} needs {needed}"
     if isinstance(a, idt.Decimal) and isinstance(b, idt.Decimal):
-        return f"{new} holds {_integer_digits(b)} integer digits and scale {b.scale or 0}, {old} needs {_integer_digits(a)} and {a.scale or 0}"
+        held = f"{_integer_digits(b)} integer digits and scale {_scale(b)}"
+        return f"{new} holds {held}, {old} needs {_integer_digits(a)} and {_scale(a)}"
     return ""
 
 

@@ -125,6 +125,20 @@ def test_a_wider_declared_type_is_widened_a_narrower_one_narrowed():
     )
 
 
+@pytest.mark.parametrize(
+    ("table_type", "detail"),
+    [
+        ("decimal(12, 2)", "decimal(10, 2) holds 8 integer digits and scale 2, decimal(12, 2) needs 10 and 2"),
+        ("decimal(10, 3)", "decimal(10, 2) holds 8 integer digits and scale 2, decimal(10, 3) needs 7 and 3"),
+        ("string", ""),
+    ],
+)
+def test_a_narrowing_says_why_when_digits_tell(table_type, detail):
+    contract = Contract("t", "t.csv", (Column("p", "decimal(10,2)"),))
+    (change,) = compare(contract, ["p"], {"p": table_type}).changes
+    assert (change.kind, change.detail) == ("narrowed", detail)
+
+
 def test_an_undeclared_column_typed_in_the_table_widens_to_string():
     # a column declared once as int64, then dropped from the contract, still delivered
     diff = compare(ORDERS, [*HEADER, "legacy"], {**CURRENT, "legacy": "int64"})
@@ -506,3 +520,61 @@ def test_widening_is_one_way_and_never_between_equal_types(a, b):
 def test_widening_is_transitive(a, b, c):
     if widens(a, b) and widens(b, c):
         assert widens(a, c)
+
+
+# --- the whole flow, as ingestion will run it ----------------------------------------------------
+
+
+def deliver(con, contract, header, values, *, batch, delivery, policy=None):
+    """What ingestion does with one delivery: compare, resolve, evolve raw, land, record history."""
+    from duckbook import engine
+    from duckbook.ingest.contracts import good_rows
+
+    current = (
+        {c: str(t) for c, t in con.table(contract.name, database="raw").schema().items()}
+        if engine.table_exists(con, "raw", contract.name)
+        else None
+    )
+    evolution = resolve(compare(contract, header, current), policy, delivery=delivery)
+    if current is None:
+        declared = ibis.schema({**evolution.columns, "_batch_id": "string"})
+        engine.ensure_table(con, "raw", contract.name, declared.to_sqlglot_column_defs(dialect="duckdb"))
+    else:
+        engine.evolve_table(con, "raw", contract.name, evolution.add, evolution.widen)
+    columns = {c: [row[i] for row in values] for i, c in enumerate(header)}
+    text = ibis.memtable({"_line": list(range(2, 2 + len(values))), **columns})
+    text = text.mutate(**{c: ibis.null("string") for c in evolution.fill_null})
+    good = good_rows(validate_rows(text, evolution.contract), evolution.contract, {"_batch_id": ibis.literal(batch)})
+    engine.replace_rows(con, "raw", contract.name, good, where={"_batch_id": batch})
+    if evolution.changes:
+        history = evolution.history(batch_id=batch, run_id="r1", changed_at=dt.datetime(2024, 1, 3))
+        ops.record(con, "schema_history", ibis.memtable(history), replace_where={"batch_id": batch})
+    return evolution
+
+
+def test_three_deliveries_evolve_raw_and_record_each_change_with_its_batch():
+    con = ibis.duckdb.connect()
+    contract = dataclasses.replace(ORDERS, columns=(*ORDERS.columns[:3], Column("tax", "int64")))
+    lenient = policy(missing_columns="null")
+    deliver(con, contract, HEADER, [("a", "c1", "1", "10")], batch="b1", delivery="2024-01-01")
+    deliver(con, contract, [*HEADER, "note"], [("b", "c2", "2", "20", "hi")], batch="b2", delivery="2024-01-02")
+    # the note column vanishes again and tax too: both loaded as NULL, never dropped
+    deliver(con, contract, HEADER[:3], [("c", "c3", "3")], batch="b3", delivery="2024-01-03", policy=lenient)
+    with pytest.raises(SchemaEvolutionError, match="raw_orders.csv in delivery 2024-01-04: column 'tax' is missing"):
+        deliver(con, contract, HEADER[:3], [("d", "c4", "4")], batch="b4", delivery="2024-01-04")
+
+    raw = con.table("raw_orders", database="raw")
+    assert list(raw.columns) == ["id", "customer", "amount", "tax", "_batch_id", "note"]
+    assert [(r["id"], r["tax"], r["note"]) for r in rows(raw, "id")] == [
+        ("a", 10, None),
+        ("b", 20, "hi"),
+        ("c", None, None),
+    ]
+    history = rows(
+        ops.table(con, "schema_history").select("batch_id", "column_name", "change"), "batch_id", "column_name"
+    )
+    assert history == [
+        {"batch_id": "b2", "column_name": "note", "change": "added"},
+        {"batch_id": "b3", "column_name": "note", "change": "missing"},
+        {"batch_id": "b3", "column_name": "tax", "change": "missing"},
+    ]
