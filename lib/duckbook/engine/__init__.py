@@ -10,7 +10,8 @@ pure Ibis; this package materializes them. Its modules:
   per process), transactions, :func:`publish`;
 * :mod:`~duckbook.engine.lock`: the run lock (one writer at a time);
 * :mod:`~duckbook.engine.ddl`: every statement, built with sqlglot (quoting done by sqlglot);
-* :mod:`~duckbook.engine.tables`: create, evolve, stage, swap in, replace rows, profile;
+* :mod:`~duckbook.engine.tables`: create, evolve (add columns, widen types), stage, swap in,
+  replace rows, profile;
 * :mod:`~duckbook.engine.files`: Parquet batches written by atomic renames;
 * :mod:`~duckbook.engine.compat`: the one wrapper around Ibis internals.
 
@@ -42,6 +43,7 @@ from duckbook.engine.lock import RunLocked
 from duckbook.engine.tables import (
     STAGED_PREFIX,
     ColumnProfile,
+    TableEvolutionError,
     TableProfile,
     append,
     columns,
@@ -52,10 +54,12 @@ from duckbook.engine.tables import (
     drop_staged,
     ensure_schema,
     ensure_table,
+    evolve_table,
     insert_rows,
     materialize_temp,
     profile,
     replace_rows,
+    retypes_in_place,
     sql_of,
     stage_table,
     swap_in,
@@ -82,6 +86,7 @@ __all__ = [
     "STAGED_PREFIX",
     "ColumnProfile",
     "IbisCompatibilityError",
+    "TableEvolutionError",
     "TableProfile",
     "checkpoint",
     "columns",
@@ -91,6 +96,7 @@ __all__ = [
     "drop_staged",
     "ensure_schema",
     "ensure_table",
+    "evolve_table",
     "execute",
     "append",
     "delete_keys",
@@ -101,6 +107,7 @@ __all__ = [
     "materialize_temp",
     "profile",
     "replace_rows",
+    "retypes_in_place",
     "stage_table",
     "swap_in",
     "table_exists",

@@ -106,6 +106,35 @@ def add_column(schema: str, name: str, column: sge.ColumnDef) -> sge.Alter:
     return sge.Alter(this=table(schema, name), kind="TABLE", actions=[column])
 
 
+def alter_column_type(schema: str, name: str, column: str, sql_type: sge.DataType) -> sge.Alter:
+    """``ALTER TABLE schema.name ALTER COLUMN column SET DATA TYPE sql_type``.
+
+    >>> print(render(alter_column_type("raw", "orders", "amount", sge.DataType.build("BIGINT"))))
+    ALTER TABLE "raw"."orders" ALTER COLUMN "amount" SET DATA TYPE BIGINT
+    """
+    return sge.Alter(
+        this=table(schema, name), kind="TABLE", actions=[sge.AlterColumn(this=identifier(column), dtype=sql_type)]
+    )
+
+
+def retyped_copy(
+    schema: str, name: str, columns: Sequence[str], retype: Mapping[str, sge.DataType], add: Mapping[str, sge.DataType]
+) -> sge.Select:
+    """``SELECT`` every one of ``columns`` of ``schema.name`` in order (those in ``retype`` cast to
+    their new type), then a typed NULL for each of ``add``: a table's rows under a new schema.
+
+    >>> big = sge.DataType.build("BIGINT")
+    >>> print(render(retyped_copy("raw", "t", ["id", "n"], {"n": big}, {"note": sge.DataType.build("VARCHAR")})))
+    SELECT "id", CAST("n" AS BIGINT) AS "n", CAST(NULL AS TEXT) AS "note" FROM "raw"."t"
+    """
+    parts: list[sge.Expression] = [
+        sge.cast(sg.column(c, quoted=True), retype[c]).as_(identifier(c)) if c in retype else sg.column(c, quoted=True)
+        for c in columns
+    ]
+    parts += [sge.cast(sge.null(), sql_type).as_(identifier(c)) for c, sql_type in add.items()]
+    return sg.select(*parts).from_(table(schema, name))
+
+
 def checkpoint() -> sge.Command:
     """``CHECKPOINT``: fold the write-ahead log into the database file."""
     return sge.Command(this="CHECKPOINT")

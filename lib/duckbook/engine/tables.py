@@ -15,6 +15,7 @@ import sqlglot.expressions as sge
 
 from duckbook.engine import compat, ddl
 from duckbook.engine.connection import execute, raw, transaction
+from duckbook.errors import DuckbookError
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -24,6 +25,25 @@ if TYPE_CHECKING:
 
 #: Prefix of the hidden names tables are built under before they are swapped in.
 STAGED_PREFIX = "_wap_"
+#: Prefix of the hidden name a table is rewritten under when a type change needs new data files.
+EVOLVE_PREFIX = "_evolve_"
+
+_T = sge.DataType.Type
+#: The type changes DuckLake applies without rewriting data files (measured on DuckLake for DuckDB
+#: 1.4.4: it refuses every other one with "only widening type promotions are allowed").
+_PROMOTIONS = {
+    _T.TINYINT: {_T.SMALLINT, _T.INT, _T.BIGINT},
+    _T.SMALLINT: {_T.INT, _T.BIGINT},
+    _T.INT: {_T.BIGINT},
+    _T.UTINYINT: {_T.USMALLINT, _T.UINT, _T.UBIGINT, _T.SMALLINT, _T.INT, _T.BIGINT},
+    _T.USMALLINT: {_T.UINT, _T.UBIGINT, _T.INT, _T.BIGINT},
+    _T.UINT: {_T.UBIGINT},  # not BIGINT
+    _T.FLOAT: {_T.DOUBLE},
+}
+
+
+class TableEvolutionError(DuckbookError):
+    """A table cannot be evolved as asked: it does not exist, or a column is unknown or taken."""
 
 
 def ensure_schema(con: Connection, schema: str) -> None:
@@ -58,6 +78,86 @@ def ensure_table(con: Connection, schema: str, name: str, declared: Sequence[sge
 def sql_of(con: DuckDBBackend, expr: ir.Table) -> str:
     """The SQL ``expr`` compiles to (what lineage records)."""
     return ddl.render(compat.to_sqlglot(con, expr))
+
+
+def retypes_in_place(old: str, new: str) -> bool:
+    """Whether DuckLake changes a column from DuckDB type ``old`` to ``new`` without rewriting
+    data files (its "type promotions"): to a wider integer of the same sign, ``UTINYINT`` and
+    ``USMALLINT`` to a wider signed integer, ``FLOAT`` to ``DOUBLE``. It refuses every other change
+    (to a decimal, a wider decimal, ``VARCHAR``, ``DOUBLE`` from an integer, ``UINTEGER`` to ``BIGINT``).
+
+    >>> retypes_in_place("INTEGER", "BIGINT"), retypes_in_place("UTINYINT", "SMALLINT"), retypes_in_place("BIGINT", "DECIMAL(38,0)")
+    (True, True, False)
+    """
+    a, b = (sge.DataType.build(t, dialect=ddl.DIALECT).this for t in (old, new))
+    return b in _PROMOTIONS.get(a, set())
+
+
+def evolve_table(con: Connection, schema: str, name: str, adds: Mapping[str, str], widen: Mapping[str, str]) -> bool:
+    """Add the nullable columns ``adds`` (``{column: Ibis type}``, appended in order) to table
+    ``schema.name`` and change the types of the columns in ``widen`` (``{column: Ibis type}``),
+    in one transaction; return whether the table was rewritten.
+
+    Columns are never dropped or reordered. A change DuckLake applies in place
+    (:func:`retypes_in_place`) is an ``ALTER TABLE``; any other rewrites the table under a hidden
+    name with the new types and swaps it in (new data files; a time travel to an older snapshot
+    still reads the old table with its old schema). Whether a change widens is the caller's call
+    (:mod:`duckbook.ingest.evolution`). Adding a column the table has with that type, or changing
+    one to the type it has, does nothing: evolving twice is evolving once.
+
+    Raises
+    ------
+    TableEvolutionError
+        The table does not exist, a column of ``widen`` is not in it, or a column of ``adds`` is
+        in it with another type.
+    """
+    described = dict(columns(con, schema, name))
+    if not described:
+        raise TableEvolutionError(f"cannot evolve {schema}.{name}: there is no such table")
+    add_types, widen_types = _sql_types(adds), _sql_types(widen)
+    unknown = [c for c in widen if c not in described]
+    if unknown:
+        raise TableEvolutionError(
+            f"cannot change the type of {', '.join(unknown)} in {schema}.{name}: no such column "
+            f"(columns: {', '.join(described)})"
+        )
+    taken = [c for c, t in add_types.items() if c in described and not _same_type(described[c], t)]
+    if taken:
+        raise TableEvolutionError(
+            f"cannot add {', '.join(f'{c} {adds[c]}' for c in taken)} to {schema}.{name}: "
+            f"it has {', '.join(f'{c} {described[c]}' for c in taken)}"
+        )
+    add = {c: t for c, t in add_types.items() if c not in described}
+    retype = {c: t for c, t in widen_types.items() if not _same_type(described[c], t)}
+    if not add and not retype:
+        return False
+    in_place = all(retypes_in_place(described[c], ddl.render(t)) for c, t in retype.items())
+    with transaction(con):
+        if in_place:
+            for column, sql_type in add.items():
+                execute(con, ddl.add_column(schema, name, sge.ColumnDef(this=ddl.identifier(column), kind=sql_type)))
+            for column, sql_type in retype.items():
+                execute(con, ddl.alter_column_type(schema, name, column, sql_type))
+        else:
+            staged = f"{EVOLVE_PREFIX}{name}"
+            execute(
+                con, ddl.create_table_as(schema, staged, ddl.retyped_copy(schema, name, list(described), retype, add))
+            )
+            execute(con, ddl.drop_table(schema, name))
+            execute(con, ddl.rename_table(schema, staged, name))
+    return not in_place
+
+
+def _sql_types(ibis_types: Mapping[str, str]) -> dict[str, sge.DataType]:
+    """``{column: DuckDB type}`` of ``{column: Ibis type name}``, through Ibis's own mapping."""
+    import ibis
+
+    return {d.name: d.kind for d in ibis.schema(dict(ibis_types)).to_sqlglot_column_defs(dialect=ddl.DIALECT)}
+
+
+def _same_type(described: str, sql_type: sge.DataType) -> bool:
+    """Whether DuckDB type name ``described`` (as ``columns`` gives it) is ``sql_type``."""
+    return ddl.render(sge.DataType.build(described, dialect=ddl.DIALECT)) == ddl.render(sql_type)  # VARCHAR is TEXT
 
 
 def stage_table(con: DuckDBBackend, schema: str, name: str, expr: ir.Table) -> tuple[str, str]:

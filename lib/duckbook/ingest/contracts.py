@@ -11,6 +11,12 @@ descriptions) and loaded into :class:`Contract` objects::
         columns:
           id: {type: string, nullable: false, description: Order id}
           ordered_at: {type: timestamp, no_future: true}
+          amount: {type: 'decimal(18,2)'}  # quoted: a comma ends a value in {...}
+        schema_evolution: {new_columns: add, missing_columns: error, type_changes: widen}
+
+``schema_evolution`` says what a delivery whose columns differ may change (:class:`SchemaPolicy`;
+:mod:`duckbook.ingest.evolution` applies it). The older key ``extra_columns: ignore | error`` is
+still accepted and means ``new_columns: ignore | error``.
 
 :func:`validate_rows` is the pure transform that applies a contract to rows read as text.
 """
@@ -18,6 +24,7 @@ descriptions) and loaded into :class:`Contract` objects::
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -35,6 +42,15 @@ TYPES = {
     "date": "date",
     "timestamp": "timestamp",
 }
+#: ``decimal(p,s)``, the one parameterized contract type (1 <= p <= 38, s <= p).
+_DECIMAL = re.compile(r"decimal\(\s*(\d+)\s*,\s*(\d+)\s*\)")
+
+#: The settings of ``schema_evolution:`` and their choices, the default first.
+EVOLUTION_CHOICES = {
+    "new_columns": ("add", "ignore", "error"),
+    "missing_columns": ("error", "null"),
+    "type_changes": ("widen", "error"),
+}
 
 
 class ContractError(DuckbookError, ValueError):
@@ -43,6 +59,43 @@ class ContractError(DuckbookError, ValueError):
 
 class ContractDeclarationError(ProjectError, ContractError):
     """A contract in the project YAML is malformed (unknown type, key or option)."""
+
+
+def ibis_type(type_name: str) -> str:
+    """The Ibis type of contract type ``type_name``.
+
+    >>> ibis_type("int64"), ibis_type("decimal(18, 2)")
+    ('int64', 'decimal(18, 2)')
+    """
+    if type_name in TYPES:
+        return TYPES[type_name]
+    decimal = _DECIMAL.fullmatch(type_name)
+    if decimal is None or not 1 <= int(decimal[1]) <= 38 or int(decimal[2]) > int(decimal[1]):
+        raise ContractDeclarationError(
+            f"{type_name!r} is not a contract type; use one of {', '.join(TYPES)} or decimal(p,s) (1 <= p <= 38, s <= p)"
+        )
+    return f"decimal({int(decimal[1])}, {int(decimal[2])})"
+
+
+@dataclasses.dataclass(frozen=True)
+class SchemaPolicy:
+    """What a delivery whose columns differ from its contract and raw table may change.
+
+    Narrowing a column's type always stops the stage; a primary key column is never loaded as NULL.
+    """
+
+    # file columns the contract does not declare: a nullable string column of raw | skipped (named
+    # in the manifest) | stop. Default add; a source declaring `extra_columns: ignore` keeps ignoring.
+    new_columns: str = "add"
+    missing_columns: str = "error"  # columns the file lacks: stop | load them as NULL ("null")
+    type_changes: str = "widen"  # a declared type wider than raw's: applied | stop
+
+    def __post_init__(self) -> None:
+        for key, choices in EVOLUTION_CHOICES.items():
+            if getattr(self, key) not in choices:
+                raise ContractDeclarationError(
+                    f"schema_evolution.{key} must be one of {', '.join(choices)}, not {getattr(self, key)!r}"
+                )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,6 +120,7 @@ class Contract:
     keep: str = "first"  # first | latest
     latest_by: str = ""  # with keep: latest, the column whose greatest value wins (ties: last line)
     # Columns in the file but not in the contract: ignore them (listed in the manifest) or stop.
+    # The older spelling of schema_evolution.new_columns (parse_contracts keeps them in step).
     extra_columns: str = "ignore"  # ignore | error
     # What a file holds in dated deliveries: new rows (``events``, merged by key) or the whole
     # table as of the delivery date (``snapshot``, replacing the previous one; history is kept by
@@ -77,6 +131,7 @@ class Contract:
     # A file already ingested under the same name comes again with other content: stop, or
     # accept it as a correction that replaces the earlier batch.
     on_changed_file: str = "error"  # error | correct
+    schema_evolution: SchemaPolicy = SchemaPolicy()
 
     @property
     def column_names(self) -> list[str]:
@@ -84,7 +139,7 @@ class Contract:
 
     @property
     def schema(self) -> ibis.Schema:
-        return ibis.schema({c.name: TYPES[c.type] for c in self.columns})
+        return ibis.schema({c.name: ibis_type(c.type) for c in self.columns})
 
 
 def parse_contracts(sources: Mapping[str, Any], *, origin: str) -> dict[str, Contract]:
@@ -96,14 +151,17 @@ def parse_contracts(sources: Mapping[str, Any], *, origin: str) -> dict[str, Con
         cols = []
         for col_name, col in (spec.get("columns") or {}).items():
             col = col or {}
-            if col.get("type") not in TYPES:
+            try:
+                type_name = ibis_type(str(col.get("type"))).replace(" ", "")  # decimal(18,2) as written
+            except ContractDeclarationError:
                 raise ContractDeclarationError(
-                    f"{where}: column {col_name} has type {col.get('type')!r}; use one of {', '.join(TYPES)}"
-                )
+                    f"{where}: column {col_name} has type {col.get('type')!r}; use one of {', '.join(TYPES)} "
+                    "or decimal(p,s) (1 <= p <= 38, s <= p; quoted inside {...}: {type: 'decimal(18,2)'})"
+                ) from None
             cols.append(
                 Column(
                     col_name,
-                    col["type"],
+                    type_name,
                     bool(col.get("nullable", True)),
                     bool(col.get("no_future", False)),
                     str(col.get("description", "")),
@@ -123,9 +181,8 @@ def parse_contracts(sources: Mapping[str, Any], *, origin: str) -> dict[str, Con
             )
         if latest_by and latest_by not in {c.name for c in cols}:
             raise ContractDeclarationError(f"{where}: duplicates.by names unknown column {latest_by!r}")
-        extra = spec.get("extra_columns", "ignore")
-        if extra not in ("ignore", "error"):
-            raise ContractDeclarationError(f"{where}: extra_columns must be ignore or error, not {extra!r}")
+        policy = _parse_policy(spec, where)
+        extra = "error" if policy.new_columns == "error" else "ignore"
         kind = spec.get("kind", "snapshot")
         if kind not in ("events", "snapshot"):
             raise ContractDeclarationError(f"{where}: kind must be events or snapshot, not {kind!r}")
@@ -151,8 +208,38 @@ def parse_contracts(sources: Mapping[str, Any], *, origin: str) -> dict[str, Con
             kind,
             event_time,
             on_changed,
+            policy,
         )
     return out
+
+
+def _parse_policy(spec: Mapping[str, Any], where: str) -> SchemaPolicy:
+    """The ``schema_evolution:`` mapping of a source (with ``extra_columns:``, its older spelling)."""
+    given = spec.get("schema_evolution") or {}
+    if not isinstance(given, Mapping):
+        raise ContractDeclarationError(
+            f"{where}: schema_evolution must be a mapping of {', '.join(EVOLUTION_CHOICES)}, not {given!r}"
+        )
+    # YAML reads a bare `null` as None: `missing_columns: null` means "load as NULL"
+    settings = {k: "null" if k == "missing_columns" and v is None else v for k, v in given.items()}
+    unknown = [k for k in settings if k not in EVOLUTION_CHOICES]
+    if unknown:
+        raise ContractDeclarationError(
+            f"{where}: schema_evolution has no setting {unknown[0]!r}; settings: {', '.join(EVOLUTION_CHOICES)}"
+        )
+    if "extra_columns" in spec:
+        extra = spec["extra_columns"]
+        if extra not in ("ignore", "error"):
+            raise ContractDeclarationError(f"{where}: extra_columns must be ignore or error, not {extra!r}")
+        if settings.setdefault("new_columns", extra) != extra:
+            raise ContractDeclarationError(
+                f"{where}: extra_columns: {extra} contradicts schema_evolution.new_columns: "
+                f"{settings['new_columns']}; keep only schema_evolution.new_columns"
+            )
+    try:
+        return SchemaPolicy(**settings)
+    except ContractDeclarationError as exc:
+        raise ContractDeclarationError(f"{where}: {exc}") from None
 
 
 def validate_rows(text: ir.Table, contract: Contract, *, latest_allowed: ibis.Scalar | None = None) -> ir.Table:
@@ -178,18 +265,19 @@ def validate_rows(text: ir.Table, contract: Contract, *, latest_allowed: ibis.Sc
     rules: list[tuple[ir.BooleanValue, str]] = []
     for col in contract.columns:
         raw = text[col.name]
-        value = raw if col.type == "string" else raw.strip().try_cast(TYPES[col.type])
-        if col.type == "int64":  # the engine's cast rounds "2.5" to an integer: accept digits only
-            value = raw.strip().re_search(r"^[+-]?[0-9]+$").ifelse(value, ibis.null("int64"))
+        to = ibis_type(col.type)
+        value = raw if col.type == "string" else raw.strip().try_cast(to)
+        if col.type == "int64" or to.startswith("decimal"):  # the engine's cast rounds "2.5" and "0.125": refuse
+            value = raw.strip().re_search(_exact_number(to)).ifelse(value, ibis.null(to))
         typed[col.name] = value
         if col.name in contract.primary_key:
             rules.append((raw.isnull(), f"missing_key:{col.name}"))
         elif not col.nullable:
             rules.append((raw.isnull(), f"missing_value:{col.name}"))
         if col.type != "string":
-            rules.append((raw.notnull() & value.isnull(), f"invalid_{col.type}:{col.name}"))
+            rules.append((raw.notnull() & value.isnull(), f"invalid_{col.type.split('(')[0]}:{col.name}"))
         if col.no_future and latest_allowed is not None:
-            rules.append((value > latest_allowed.cast(TYPES[col.type]), f"future_value:{col.name}"))
+            rules.append((value > latest_allowed.cast(to), f"future_value:{col.name}"))
     reason = ibis.cases(*rules, else_=ibis.null("string")) if rules else ibis.null("string")
     raw_row = (
         text["_raw"]
@@ -218,6 +306,13 @@ def validate_rows(text: ir.Table, contract: Contract, *, latest_allowed: ibis.Sc
             **{c: joined[c] for c in contract.column_names},
         )
     return out
+
+
+def _exact_number(ibis_type_name: str) -> str:
+    """The pattern of a number that ``ibis_type_name`` (an integer or decimal type) holds exactly."""
+    decimal = _DECIMAL.fullmatch(ibis_type_name)
+    scale = int(decimal[2]) if decimal else 0
+    return r"^[+-]?[0-9]+$" if scale == 0 else rf"^[+-]?[0-9]+(\.[0-9]{{1,{scale}}})?$"
 
 
 def quarantine_rows(

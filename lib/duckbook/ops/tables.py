@@ -132,6 +132,16 @@ COLUMNS: dict[str, dict[str, str]] = {
         "applied_json": "string",
         "run_id": "string",
     },
+    "schema_history": {  # duckbook.ingest.evolution.Evolution.history
+        "table_name": "string",
+        "column_name": "string",
+        "change": "string",
+        "old_type": "string",
+        "new_type": "string",
+        "batch_id": "string",
+        "run_id": "string",
+        "changed_at": "timestamp",
+    },
     "lineage": {
         "schema_name": "string",
         "table_name": "string",
@@ -151,6 +161,7 @@ DESCRIPTIONS = {
     "ingest_manifest": "One row per ingested file (batch): its delivery, path, size, checksum and status; rows read, landed, quarantined, new.",
     "changes": "What each build changed (all rows, the rows of some keys, or the rows since a day), consumed by the incremental models downstream.",
     "model_state": "Per model: the last change it consumed and, for snapshot models, the source batches applied.",
+    "schema_history": "Column changes of raw tables (added, widened, missing) with the batch that brought them.",
     "lineage": "Tables each table is built from, and the SQL it was built with.",
 }
 assert DESCRIPTIONS.keys() == COLUMNS.keys(), "every ops table is described"

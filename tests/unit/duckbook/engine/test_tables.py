@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+from decimal import Decimal
 
+import duckdb
 import ibis
 import pytest
 
-from duckbook.engine import ddl, tables
+from duckbook import config
+from duckbook.engine import connection, ddl, tables
+from tests.unit.helpers import rows
 
 SCHEMA, TABLE = 'a"b', "select"
 
@@ -120,3 +125,184 @@ def test_profile_counts_nulls_and_bounds_per_column(con):
             {"name": "at", "type": "TIMESTAMP", "nulls": 2, "min": "2024-01-02 00:00:00", "max": "2024-01-02 00:00:00"},
         ],
     }
+
+
+# --- evolve_table --------------------------------------------------------------------------------
+
+
+#: (old type, new type, whether DuckLake alters it in place)
+PROMOTION_CASES = [
+    ("TINYINT", "SMALLINT", True),
+    ("SMALLINT", "BIGINT", True),
+    ("INTEGER", "BIGINT", True),
+    ("UTINYINT", "USMALLINT", True),
+    ("UTINYINT", "SMALLINT", True),
+    ("USMALLINT", "INTEGER", True),
+    ("UINTEGER", "UBIGINT", True),
+    ("UINTEGER", "BIGINT", False),  # measured: DuckLake refuses it
+    ("FLOAT", "DOUBLE", True),
+    ("BIGINT", "INTEGER", False),
+    ("INTEGER", "UBIGINT", False),
+    ("INTEGER", "DOUBLE", False),
+    ("INTEGER", "DECIMAL(18,2)", False),
+    ("BIGINT", "DECIMAL(38,0)", False),
+    ("BIGINT", "DECIMAL(18,2)", False),
+    ("DECIMAL(10,2)", "DECIMAL(12,2)", False),
+    ("INTEGER", "VARCHAR", False),
+    ("DATE", "TIMESTAMP", False),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "in_place"), PROMOTION_CASES)
+def test_retypes_in_place_is_ducklakes_type_promotions(old, new, in_place):
+    assert tables.retypes_in_place(old, new) is in_place
+
+
+def evolvable(con) -> None:
+    tables.ensure_table(con, SCHEMA, TABLE, [ddl.column_def("x", "INTEGER"), ddl.column_def("n", "BIGINT")])
+    con.raw_sql(f"INSERT INTO {ddl.render(ddl.table(SCHEMA, TABLE))} VALUES (1, 10), (2, NULL)")
+
+
+def test_evolve_table_adds_nullable_columns_and_widens_in_place(con):
+    evolvable(con)
+    rewritten = tables.evolve_table(con, SCHEMA, TABLE, {"from": "string", "p": "decimal(18, 2)"}, {"x": "int64"})
+    assert rewritten is False
+    assert tables.columns(con, SCHEMA, TABLE) == [
+        ("x", "BIGINT"),
+        ("n", "BIGINT"),
+        ("from", "VARCHAR"),
+        ("p", "DECIMAL(18,2)"),
+    ]
+    assert content(con) == [{"x": 1, "n": 10, "from": None, "p": None}, {"x": 2, "n": None, "from": None, "p": None}]
+
+
+def test_evolve_table_rewrites_for_a_widening_ducklake_cannot_apply_in_place(con):
+    evolvable(con)
+    rewritten = tables.evolve_table(con, SCHEMA, TABLE, {"note": "!string"}, {"n": "decimal(38, 0)", "x": "int64"})
+    assert rewritten is True
+    assert tables.columns(con, SCHEMA, TABLE) == [("x", "BIGINT"), ("n", "DECIMAL(38,0)"), ("note", "VARCHAR")]
+    assert content(con) == [{"x": 1, "n": 10, "note": None}, {"x": 2, "n": None, "note": None}]
+    assert sorted(con.list_tables(database=SCHEMA)) == [TABLE]  # no hidden table left behind
+    con.raw_sql(f"INSERT INTO {ddl.render(ddl.table(SCHEMA, TABLE))} (x) VALUES (3)")  # the added column is nullable
+
+
+def test_evolving_twice_is_evolving_once(con):
+    evolvable(con)
+    for _ in range(2):
+        tables.evolve_table(con, SCHEMA, TABLE, {"note": "string"}, {"x": "int64"})
+    assert tables.evolve_table(con, SCHEMA, TABLE, {"note": "string"}, {"x": "int64"}) is False
+    assert tables.evolve_table(con, SCHEMA, TABLE, {}, {}) is False
+    assert tables.columns(con, SCHEMA, TABLE) == [("x", "BIGINT"), ("n", "BIGINT"), ("note", "VARCHAR")]
+
+
+def test_evolve_table_names_what_cannot_be_done(con):
+    with pytest.raises(tables.TableEvolutionError, match=r'cannot evolve a"b.select: there is no such table'):
+        tables.evolve_table(con, SCHEMA, TABLE, {"y": "string"}, {})
+    evolvable(con)
+    with pytest.raises(
+        tables.TableEvolutionError, match=r'cannot change the type of y in a"b.select: no such column \(columns: x, n\)'
+    ):
+        tables.evolve_table(con, SCHEMA, TABLE, {}, {"y": "int64"})
+    with pytest.raises(tables.TableEvolutionError, match=r'cannot add n string to a"b.select: it has n BIGINT'):
+        tables.evolve_table(con, SCHEMA, TABLE, {"n": "string"}, {})
+    assert tables.columns(con, SCHEMA, TABLE) == [("x", "INTEGER"), ("n", "BIGINT")]
+
+
+# --- on a real DuckLake warehouse ----------------------------------------------------------------
+
+
+@pytest.fixture
+def lake(tmp_path):
+    """The writer of a throw-away DuckLake warehouse (and its config, for readers)."""
+    cfg = dataclasses.replace(config.load(), warehouse=tmp_path / "wh", memory_limit="1GB", threads=1)
+    writer = connection.connect(cfg=cfg)
+    yield writer, cfg
+    connection.close_writer(cfg)
+
+
+def as_of(cfg, snapshot: int) -> tuple[dict[str, str], list[dict]]:
+    """Schema and rows of raw.orders as a reader pinned to ``snapshot`` sees them."""
+    reader = connection.connect(cfg.warehouse, read_only=True, as_of=snapshot, cfg=cfg)
+    try:
+        orders = reader.table("orders", database="raw")
+        return {c: str(t) for c, t in orders.schema().items()}, rows(orders, "id")
+    finally:
+        reader.disconnect()
+
+
+@pytest.mark.slow
+def test_ducklake_refuses_exactly_the_changes_retypes_in_place_rejects(lake):
+    """The measurement behind retypes_in_place: DuckLake (DuckDB 1.4.4) alters only its promotions."""
+    writer, _ = lake
+    defs = ", ".join(f"c{i} {old}" for i, (old, _, _) in enumerate(PROMOTION_CASES))
+    connection.begin(writer)
+    writer.raw_sql(f"CREATE SCHEMA s; CREATE TABLE s.t ({defs})")
+    connection.publish(writer, message="create", extra={})
+    applied = []
+    for i, (_, new, _) in enumerate(PROMOTION_CASES):
+        connection.begin(writer)
+        try:
+            writer.raw_sql(f"ALTER TABLE s.t ALTER COLUMN c{i} SET DATA TYPE {new}")
+            connection.publish(writer, message="alter", extra={})
+            applied.append(True)
+        except duckdb.Error as exc:
+            assert "only widening type promotions are allowed" in str(exc)
+            connection.rollback(writer)
+            applied.append(False)
+    assert applied == [in_place for _, _, in_place in PROMOTION_CASES]
+
+
+@pytest.mark.slow
+def test_evolve_table_on_a_lake_keeps_past_snapshots_on_their_schema(lake):
+    writer, cfg = lake
+    orders = ddl.render(ddl.table("raw", "orders"))
+    connection.begin(writer)
+    writer.raw_sql(f"CREATE SCHEMA raw; CREATE TABLE {orders} (id VARCHAR, amount INTEGER, tax BIGINT)")
+    writer.raw_sql(f"INSERT INTO {orders} VALUES ('a', 1, 10)")
+    first = connection.publish(writer, message="day 1", extra={"run_id": "r1"})
+
+    connection.begin(writer)  # in place, in the run's transaction, then a delivery with the new column
+    assert tables.evolve_table(writer, "raw", "orders", {"note": "string"}, {"amount": "int64"}) is False
+    writer.raw_sql(f"INSERT INTO {orders} VALUES ('b', 2, 20, 'hello')")
+    second = connection.publish(writer, message="day 2", extra={"run_id": "r2"})
+
+    connection.begin(writer)  # rolled back: the added column goes with it
+    tables.evolve_table(writer, "raw", "orders", {"gone": "string"}, {})
+    assert ("gone", "VARCHAR") in tables.columns(writer, "raw", "orders")
+    connection.rollback(writer)
+    assert ("gone", "VARCHAR") not in tables.columns(writer, "raw", "orders")
+
+    connection.begin(writer)  # DuckLake cannot alter these in place: the table is rewritten
+    widen = {"amount": "decimal(38, 0)", "tax": "decimal(21, 2)"}
+    assert tables.evolve_table(writer, "raw", "orders", {"paid": "decimal(18, 2)"}, widen) is True
+    writer.raw_sql(f"INSERT INTO {orders} VALUES ('c', 3, 30.5, 'x', 3.25)")
+    third = connection.publish(writer, message="day 3", extra={"run_id": "r3"})
+
+    assert tables.columns(writer, "raw", "orders") == [
+        ("id", "VARCHAR"),
+        ("amount", "DECIMAL(38,0)"),
+        ("tax", "DECIMAL(21,2)"),
+        ("note", "VARCHAR"),
+        ("paid", "DECIMAL(18,2)"),
+    ]
+    assert as_of(cfg, first) == (
+        {"id": "string", "amount": "int32", "tax": "int64"},
+        [{"id": "a", "amount": 1, "tax": 10}],
+    )
+    assert as_of(cfg, second) == (
+        {"id": "string", "amount": "int64", "tax": "int64", "note": "string"},
+        [{"id": "a", "amount": 1, "tax": 10, "note": None}, {"id": "b", "amount": 2, "tax": 20, "note": "hello"}],
+    )
+    schema, latest = as_of(cfg, third)
+    assert schema == {
+        "id": "string",
+        "amount": "decimal(38, 0)",
+        "tax": "decimal(21, 2)",
+        "note": "string",
+        "paid": "decimal(18, 2)",
+    }
+    assert [(r["id"], r["amount"], r["tax"], r["note"], r["paid"]) for r in latest] == [
+        ("a", Decimal(1), Decimal("10.00"), None, None),
+        ("b", Decimal(2), Decimal("20.00"), "hello", None),
+        ("c", Decimal(3), Decimal("30.50"), "x", Decimal("3.25")),
+    ]

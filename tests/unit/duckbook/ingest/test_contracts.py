@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import textwrap
+from decimal import Decimal
 
 import ibis
 import pytest
@@ -12,8 +13,11 @@ import yaml
 from duckbook.ingest.contracts import (
     Column,
     Contract,
+    ContractDeclarationError,
     ContractError,
+    SchemaPolicy,
     good_rows,
+    ibis_type,
     parse_contracts,
     quarantine_rows,
     validate_rows,
@@ -146,6 +150,136 @@ def test_load_contracts_without_columns(tmp_path):
 
 def test_contract_error_is_a_value_error():
     assert issubclass(ContractError, ValueError)
+
+
+# --- schema_evolution and decimal types ----------------------------------------------------
+
+
+def source_yaml(tmp_path, settings: str):
+    return write(
+        tmp_path,
+        f"""
+        sources:
+          raw_x:
+            file: x.csv
+            {settings}
+            columns:
+              id: {{type: string}}
+    """,
+    )
+
+
+@pytest.mark.parametrize(
+    ("settings", "policy", "extra"),
+    [
+        ("", SchemaPolicy("add", "error", "widen"), "ignore"),
+        ("extra_columns: ignore", SchemaPolicy("ignore", "error", "widen"), "ignore"),
+        ("extra_columns: error", SchemaPolicy("error", "error", "widen"), "error"),
+        ("schema_evolution: {new_columns: error}", SchemaPolicy("error", "error", "widen"), "error"),
+        (
+            "schema_evolution: {missing_columns: null, type_changes: error}",
+            SchemaPolicy("add", "null", "error"),
+            "ignore",
+        ),
+        ("schema_evolution: {missing_columns: 'null'}", SchemaPolicy("add", "null", "widen"), "ignore"),
+        (
+            "extra_columns: ignore\n            schema_evolution: {new_columns: ignore}",
+            SchemaPolicy("ignore"),
+            "ignore",
+        ),
+    ],
+)
+def test_schema_evolution_policy_and_its_older_spelling(tmp_path, settings, policy, extra):
+    contract = load_contracts(source_yaml(tmp_path, settings))["raw_x"]
+    assert contract.schema_evolution == policy
+    assert contract.extra_columns == extra  # what preflight reads today
+
+
+def test_the_default_policy_adds_new_columns_and_stops_on_missing_ones():
+    assert Contract("t", "t.csv", (Column("id", "string"),)).schema_evolution == SchemaPolicy("add", "error", "widen")
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (
+            "schema_evolution: {new_columns: drop}",
+            r"source raw_x: schema_evolution.new_columns must be one of add, ignore, error, not 'drop'",
+        ),
+        (
+            "schema_evolution: {missing_columns: skip}",
+            r"source raw_x: schema_evolution.missing_columns must be one of error, null, not 'skip'",
+        ),
+        (
+            "schema_evolution: {type_changes: narrow}",
+            r"source raw_x: schema_evolution.type_changes must be one of widen, error, not 'narrow'",
+        ),
+        (
+            "schema_evolution: {new_column: add}",
+            r"source raw_x: schema_evolution has no setting 'new_column'; settings: new_columns, missing_columns, type_changes",
+        ),
+        ("schema_evolution: add", r"source raw_x: schema_evolution must be a mapping of new_columns, .*not 'add'"),
+        ("extra_columns: add", r"source raw_x: extra_columns must be ignore or error, not 'add'"),
+        (
+            "extra_columns: ignore\n            schema_evolution: {new_columns: add}",
+            r"source raw_x: extra_columns: ignore contradicts schema_evolution.new_columns: add; keep only",
+        ),
+    ],
+)
+def test_schema_evolution_mistakes_are_named(tmp_path, settings, message):
+    with pytest.raises(ContractDeclarationError, match=message):
+        load_contracts(source_yaml(tmp_path, settings))
+
+
+def test_a_policy_built_in_code_is_checked_too():
+    with pytest.raises(ContractDeclarationError, match="schema_evolution.type_changes must be one of widen, error"):
+        SchemaPolicy(type_changes="narrow")
+
+
+def test_decimal_columns(tmp_path):
+    path = source_yaml(tmp_path, "").parent / "d.yml"
+    path.write_text(
+        "sources:\n  raw_d:\n    file: d.csv\n    columns:\n      id: {type: string}\n"
+        "      price: {type: 'decimal(18, 2)'}\n      n:\n        type: decimal(38,0)\n",
+        encoding="utf-8",
+    )
+    contract = load_contracts(path)["raw_d"]
+    assert [c.type for c in contract.columns] == ["string", "decimal(18,2)", "decimal(38,0)"]
+    assert contract.schema == ibis.schema({"id": "string", "price": "decimal(18, 2)", "n": "decimal(38, 0)"})
+    assert ibis_type("decimal(18,2)") == "decimal(18, 2)"
+
+
+def test_an_unquoted_decimal_in_a_flow_mapping_gets_a_hint(tmp_path):
+    path = write(tmp_path, "sources:\n  raw_x:\n    file: x.csv\n    columns:\n      n: {type: decimal(18,2)}\n")
+    with pytest.raises(
+        ContractDeclarationError, match=r"has type 'decimal\(18'; .*quoted inside \{...\}: \{type: 'decimal\(18,2\)'\}"
+    ):
+        load_contracts(path)
+
+
+@pytest.mark.parametrize("bad", ["decimal(39,0)", "decimal(2,3)", "decimal(0,0)", "decimal", "decimal(18)"])
+def test_decimal_bounds(tmp_path, bad):
+    path = write(tmp_path, f"sources:\n  raw_x:\n    file: x.csv\n    columns:\n      n: {{type: '{bad}'}}\n")
+    with pytest.raises(
+        ContractDeclarationError, match=r"column n has type .*; use one of .* or decimal\(p,s\) \(1 <= p <= 38"
+    ):
+        load_contracts(path)
+
+
+def test_validate_rows_keeps_decimals_exact():
+    contract = Contract("d", "d.csv", (Column("id", "string"), Column("price", "decimal(6,2)")), ("id",))
+    values = ["12.5", "-0.25", " 3 ", "1.255", "1e2", "12345.6", "x"]
+    text = ibis.memtable({"_line": list(range(2, 9)), "id": list("abcdefg"), "price": values})
+    got = rows(validate_rows(text, contract).select("_line", "_reason", "price"), "_line")
+    assert [(r["price"], r["_reason"]) for r in got] == [
+        (Decimal("12.50"), None),
+        (Decimal("-0.25"), None),
+        (Decimal("3.00"), None),
+        (None, "invalid_decimal:price"),  # would round
+        (None, "invalid_decimal:price"),
+        (None, "invalid_decimal:price"),  # 5 integer digits > 4
+        (None, "invalid_decimal:price"),
+    ]
 
 
 # --- validate_rows -------------------------------------------------------------------------

@@ -28,6 +28,7 @@ def test_the_ops_schema_and_its_tables():
         "publish_log",
         "quarantine",
         "run_log",
+        "schema_history",
     ]
 
 
