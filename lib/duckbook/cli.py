@@ -74,15 +74,26 @@ def run(
     reports_dir: Annotated[
         Path | None, typer.Option(help="Where HTML reports and run artifacts go [default reports].")
     ] = None,
+    full_refresh: Annotated[
+        bool,
+        typer.Option(
+            "--full-refresh",
+            help="Rebuild every raw table from the raw zone and every model in full (-p full_refresh=true).",
+        ),
+    ] = False,
 ) -> None:
     """Execute the stage notebooks in order with papermill, as one atomic run: it publishes one
-    snapshot of the warehouse, or nothing."""
+    snapshot of the warehouse, or nothing. A run ingests every delivery not ingested yet (dated
+    folders up to -p run_date=YYYY-MM-DD) and updates only what the new data reaches."""
     from duckbook import params
     from duckbook.run import runner
 
+    assignments = params.split_assignments(param or [])
+    if full_refresh:
+        assignments["full_refresh"] = "true"
     the_plan = runner.plan(
         stages=stage or [],
-        parameters=params.split_assignments(param or []),
+        parameters=assignments,
         warehouse=warehouse,
         reports_dir=reports_dir,
     )

@@ -1,7 +1,8 @@
 """Staging models: one per raw table; rename, cast, convert cents, truncate timestamps.
 
 These follow the dbt Labs jaffle-shop reference models exactly. Each is a pure
-``Table -> Table`` function; ingestion metadata columns (``_batch_id`` ...) are dropped here.
+``Table -> Table`` function; ingestion metadata columns (``_batch_id`` ...) are dropped here,
+and a column a delivery added to the raw table (schema evolution) is carried as it is.
 The models of snapshot sources (customers, products, locations, supplies) are declared as
 ``snapshot`` models: each delivered snapshot goes through the function, and the model keeps the
 SCD2 history of its rows (:func:`latest` gives the marts their current attributes).
@@ -21,6 +22,8 @@ from __future__ import annotations
 import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
+
+from duckbook.project import passthrough
 
 MONEY = dt.Decimal(16, 2)
 # dbt_utils.generate_surrogate_key's placeholder for nulls, kept so keys match the reference.
@@ -57,7 +60,8 @@ def latest(history: ir.Table, key: str) -> ir.Table:
 
 def stg_customers(raw_customers: ir.Table, /) -> ir.Table:
     """One row per customer: ``customer_id``, ``customer_name``."""
-    return raw_customers.select(customer_id=raw_customers.id, customer_name=raw_customers.name)
+    c = raw_customers
+    return c.select(customer_id=c.id, customer_name=c.name, **passthrough(c, "id", "name"))
 
 
 def stg_orders(raw_orders: ir.Table, /) -> ir.Table:
@@ -74,12 +78,16 @@ def stg_orders(raw_orders: ir.Table, /) -> ir.Table:
         tax_paid=cents_to_dollars(o.tax_paid),
         order_total=cents_to_dollars(o.order_total),
         ordered_at=start_of_day(o.ordered_at),
+        **passthrough(o, "id", "store_id", "customer", "subtotal", "tax_paid", "order_total", "ordered_at"),
     )
 
 
 def stg_order_items(raw_items: ir.Table, /) -> ir.Table:
     """One row per order line: ``order_item_id``, ``order_id``, ``product_id``."""
-    return raw_items.select(order_item_id=raw_items.id, order_id=raw_items.order_id, product_id=raw_items.sku)
+    i = raw_items
+    return i.select(
+        order_item_id=i.id, order_id=i.order_id, product_id=i.sku, **passthrough(i, "id", "order_id", "sku")
+    )
 
 
 def stg_products(raw_products: ir.Table, /) -> ir.Table:
@@ -93,6 +101,7 @@ def stg_products(raw_products: ir.Table, /) -> ir.Table:
         product_price=cents_to_dollars(p.price),
         is_food_item=(p.type == "jaffle").fill_null(False),
         is_drink_item=(p.type == "beverage").fill_null(False),
+        **passthrough(p, "sku", "name", "type", "description", "price"),
     )
 
 
@@ -104,6 +113,7 @@ def stg_locations(raw_stores: ir.Table, /) -> ir.Table:
         location_name=s.name,
         tax_rate=s.tax_rate,
         opened_date=start_of_day(s.opened_at),
+        **passthrough(s, "id", "name", "tax_rate", "opened_at"),
     )
 
 
@@ -117,4 +127,5 @@ def stg_supplies(raw_supplies: ir.Table, /) -> ir.Table:
         supply_name=s.name,
         supply_cost=cents_to_dollars(s.cost),
         is_perishable_supply=s.perishable,
+        **passthrough(s, "id", "sku", "name", "cost", "perishable"),
     )

@@ -53,50 +53,82 @@ def full(table: str) -> Change:
     return Change(table, is_full=True)
 
 
-def record(con: engine.DuckDBBackend, change: Change, run_id: str) -> None:
-    """Append ``change`` to ``ops.changes`` (an empty change is not recorded)."""
-    if change.empty:
-        return
-    row = {
-        "seq": last_seq(con) + 1,
-        "table_name": change.table,
-        "is_full": change.is_full,
-        "key_column": change.key_column,
-        "keys_json": json.dumps(sorted(change.keys)),
-        "time_column": change.time_column,
-        "since": change.since,
-        "run_id": run_id,
-    }
-    schema = ops.schema("changes")
-    ops.record(con, "changes", ibis.memtable([row], schema=schema), replace_where={"seq": row["seq"]})
+class Feed:
+    """The change feed of one build, read once: the changes and the models' state, with what the
+    build records kept in memory until :meth:`flush` writes them (one statement per table)."""
 
+    def __init__(self, con: engine.DuckDBBackend, run_id: str) -> None:
+        self.con, self.run_id = con, run_id
+        state = ops.read(con, "model_state")
+        rows = [] if state is None else state.to_pyarrow().to_pylist()
+        self._state = {r["model"]: (int(r["consumed_seq"]), list(json.loads(r["applied_json"] or "[]"))) for r in rows}
+        table = ops.read(con, "changes")
+        after = min((seq for seq, _ in self._state.values()), default=0)
+        found = [] if table is None else table.filter(table.seq > after).order_by("seq").to_pyarrow().to_pylist()
+        self._changes = [(int(r["seq"]), _change(r)) for r in found]
+        last = None if table is None else table.seq.max().execute()
+        self.last_seq = 0 if last is None else int(last)
+        self._new_changes: list[dict[str, object]] = []
+        self._new_state: dict[str, dict[str, object]] = {}
 
-def last_seq(con: engine.DuckDBBackend) -> int:
-    """The sequence number of the newest change (0 when none)."""
-    table = ops.read(con, "changes")
-    if table is None:
-        return 0
-    value = table.seq.max().execute()
-    return 0 if value is None else int(value)
-
-
-def pending(con: engine.DuckDBBackend, tables: Iterable[str], after: int) -> list[Change]:
-    """Changes of ``tables`` recorded after sequence number ``after``, oldest first."""
-    table = ops.read(con, "changes")
-    if table is None:
-        return []
-    rows = table.filter(table.table_name.isin(list(tables)), table.seq > after).order_by("seq").to_pyarrow().to_pylist()
-    return [
-        Change(
-            r["table_name"],
-            bool(r["is_full"]),
-            r["key_column"] or "",
-            tuple(json.loads(r["keys_json"] or "[]")),
-            r["time_column"] or "",
-            r["since"],
+    def record(self, change: Change) -> None:
+        """Append ``change`` (an empty change is not recorded)."""
+        if change.empty:
+            return
+        self.last_seq += 1
+        self._changes.append((self.last_seq, change))
+        self._new_changes.append(
+            {
+                "seq": self.last_seq,
+                "table_name": change.table,
+                "is_full": change.is_full,
+                "key_column": change.key_column,
+                "keys_json": json.dumps(sorted(change.keys)),
+                "time_column": change.time_column,
+                "since": change.since,
+                "run_id": self.run_id,
+            }
         )
-        for r in rows
-    ]
+
+    def pending(self, tables: Iterable[str], after: int) -> list[Change]:
+        """Changes of ``tables`` recorded after sequence number ``after``, oldest first."""
+        wanted = set(tables)
+        return [c for seq, c in self._changes if seq > after and c.table in wanted]
+
+    def consumed(self, model: str) -> tuple[int, list[str]] | None:
+        """``(last change consumed, batches applied)`` of ``model``, or ``None`` if never built."""
+        return self._state.get(model)
+
+    def mark_consumed(self, model: str, seq: int, applied: Sequence[str] = ()) -> None:
+        """Remember that ``model`` is up to date with every change up to ``seq``."""
+        self._state[model] = (seq, list(applied))
+        self._new_state[model] = {
+            "model": model,
+            "consumed_seq": seq,
+            "applied_json": json.dumps(list(applied)),
+            "run_id": self.run_id,
+        }
+
+    def flush(self) -> None:
+        """Write what was recorded since the feed was read (or last flushed)."""
+        if self._new_changes:
+            rows = ibis.memtable(self._new_changes, schema=ops.schema("changes"))
+            ops.record(self.con, "changes", rows, replace_where={"seq": [r["seq"] for r in self._new_changes]})
+        if self._new_state:
+            rows = ibis.memtable(list(self._new_state.values()), schema=ops.schema("model_state"))
+            ops.record(self.con, "model_state", rows, replace_where={"model": list(self._new_state)})
+        self._new_changes, self._new_state = [], {}
+
+
+def _change(r: dict[str, object]) -> Change:
+    return Change(
+        str(r["table_name"]),
+        bool(r["is_full"]),
+        str(r["key_column"] or ""),
+        tuple(json.loads(str(r["keys_json"] or "[]"))),
+        str(r["time_column"] or ""),
+        r["since"],  # type: ignore[arg-type]
+    )
 
 
 def changed_rows(table: ir.Table, changes: Sequence[Change]) -> ir.Table | None:
@@ -110,7 +142,9 @@ def changed_rows(table: ir.Table, changes: Sequence[Change]) -> ir.Table | None:
         if change.keys:
             if change.key_column not in table.columns:
                 return None
-            parts.append(table[change.key_column].cast("string").isin(list(change.keys)))
+            # a one-column table, not a literal list: a long IN list is slow to compile
+            keys = ibis.memtable({"_key": list(change.keys)}, schema={"_key": "string"})
+            parts.append(table[change.key_column].cast("string").isin(keys._key))
         if change.since is not None:
             if change.time_column not in table.columns:
                 return None
@@ -121,28 +155,3 @@ def changed_rows(table: ir.Table, changes: Sequence[Change]) -> ir.Table | None:
     if not predicates:
         return table.limit(0)
     return table.filter(ibis.or_(*predicates))
-
-
-def consumed(con: engine.DuckDBBackend, model: str) -> tuple[int, list[str]] | None:
-    """``(last change consumed, batches applied)`` of ``model``, or ``None`` if it was never built."""
-    table = ops.read(con, "model_state")
-    if table is None:
-        return None
-    rows = table.filter(table.model == model).to_pyarrow().to_pylist()
-    if not rows:
-        return None
-    return int(rows[0]["consumed_seq"]), list(json.loads(rows[0]["applied_json"] or "[]"))
-
-
-def mark_consumed(con: engine.DuckDBBackend, model: str, seq: int, run_id: str, applied: Sequence[str] = ()) -> None:
-    """Remember that ``model`` is up to date with every change up to ``seq``."""
-    row = {"model": model, "consumed_seq": seq, "applied_json": json.dumps(list(applied)), "run_id": run_id}
-    ops.record(
-        con, "model_state", ibis.memtable([row], schema=ops.schema("model_state")), replace_where={"model": model}
-    )
-
-
-def forget(con: engine.DuckDBBackend, models: Sequence[str]) -> None:
-    """Forget the state of ``models`` (a full refresh rebuilds them from scratch)."""
-    if ops.exists(con, "model_state") and models:
-        engine.delete_rows(con, ops.SCHEMA, "model_state", where={"model": list(models)})

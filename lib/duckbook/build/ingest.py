@@ -67,25 +67,38 @@ def ingest(
     skipped = sum(
         1 for d in found if d.date is None or d.date <= ctx.run_date for c in contracts.values() if c.file in d.files
     ) - len(todo)
-    files.preflight([(f.contract, f.path) for f in todo])
+    files.preflight([(f.contract, f.path) for f in todo], {c: _raw_columns(ctx, c) for c in contracts})
     landing = files.Landing(ctx.con, ctx.cfg.raw_zone, ctx.run_id, ctx.run_started_at, ctx.run_date)
-    landed = [_land(landing, f) for f in todo]
+    landed, schema_changes = [], []
+    for f in todo:
+        x, changed = _land(ctx, landing, f)
+        landed.append(x)
+        schema_changes += changed
     files.record_quarantine(ctx.con, landed)
+    if schema_changes:
+        ops.record(
+            ctx.con,
+            "schema_history",
+            ibis.memtable(schema_changes, schema=ops.schema("schema_history")),
+            replace_where={"batch_id": sorted({str(r["batch_id"]) for r in schema_changes})},
+        )
     build = ctx.build(RAW_SCHEMA)
     by_table: dict[str, list[files.Landed]] = {}
     for x in landed:
         by_table.setdefault(x.batch.table, []).append(x)
     rebuild = contracts if full_refresh else {t: contracts[t] for t in by_table}
+    feed = changes.Feed(ctx.con, ctx.run_id)
     new_rows: dict[str, int] = {}  # batch id -> rows new to its raw table
     # the manifest first: a rebuild from the raw zone reads this run's batches from it
     files.record_manifest(landing, [x.batch for x in landed])
     for name, contract in rebuild.items():
         batches = by_table.get(name, [])
         if _mergeable(ctx, contract, batches, full_refresh):
-            new_rows.update(_merge_events(ctx, build, contract, batches))
+            new_rows.update(_merge_events(ctx, build, feed, contract, batches))
         else:
             _rebuild(ctx, build, contract, batches)
-            changes.record(ctx.con, changes.full(f"{RAW_SCHEMA}.{name}"), ctx.run_id)
+            feed.record(changes.full(f"{RAW_SCHEMA}.{name}"))
+    feed.flush()
     counted = [
         dataclasses.replace(x.batch, rows_new=new_rows.get(x.batch.batch_id, x.batch.rows_landed)) for x in landed
     ]
@@ -103,15 +116,34 @@ def _ingested_files(con: engine.DuckDBBackend) -> dict[str, str]:
     return {r["file_path"]: r["checksum"] for r in latest.select("file_path", "checksum").to_pyarrow().to_pylist()}
 
 
-def _land(landing: files.Landing, f: deliveries.DeliveredFile) -> files.Landed:
+def _raw_columns(ctx: StageContext, source: str) -> dict[str, str] | None:
+    """The raw table's columns and Ibis types (metadata columns left out), or ``None``."""
+    if not engine.table_exists(ctx.con, RAW_SCHEMA, source):
+        return None
+    schema = ctx.table(f"{RAW_SCHEMA}.{source}").schema()
+    return {c: str(t) for c, t in schema.items() if not c.startswith("_")}
+
+
+def _land(
+    ctx: StageContext, landing: files.Landing, f: deliveries.DeliveredFile
+) -> tuple[files.Landed, list[dict[str, object]]]:
+    """Evolve the raw table for ``f`` (new columns added, types widened, as the source's policy
+    allows) and land it; return it and the schema changes it brought (``ops.schema_history`` rows)."""
     day = f.delivery.date
     batch_id = (
         f"{f.contract.name}-{f.checksum[:16]}" if day is None else f"{f.contract.name}-{day:%Y%m%d}-{f.checksum[:12]}"
     )
+    current = _raw_columns(ctx, f.contract.name)
+    evolved = files.plan_evolution(f.contract, f.path, current, delivery=f.relative)
+    if current is not None and (evolved.add or evolved.widen):
+        engine.evolve_table(ctx.con, RAW_SCHEMA, f.contract.name, evolved.add, evolved.widen)
     # an undated file is delivered on the run's date: what its snapshot versions are valid from
-    x = files.land_file(landing, f.contract, f.path, batch_id=batch_id, delivery_date=day or landing.run_date)
+    x = files.land_file(
+        landing, f.contract, f.path, batch_id=batch_id, delivery_date=day or landing.run_date, evolved=evolved
+    )
     batch = dataclasses.replace(x.batch, file_path=f.relative, file_size=f.size, checksum=f.checksum, status=f.status)
-    return dataclasses.replace(x, batch=batch)
+    history = evolved.history(batch_id=batch_id, run_id=ctx.run_id, changed_at=ctx.run_started_at)
+    return dataclasses.replace(x, batch=batch), history
 
 
 def _mergeable(ctx: StageContext, contract: Contract, batches: Sequence[files.Landed], full_refresh: bool) -> bool:
@@ -127,7 +159,7 @@ def _mergeable(ctx: StageContext, contract: Contract, batches: Sequence[files.La
 
 
 def _merge_events(
-    ctx: StageContext, build: Build, contract: Contract, batches: Sequence[files.Landed]
+    ctx: StageContext, build: Build, feed: changes.Feed, contract: Contract, batches: Sequence[files.Landed]
 ) -> dict[str, int]:
     """Merge each batch's rows into the raw table in delivery order; record the change; return
     the rows each batch added."""
@@ -150,31 +182,29 @@ def _merge_events(
     for more in added[1:]:
         delta = delta.union(more)
     build.adopt(contract.name, rows_written=sum(counts))
-    _record_merge(ctx, contract, delta)
+    feed.record(_merged(contract, delta))
     return {x.batch.batch_id: n for x, n in zip(batches, counts, strict=True)}
 
 
-def _record_merge(ctx: StageContext, contract: Contract, delta: ir.Table) -> None:
-    """Record what a merge changed: the new keys and the earliest event time among them."""
+def _merged(contract: Contract, delta: ir.Table) -> changes.Change:
+    """What a merge changed: the new keys and the earliest event time among them."""
     table = f"{RAW_SCHEMA}.{contract.name}"
     keys: tuple[str, ...] = ()
     if len(contract.primary_key) == 1:
         keys = tuple(delta[contract.primary_key[0]].cast("string").to_pyarrow().to_pylist())
     if len(contract.primary_key) != 1 or len(keys) > MAX_CHANGED_KEYS:
-        changes.record(ctx.con, changes.full(table), ctx.run_id)
-        return
+        return changes.full(table)
     since = None
     if contract.event_time and keys:
         earliest = delta[contract.event_time].min().execute()
         since = None if earliest is None else dt.datetime.combine(earliest.date(), dt.time())
-    change = changes.Change(
+    return changes.Change(
         table,
         key_column=contract.primary_key[0],
         keys=keys,
         time_column=contract.event_time if since else "",
         since=since,
     )
-    changes.record(ctx.con, change, ctx.run_id)
 
 
 def _rebuild(ctx: StageContext, build: Build, contract: Contract, batches: Sequence[files.Landed]) -> None:

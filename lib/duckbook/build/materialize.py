@@ -34,7 +34,7 @@ import ibis.expr.types as ir
 
 from duckbook import engine, ops
 from duckbook.build import changes, history
-from duckbook.build.changes import Change
+from duckbook.build.changes import Change, Feed
 from duckbook.project import Model
 
 if TYPE_CHECKING:
@@ -57,32 +57,40 @@ class Outcome:
 
 
 def build_model(
-    ctx: StageContext, build: Build, m: Model, inputs: Mapping[str, ir.Table], *, full_refresh: bool = False
+    ctx: StageContext,
+    build: Build,
+    m: Model,
+    inputs: Mapping[str, ir.Table],
+    feed: Feed,
+    *,
+    full_refresh: bool = False,
 ) -> tuple[ir.Table, Outcome]:
-    """Bring ``m`` up to date in ``build`` (``inputs``: its input tables by qualified name) and
-    return the table downstream models of the build read, and what was done."""
+    """Bring ``m`` up to date in ``build`` (``inputs``: its input tables by qualified name),
+    recording what changed in ``feed``; return the table downstream models of the build read,
+    and what was done."""
     con = ctx.con
-    state = changes.consumed(con, m.qualified)
-    seq = changes.last_seq(con)
+    state = feed.consumed(m.qualified)
+    seq = feed.last_seq
     exists = engine.table_exists(con, m.schema, m.name)
     if m.materialization == "snapshot":
-        return _snapshot(ctx, build, m, state, seq, fresh=full_refresh or state is None or not exists)
+        return _snapshot(ctx, build, feed, m, state, seq, fresh=full_refresh or state is None or not exists)
     if full_refresh or state is None or not exists:
-        return _full(ctx, build, m, inputs, seq, "first build" if state is None or not exists else "full refresh")
+        return _full(ctx, build, feed, m, inputs, seq, "first build" if state is None or not exists else "full refresh")
     pending: dict[str, list[Change]] = {}
-    for change in changes.pending(con, inputs, after=state[0]):
+    for change in feed.pending(inputs, after=state[0]):
         pending.setdefault(change.table, []).append(change)
     if not pending:
-        changes.mark_consumed(con, m.qualified, seq, ctx.run_id)
+        feed.mark_consumed(m.qualified, seq)
         return ctx.table(m.qualified), Outcome(m.qualified, "unchanged", "no input changed")
     if m.materialization == "table":
-        return _full(ctx, build, m, inputs, seq, "input changed: " + ", ".join(sorted(pending)), diff=True)
-    return _incremental(ctx, build, m, inputs, pending, seq)
+        return _full(ctx, build, feed, m, inputs, seq, "input changed: " + ", ".join(sorted(pending)), diff=True)
+    return _incremental(ctx, build, feed, m, inputs, pending, seq)
 
 
 def _full(
     ctx: StageContext,
     build: Build,
+    feed: Feed,
     m: Model,
     inputs: Mapping[str, ir.Table],
     seq: int,
@@ -101,14 +109,15 @@ def _full(
             keys = _keys(differ, m.unique_key)
             if keys is not None:
                 change = Change(m.qualified, key_column=m.unique_key, keys=keys)
-    changes.record(ctx.con, change, ctx.run_id)
-    changes.mark_consumed(ctx.con, m.qualified, seq, ctx.run_id)
+    feed.record(change)
+    feed.mark_consumed(m.qualified, seq)
     return staged, Outcome(m.qualified, "full", why)
 
 
 def _incremental(
     ctx: StageContext,
     build: Build,
+    feed: Feed,
     m: Model,
     inputs: Mapping[str, ir.Table],
     pending: Mapping[str, Sequence[Change]],
@@ -121,35 +130,38 @@ def _incremental(
     if len(edges) == 1 and m.unique_key:  # one output row per input row: run on the changed rows only
         changed = changes.changed_rows(inputs[edges[0]], pending[edges[0]])
         if changed is None:
-            return _full(ctx, build, m, inputs, seq, f"full change of {edges[0]}")
+            return _full(ctx, build, feed, m, inputs, seq, f"full change of {edges[0]}")
         delta = engine.materialize_temp(con, m.function(changed), prefix="_delta")
         keys = delta.select(m.unique_key)
         since = _earliest(m.time_column, [delta, target.semi_join(keys, m.unique_key)]) if m.time_column else None
         engine.delete_keys(con, m.schema, m.name, m.unique_key, keys)
-        return _replaced(ctx, build, m, delta, seq, since=since, detail=f"{_count(delta)} row(s) by {m.unique_key}")
+        return _replaced(
+            ctx, build, feed, m, delta, seq, since=since, detail=f"{_count(delta)} row(s) by {m.unique_key}"
+        )
     new = m.function(*[inputs[q] for q in edges])
     if m.time_column:
         since = _window_start(m, inputs, pending, new, target)
         if since is None:
-            return _full(ctx, build, m, inputs, seq, "a change reaches no column of the model")
+            return _full(ctx, build, feed, m, inputs, seq, "a change reaches no column of the model")
         literal = ibis.literal(since, type="timestamp").cast(new[m.time_column].type())
         delta = engine.materialize_temp(
             con, new.filter((new[m.time_column] >= literal) | new[m.time_column].isnull()), prefix="_delta"
         )
         engine.delete_since(con, m.schema, m.name, m.time_column, since)
-        return _replaced(ctx, build, m, delta, seq, since=since, detail=f"{m.time_column} >= {since:%Y-%m-%d}")
+        return _replaced(ctx, build, feed, m, delta, seq, since=since, detail=f"{m.time_column} >= {since:%Y-%m-%d}")
     reached = _reached_keys(m, inputs, pending, new, target)
     if reached is None:
-        return _full(ctx, build, m, inputs, seq, "a change reaches no column of the model")
+        return _full(ctx, build, feed, m, inputs, seq, "a change reaches no column of the model")
     reached = engine.materialize_temp(con, reached, prefix="_keys")
     delta = engine.materialize_temp(con, new.semi_join(reached, m.unique_key), prefix="_delta")
     engine.delete_keys(con, m.schema, m.name, m.unique_key, reached)
-    return _replaced(ctx, build, m, delta, seq, keys_of=reached, detail=f"{_count(reached)} {m.unique_key}(s)")
+    return _replaced(ctx, build, feed, m, delta, seq, keys_of=reached, detail=f"{_count(reached)} {m.unique_key}(s)")
 
 
 def _replaced(
     ctx: StageContext,
     build: Build,
+    feed: Feed,
     m: Model,
     delta: ir.Table,
     seq: int,
@@ -159,7 +171,12 @@ def _replaced(
     detail: str = "",
 ) -> tuple[ir.Table, Outcome]:
     """Append ``delta`` (its old rows already deleted), adopt the table into the build, record
-    the change (the keys of ``keys_of`` or ``delta``, and ``since``)."""
+    the change (the keys of ``keys_of`` or ``delta``, and ``since``). A column ``delta`` has and
+    the table has not (a source's schema evolved) is added to the table first."""
+    have = ctx.table(m.qualified).schema()
+    adds = {c: str(t) for c, t in delta.schema().items() if c not in have}
+    if adds:
+        engine.evolve_table(ctx.con, m.schema, m.name, adds, {})
     engine.append(ctx.con, m.schema, m.name, delta)
     table = build.adopt(m.name, rows_written=_count(delta), expr=delta)
     keys = _keys(keys_of if keys_of is not None else delta, m.unique_key) if m.unique_key else ()
@@ -173,8 +190,8 @@ def _replaced(
             time_column=m.time_column if since else "",
             since=since,
         )
-    changes.record(ctx.con, change, ctx.run_id)
-    changes.mark_consumed(ctx.con, m.qualified, seq, ctx.run_id)
+    feed.record(change)
+    feed.mark_consumed(m.qualified, seq)
     return table, Outcome(m.qualified, "incremental", detail)
 
 
@@ -235,24 +252,31 @@ def _reached_keys(
 
 
 def _snapshot(
-    ctx: StageContext, build: Build, m: Model, state: tuple[int, list[str]] | None, seq: int, *, fresh: bool
+    ctx: StageContext,
+    build: Build,
+    feed: Feed,
+    m: Model,
+    state: tuple[int, list[str]] | None,
+    seq: int,
+    *,
+    fresh: bool,
 ) -> tuple[ir.Table, Outcome]:
     """Apply the source's delivered snapshots not applied yet to the model's history."""
     con = ctx.con
     source = _edges(ctx, m)[0].partition(".")[2]
     batches = _current_batches(con, source)
     applied = [] if fresh or state is None else state[1]
-    current_ids = [b["batch_id"] for b in batches]
+    current_ids = [b.batch_id for b in batches]
     replay = fresh or not set(applied) <= set(current_ids) or current_ids[: len(applied)] != applied
     todo = batches if replay else batches[len(applied) :]
     if not todo:
-        changes.mark_consumed(con, m.qualified, seq, ctx.run_id, applied=current_ids)
+        feed.mark_consumed(m.qualified, seq, applied=current_ids)
         return ctx.table(m.qualified), Outcome(m.qualified, "unchanged", "no new snapshot")
     old = None if replay else ctx.table(m.qualified)
     hist = old
     for b in todo:
-        rows = m.function(con.read_parquet(b["parquet_path"], hive_partitioning=False))
-        at = dt.datetime.combine(b["delivery_date"], dt.time())
+        rows = m.function(con.read_parquet(b.parquet_path, hive_partitioning=False))
+        at = dt.datetime.combine(b.delivery_date, dt.time())
         step = history.apply_snapshot(
             hist,
             rows,
@@ -270,13 +294,20 @@ def _snapshot(
     if old is not None:
         keys = _keys(staged.difference(old).union(old.difference(staged)), m.unique_key)
         change = change if keys is None else Change(m.qualified, key_column=m.unique_key, keys=keys)
-    changes.record(con, change, ctx.run_id)
-    changes.mark_consumed(con, m.qualified, seq, ctx.run_id, applied=current_ids)
+    feed.record(change)
+    feed.mark_consumed(m.qualified, seq, applied=current_ids)
     what = "replayed" if replay else "applied"
     return staged, Outcome(m.qualified, "snapshot", f"{what} {len(todo)} snapshot(s) of {source}")
 
 
-def _current_batches(con: engine.DuckDBBackend, source: str) -> list[dict[str, object]]:
+@dataclasses.dataclass(frozen=True)
+class _Batch:
+    batch_id: str
+    parquet_path: str
+    delivery_date: dt.date
+
+
+def _current_batches(con: engine.DuckDBBackend, source: str) -> list[_Batch]:
     """The current batch of each file of ``source`` (a correction supersedes), in delivery order."""
     manifest = ops.read(con, "ingest_manifest")
     if manifest is None:
@@ -285,7 +316,8 @@ def _current_batches(con: engine.DuckDBBackend, source: str) -> list[dict[str, o
     path = mine.file_path.fill_null(mine.source_file)
     ranked = mine.mutate(_n=ibis.row_number().over(group_by=path, order_by=ibis.desc(mine.ingested_at)))
     current = ranked.filter(ranked._n == 0).order_by("delivery_date", "ingested_at", "batch_id")
-    return current.select("batch_id", "parquet_path", "delivery_date").to_pyarrow().to_pylist()
+    rows = current.select("batch_id", "parquet_path", "delivery_date").to_pyarrow().to_pylist()
+    return [_Batch(**r) for r in rows]
 
 
 def _edges(ctx: StageContext, m: Model) -> tuple[str, ...]:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import ibis.expr.types as ir
 
+from duckbook.build.changes import Feed
 from duckbook.build.materialize import build_model
 from duckbook.errors import ProjectError
 
@@ -34,9 +35,11 @@ def build_models(ctx: StageContext, group: str, *, full_refresh: bool = False) -
     if len(schemas) != 1:
         raise ProjectError(f"group {group!r} spans schemas {', '.join(schemas)}: one build publishes one schema")
     build = ctx.build(schemas[0])
+    feed = Feed(ctx.con, ctx.run_id)
     current: dict[str, ir.Table] = {}
     for m in models:
         inputs = {q: current[q] if q in current else ctx.table(q) for q in project.edges[m.qualified]}
-        current[m.qualified], outcome = build_model(ctx, build, m, inputs, full_refresh=full_refresh)
+        current[m.qualified], outcome = build_model(ctx, build, m, inputs, feed, full_refresh=full_refresh)
         build.outcomes.append(outcome)
+    feed.flush()
     return build

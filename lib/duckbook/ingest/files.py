@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import ibis
@@ -20,7 +20,7 @@ import ibis.expr.types as ir
 import polars as pl
 
 from duckbook import engine, ops
-from duckbook.ingest import csvfile
+from duckbook.ingest import csvfile, evolution
 from duckbook.ingest.contracts import Contract, ContractError, good_rows, quarantine_rows, validate_rows
 
 
@@ -54,10 +54,15 @@ class Landed:
     batch: Batch
 
 
-def preflight(files: Sequence[tuple[Contract, Path]]) -> None:
-    """Check every file exists and has every contract column, before anything is written.
+def preflight(
+    files: Sequence[tuple[Contract, Path]], current: Mapping[str, Mapping[str, str] | None], *, delivery: str = ""
+) -> None:
+    """Check, before anything is written, that every file exists and that its columns fit its
+    contract and raw table (``current``: each table's columns and Ibis types, ``None`` when it
+    does not exist yet) as the source's ``schema_evolution`` policy allows.
 
-    Raises :class:`ContractError` listing every missing file and column at once.
+    Raises :class:`ContractError` listing every problem at once (a missing file, an unreadable
+    header, a missing, renamed or narrowed column with the diff of expected vs found).
     """
     problems = []
     for contract, path in files:
@@ -69,18 +74,25 @@ def preflight(files: Sequence[tuple[Contract, Path]]) -> None:
         except csvfile.FileError as exc:
             problems.append(str(exc))
             continue
-        missing = [c for c in contract.column_names if c not in header]
-        if missing:
-            problems.append(
-                f"{path}: missing column(s) {', '.join(missing)} (header is {', '.join(header) or 'empty'})"
+        try:
+            evolution.resolve(
+                evolution.compare(contract, header, current.get(contract.name)), delivery=delivery or str(path)
             )
-        extra = [c for c in header if c not in contract.column_names]
-        if extra and contract.extra_columns == "error":
-            problems.append(
-                f"{path}: column(s) {', '.join(extra)} are not in the contract of {contract.name} (extra_columns: error)"
-            )
+        except evolution.SchemaEvolutionError as exc:
+            problems.append(f"{path}: {exc}")
     if problems:
         raise ContractError("cannot ingest:\n" + "\n".join(f"- {p}" for p in problems))
+
+
+def plan_evolution(
+    contract: Contract, path: Path, current: Mapping[str, str] | None, *, delivery: str
+) -> evolution.Evolution:
+    """How the raw table of ``contract`` evolves to take ``path`` (see :mod:`duckbook.ingest.evolution`).
+
+    Raises :class:`duckbook.ingest.evolution.SchemaEvolutionError` with the diff.
+    """
+    header = csvfile.read_header(path)
+    return evolution.resolve(evolution.compare(contract, header, current), delivery=delivery)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,11 +107,18 @@ class Landing:
 
 
 def land_file(
-    landing: Landing, contract: Contract, path: Path, *, batch_id: str, delivery_date: dt.date | None = None
+    landing: Landing,
+    contract: Contract,
+    path: Path,
+    *,
+    batch_id: str,
+    delivery_date: dt.date | None = None,
+    evolved: evolution.Evolution | None = None,
 ) -> Landed:
     """Land one file in the raw zone (see module docstring); return its landed rows (read back
     from the Parquet batch), its quarantined rows (for :func:`record_quarantine`) and its counts.
-    Landed rows carry ``_delivery_date``."""
+    Landed rows carry ``_delivery_date``. With ``evolved`` (:func:`plan_evolution`) the file is
+    read under the evolved contract: new columns kept, missing ones allowed as NULL."""
     path = path.resolve()
     con = landing.con
     try:
@@ -107,6 +126,9 @@ def land_file(
     except csvfile.FileError as exc:
         raise ContractError(str(exc)) from None
     text = ibis.memtable(csvfile.to_arrow(parsed))
+    if evolved is not None:
+        contract = evolved.contract
+        text = text.mutate(**{c: ibis.null("string") for c in evolved.fill_null if c not in text.columns})
     # Values after the end of run_date are in the future for this run.
     latest = ibis.literal(dt.datetime.combine(landing.run_date, dt.time.max).replace(microsecond=0), type="timestamp")
     validated = engine.materialize_temp(con, validate_rows(text, contract, latest_allowed=latest), prefix="_validated")

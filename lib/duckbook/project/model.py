@@ -175,6 +175,19 @@ def metric_table(name: str, *, grain: str, axis: str, by: Sequence[str] = (), sc
     return MetricTable(name, grain, axis, tuple(by), schema)
 
 
+def passthrough(table: ir.Table, *used: str) -> dict[str, ir.Value]:
+    """The columns of ``table`` a transform does not name in ``used``, ingestion metadata
+    (``_...``) left out: how a staging model carries a column a delivery added (schema
+    evolution) without knowing it. Use as ``raw.select(id=raw.sku, ..., **passthrough(raw, "sku", ...))``.
+
+    >>> import ibis
+    >>> t = ibis.table({"sku": "string", "price": "int64", "colour": "string", "_batch_id": "string"})
+    >>> list(passthrough(t, "sku", "price"))
+    ['colour']
+    """
+    return {c: table[c] for c in table.columns if c not in used and not c.startswith("_")}
+
+
 def resolve_inputs(models: Iterable[Model], sources: Collection[str]) -> dict[str, tuple[str, ...]]:
     """``{model: (qualified input, ...)}``: each input name resolved to ``schema.table``.
 
