@@ -28,10 +28,17 @@ MODELS = [
         staging.stg_orders,
         schema="staging",
         materialization="incremental",
+        row_wise=True,
         unique_key="order_id",
         time_column="ordered_at",
     ),
-    model(staging.stg_order_items, schema="staging", materialization="incremental", unique_key="order_item_id"),
+    model(
+        staging.stg_order_items,
+        schema="staging",
+        materialization="incremental",
+        row_wise=True,
+        unique_key="order_item_id",
+    ),
     # Snapshot sources keep history: one SCD2 version per change of a member (valid_from/valid_to/is_current).
     model(staging.stg_customers, schema="staging", materialization="snapshot", unique_key="customer_id"),
     model(staging.stg_products, schema="staging", materialization="snapshot", unique_key="product_id"),

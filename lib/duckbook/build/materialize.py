@@ -5,8 +5,8 @@
 * ``incremental``: only the rows its inputs' changes reach are recomputed and replaced, in the
   run's transaction, so a rerun is idempotent:
 
-  - one input (a staging model, one output row per input row): the model's function runs on the
-    changed input rows only and its rows are replaced by ``unique_key``;
+  - ``row_wise`` (a staging model: one output row per input row): the model's function runs on
+    the changed input rows only and its rows are replaced by ``unique_key``;
   - ``time_column``: the window from the earliest day a change reaches (minus ``lookback_days``,
     truncated to ``time_grain``), plus rows with a null time, is recomputed and replaced;
   - ``unique_key`` alone: the rows of the keys a change reaches are recomputed and replaced.
@@ -127,7 +127,7 @@ def _incremental(
     docstring), or rebuild it in full when a change reaches no column it can use."""
     con, edges = ctx.con, _edges(ctx, m)
     target = ctx.table(m.qualified)
-    if len(edges) == 1 and m.unique_key:  # one output row per input row: run on the changed rows only
+    if m.row_wise:  # one output row per input row: run on the changed rows only
         changed = changes.changed_rows(inputs[edges[0]], pending[edges[0]])
         if changed is None:
             return _full(ctx, build, feed, m, inputs, seq, f"full change of {edges[0]}")

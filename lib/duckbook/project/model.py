@@ -61,6 +61,9 @@ class Model:
     #: recomputed; ``lookback_days`` widens that window for late rows nobody reported
     time_column: str = ""
     lookback_days: int = 0
+    #: incremental: each input row gives at most one output row with its own ``unique_key`` (a
+    #: staging model), so the function runs on the changed input rows only
+    row_wise: bool = False
     #: incremental by ``time_column``: the grain that column is truncated to (metric tables), and
     #: for each input the column that carries the same time (default: ``time_column``)
     time_grain: str = ""
@@ -98,6 +101,7 @@ def model(
     unique_key: str = "",
     time_column: str = "",
     lookback_days: int = 0,
+    row_wise: bool = False,
     strategy: str = "check",
     tracked: Sequence[str] | None = None,
     updated_at: str = "",
@@ -110,8 +114,9 @@ def model(
 
     * ``materialization="incremental"`` needs ``time_column`` (rows on or after the earliest day
       an input change reaches are recomputed and replaced) or ``unique_key`` (the rows of the keys
-      an input change reaches). A one-input incremental model must map each input row to at most
-      one output row (a staging model): its new rows are computed from the changed input rows only.
+      an input change reaches). ``row_wise=True`` declares a one-input model that maps each input
+      row to at most one output row (a staging model): its function runs on the changed input rows
+      only, and their rows are replaced by ``unique_key``.
     * ``materialization="snapshot"`` reads one snapshot source and keeps SCD2 history of
       ``unique_key`` members (``valid_from``, ``valid_to``, ``is_current``; see
       :mod:`duckbook.build.history`) with ``strategy`` ``check`` (``tracked`` columns, default all)
@@ -137,6 +142,8 @@ def model(
             raise ProjectError(f"model {name}: strategy must be check, or timestamp with updated_at (got {strategy!r})")
         if hard_deletes not in ("close", "ignore"):
             raise ProjectError(f"model {name}: hard_deletes must be close or ignore, not {hard_deletes!r}")
+    if row_wise and (materialization != "incremental" or not unique_key or len(inputs) != 1):
+        raise ProjectError(f"model {name}: row_wise needs an incremental model with one input and a unique_key")
     if lookback_days < 0:
         raise ProjectError(f"model {name}: lookback_days must be >= 0")
     return Model(
@@ -149,6 +156,7 @@ def model(
         unique_key=unique_key,
         time_column=time_column,
         lookback_days=lookback_days,
+        row_wise=row_wise,
         strategy=strategy,
         tracked=None if tracked is None else tuple(tracked),
         updated_at=updated_at,
