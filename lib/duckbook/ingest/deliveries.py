@@ -115,14 +115,21 @@ def plan(
     checksum. A dated delivery after ``run_date`` waits; the same path with the same checksum is
     skipped; with another checksum, a dated file is a correction when its source says
     ``on_changed_file: correct`` and an error otherwise (nothing is ingested then). An undated
-    file that changed is a new full delivery of its table.
+    file that changed is a new full delivery of its table. A dated delivery holds any subset of
+    the files; an undated ``source_dir`` must hold every one.
 
-    Raises :class:`ContractError` naming every changed file the policy refuses.
+    Raises :class:`ContractError` naming every changed file the policy refuses, or every file
+    an undated ``source_dir`` lacks.
     """
     out, refused = [], []
     for delivery in deliveries:
         if delivery.date is not None and delivery.date > run_date:
             continue
+        if delivery.date is None:  # the raw files themselves: the whole state, every file is needed
+            missing = [f"- {delivery.path / c.file}: file is missing (source {c.name})" for c in contracts.values()]
+            missing = [m for c, m in zip(contracts.values(), missing, strict=True) if c.file not in delivery.files]
+            if missing:
+                raise ContractError("cannot ingest:\n" + "\n".join(missing))
         for contract in contracts.values():
             if contract.file not in delivery.files:
                 continue

@@ -102,5 +102,20 @@ def test_a_changed_dated_file_is_a_correction_when_the_source_accepts_them(tmp_p
 
 def test_a_changed_undated_file_is_a_new_full_delivery(tmp_path):
     deliver(tmp_path, None, "raw_orders.csv", "id\n2\n")
-    (todo,) = plan(discover(tmp_path), CONTRACTS, run_date=dt.date(2024, 1, 9), ingested={"raw_orders.csv": "x"})
+    stores = deliver(tmp_path, None, "raw_stores.csv")
+    ingested = {"raw_orders.csv": "x", "raw_stores.csv": file_digest(stores)}
+    (todo,) = plan(discover(tmp_path), CONTRACTS, run_date=dt.date(2024, 1, 9), ingested=ingested)
     assert (todo.relative, todo.status) == ("raw_orders.csv", "refresh")
+
+
+def test_an_undated_source_dir_needs_every_file(tmp_path):
+    deliver(tmp_path, None, "raw_orders.csv")
+    with pytest.raises(ContractError, match=r"raw_stores.csv: file is missing \(source raw_stores\)"):
+        plan(discover(tmp_path), CONTRACTS, run_date=dt.date(2024, 1, 9), ingested={})
+
+
+def test_a_dated_delivery_may_hold_any_subset(tmp_path):
+    deliver(tmp_path, "2024-01-01", "raw_stores.csv")
+    assert [
+        f.contract.name for f in plan(discover(tmp_path), CONTRACTS, run_date=dt.date(2024, 1, 9), ingested={})
+    ] == ["raw_stores"]
