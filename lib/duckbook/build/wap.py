@@ -66,7 +66,7 @@ class Build:
     def adopt(self, name: str, *, rows_written: int, expr: ir.Table | None = None) -> ir.Table:
         """Audit and publish-log ``name``, a table of the schema changed in place in the run's
         transaction (an incremental merge), as part of this build; ``rows_written`` is what the
-        change wrote and ``expr`` (if given) what lineage records it was built from.
+        change wrote (:meth:`report`) and ``expr`` (if given) what lineage records it was built from.
 
         Its changes are not swapped in by :meth:`publish`: they are already in the table and
         become visible with the run's commit, or are rolled back with the run when a check fails.
@@ -91,6 +91,7 @@ class Build:
         """One row per declared model the build brought up to date: what was done (``full``,
         ``incremental``, ``snapshot``, ``unchanged``), why or which rows, and the rows written."""
         written = dict(zip(*self.row_counts().get_columns(), strict=True)) if self._tables else {}
+        written.update({f"{self.schema}.{n}": rows for n, rows in self._adopted.items()})
         rows = [
             {"model": o.model, "action": o.action, "detail": o.detail, "rows_written": written.get(o.model, 0)}
             for o in self.outcomes
@@ -104,14 +105,13 @@ class Build:
         return dict(self._tables)
 
     def row_counts(self) -> pl.DataFrame:
-        """Rows per staged table, sorted by table name (counted once per change of the build)."""
+        """Rows per table of the build as it leaves them (what ``ops.publish_log`` records and
+        volume checks compare), sorted by table name (counted once per change of the build)."""
         if self._counts is None:
-            staged = sorted(self._staged)
-            counts = dict(zip(staged, engine.count_rows([self.tables[n] for n in staged]), strict=True))
-            counts.update(self._adopted)
-            names = sorted(counts)
+            names = sorted(self._tables)
+            counts = engine.count_rows([self._tables[n] for n in names])
             self._counts = pl.DataFrame(
-                {"table": [f"{self.schema}.{n}" for n in names], "rows": [counts[n] for n in names]},
+                {"table": [f"{self.schema}.{n}" for n in names], "rows": counts},
                 schema={"table": pl.String, "rows": pl.Int64},
             )
         return self._counts
