@@ -28,14 +28,19 @@ as_of: str = ""  # reproduce the report as a run published it: a run id, snapsho
 # %%
 import altair as alt
 import polars as pl
+from IPython.display import Markdown, display
 
 import duckbook  # first: it spares altair's jsonschema a slow optional import
 from duckbook.publish import page as report
+from jaffle_shop import analysis
 
 ctx = duckbook.start_stage("50_report_overview", run_id=run_id, run_started_at=run_started_at, run_date=run_date, warehouse=warehouse, as_of=as_of)
+marts = ctx.tables("marts")
 # Charts take floats; the metric tables keep exact decimals.
 metrics_tables = {name: t.to_polars().with_columns(pl.col(pl.Decimal).cast(pl.Float64)) for name, t in ctx.tables("metrics").items()}
-data_date = ctx.tables("marts")["orders"].ordered_at.max().to_pyarrow().as_py()
+product_versions = analysis.product_versions(marts["dim_product"]).to_polars()
+price_history = analysis.price_history(marts["fct_order_items"], marts["dim_product"]).to_polars().with_columns(pl.col(pl.Decimal).cast(pl.Float64))
+data_date = marts["orders"].ordered_at.max().to_pyarrow().as_py()
 ctx.close()
 report.setup_charts()
 
@@ -144,3 +149,45 @@ alt.Chart(customers).mark_area().encode(
     y=alt.Y("orders:Q", stack=True, title="Orders"),
     color=alt.Color("customer:N", title="Customer"),
 ).properties(width=800, height=260, title="Orders from new and returning customers")
+
+# %% [markdown]
+# ## Price history
+# Products with more than one version in `marts.dim_product`: their daily revenue at the price in
+# force when the order was placed (`marts.fct_order_items`) against what the same lines would bring
+# at the current price. The dashed rule marks the day a new version took effect.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+revenue_lines = price_history.unpivot(
+    index=["product_id", "day"], on=["revenue", "revenue_at_current_price"], variable_name="priced_at", value_name="amount"
+).with_columns(pl.col("priced_at").replace({"revenue": "price in force", "revenue_at_current_price": "current price"}))
+changes = product_versions.filter(pl.col("version") > 1).select("product_id", change_day=pl.col("valid_from").dt.date())
+latest_versions = product_versions.filter(pl.col("version") == pl.col("versions"))
+if not latest_versions.is_empty():
+    display(
+        alt.vconcat(*[
+            alt.layer(
+                alt.Chart(revenue_lines.filter(pl.col("product_id") == product)).mark_line(point=True).encode(
+                    x=alt.X("day:T", title="Day", axis=alt.Axis(format="%b %d", tickCount="day")),
+                    y=alt.Y("amount:Q", title="Revenue ($)"),
+                    color=alt.Color("priced_at:N", title="Priced at", sort=["price in force", "current price"]),
+                ),
+                alt.Chart(changes.filter(pl.col("product_id") == product)).mark_rule(strokeDash=[4, 4], color="gray").encode(x="change_day:T"),
+                alt.Chart(changes.filter(pl.col("product_id") == product)).mark_text(align="left", dx=4, y=8, color="gray").encode(
+                    x="change_day:T", text=alt.value("new version")
+                ),
+            ).properties(width=800, height=200, title=f"{product} · {name}: revenue per day")
+            for product, name in latest_versions.select("product_id", "product_name").iter_rows()
+        ])
+    )
+
+# %%
+if product_versions.is_empty():
+    shown = Markdown("No product has more than one version in `marts.dim_product`: no price change to show.")
+else:
+    shown = report.table(
+        product_versions.select(
+            "product_id", "product_name", "version", pl.col("valid_from", "valid_to").dt.date(), pl.col("is_current").cast(pl.String), "product_price"
+        )
+    )
+shown

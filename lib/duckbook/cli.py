@@ -257,7 +257,9 @@ def docs(
     if not cfg.warehouse.exists():
         raise WarehouseNotFound(f"warehouse {cfg.warehouse} does not exist: run `duckbook run` first")
     loaded = project.load(cfg)
-    descriptions = docs_site.Descriptions.from_table_docs(loaded.docs, loaded.metric_descriptions())
+    descriptions = docs_site.Descriptions.from_table_docs(
+        loaded.docs, loaded.metric_descriptions(), loaded.models.values()
+    )
     typer.echo(f"docs: {docs_site.build(cfg, descriptions)}")
 
 

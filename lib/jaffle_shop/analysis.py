@@ -5,6 +5,8 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
+from jaffle_shop.star import UNKNOWN_KEY
+
 
 def cohorts(orders: ir.Table, /) -> ir.Table:
     """Customers by first-order month (cohort) and months since that first order.
@@ -39,3 +41,67 @@ def spend_distribution(customers: ir.Table, /, *, bin_width: float = 25.0) -> ir
         customer_type="customer_type",
         customers="customers",
     ).order_by("spend_from", "customer_type")
+
+
+def product_versions(dim_product: ir.Table, /) -> ir.Table:
+    """The versions of each product that has more than one in ``dim_product`` (an SCD2
+    dimension), the unknown member left out.
+
+    Returns ``product_key``, ``product_id``, ``product_name``, ``version`` (1 for the first),
+    ``versions`` (how many the product has), ``valid_from``, ``valid_to``, ``is_current`` and
+    ``product_price``, ordered by product and ``valid_from``; no rows when no product changed.
+    A version after the first took effect on its ``valid_from`` (the change day).
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> d = ibis.memtable({"product_key": ["a1", "a2", "b1", "-1"], "product_id": ["A", "A", "B", "unknown"],
+    ...                    "product_name": ["a", "a", "b", "unknown"], "product_price": [11.0, 12.1, 6.0, None],
+    ...                    "valid_from": [dt.datetime(1900, 1, 1), dt.datetime(2019, 7, 23)] + [dt.datetime(1900, 1, 1)] * 2,
+    ...                    "valid_to": [dt.datetime(2019, 7, 23)] + [dt.datetime(9999, 12, 31)] * 3,
+    ...                    "is_current": [False, True, True, True]})
+    >>> product_versions(d).select("product_id", "version", "versions", "product_price").to_pyarrow().to_pylist()
+    [{'product_id': 'A', 'version': 1, 'versions': 2, 'product_price': 11.0}, {'product_id': 'A', 'version': 2, 'versions': 2, 'product_price': 12.1}]
+    """
+    known = dim_product.filter(dim_product.product_key != UNKNOWN_KEY)
+    numbered = known.select(
+        "product_key",
+        "product_id",
+        "product_name",
+        version=(ibis.row_number().over(group_by="product_id", order_by="valid_from") + 1).cast("int32"),
+        versions=known.product_key.count().over(group_by="product_id").cast("int32"),
+        valid_from="valid_from",
+        valid_to="valid_to",
+        is_current="is_current",
+        product_price="product_price",
+    )
+    return numbered.filter(numbered.versions > 1).order_by("product_id", "valid_from")
+
+
+def price_history(fct_order_items: ir.Table, dim_product: ir.Table, /) -> ir.Table:
+    """Daily revenue of each product with more than one version (:func:`product_versions`): at
+    the price in force when the order was placed (the fact's ``product_price``) and what the same
+    lines would bring at the current price (the product's latest version: the current one, or the
+    last before the product was withdrawn).
+
+    Returns ``product_id``, ``product_name`` (of the latest version), ``day``, ``lines``,
+    ``revenue`` and ``revenue_at_current_price``, ordered by product and day; days without a sale
+    of the product have no row.
+    """
+    versions = product_versions(dim_product)
+    lines = fct_order_items.inner_join(versions.select("product_key", "product_id"), "product_key")
+    daily = lines.group_by("product_id", day=lines.ordered_at.date()).agg(
+        lines=ibis._.count(), revenue=lines.product_price.sum()
+    )
+    last = versions.filter(versions.version == versions.versions)
+    current = last.select("product_id", "product_name", current_price="product_price")
+    joined = daily.inner_join(current, "product_id")
+    return joined.select(
+        "product_id",
+        "product_name",
+        "day",
+        "lines",
+        "revenue",
+        # the type of the summed revenue, so the two measures compare exactly
+        revenue_at_current_price=(joined.lines * joined.current_price).cast(joined.revenue.type()),
+    ).order_by("product_id", "day")

@@ -5,7 +5,9 @@ from ``ops.lineage``, recorded from the Ibis expressions), the checks attached t
 latest status, and per column: type, description, null share, min/max (hidden for columns marked
 ``pii``) and the upstream columns sqlglot traces it to (:mod:`duckbook.publish.column_lineage`).
 Descriptions come from the project's ``sources:``, ``models:`` and ``metrics:`` declarations
-(:meth:`Descriptions.from_table_docs`). The page is ``templates/docs.html.j2`` in the shared shell.
+(:meth:`Descriptions.from_table_docs`); a table built by a ``snapshot`` or ``incremental`` model
+also says how (:func:`materialization_line`). The page is ``templates/docs.html.j2`` in the
+shared shell.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, cast
 
@@ -21,7 +23,7 @@ from markupsafe import Markup
 
 from duckbook import config as _config
 from duckbook import engine, ops
-from duckbook.project import TableDoc
+from duckbook.project import Model, TableDoc
 from duckbook.publish import site
 from duckbook.publish.column_lineage import cached_column_lineage
 
@@ -38,18 +40,23 @@ TOOLKIT_COLUMNS = {
 @dataclasses.dataclass
 class Descriptions:
     """Table and column descriptions (and PII flags) keyed by ``schema.table``; metric
-    descriptions keyed by metric name."""
+    descriptions keyed by metric name; how snapshot and incremental models are built, keyed by
+    ``schema.table``."""
 
     tables: dict[str, str] = dataclasses.field(default_factory=dict)
     columns: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
     pii: dict[str, set[str]] = dataclasses.field(default_factory=dict)
     metrics: dict[str, str] = dataclasses.field(default_factory=dict)
+    materializations: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @classmethod
-    def from_table_docs(cls, docs: Mapping[str, TableDoc], metrics: Mapping[str, str]) -> Descriptions:
+    def from_table_docs(
+        cls, docs: Mapping[str, TableDoc], metrics: Mapping[str, str], models: Iterable[Model] = ()
+    ) -> Descriptions:
         """Descriptions from the project's table docs (:attr:`duckbook.project.Project.docs`,
-        keyed ``schema.table``; sources are ``raw.<name>``), ``{metric: description}`` and the
-        toolkit's own ops tables.
+        keyed ``schema.table``; sources are ``raw.<name>``), ``{metric: description}``, the
+        declared ``models`` (:attr:`duckbook.project.Project.models`: the materialization of the
+        snapshot and incremental ones) and the toolkit's own ops tables.
 
         Examples
         --------
@@ -66,6 +73,7 @@ class Descriptions:
             d.columns[qualified] = {name: c.description for name, c in doc.columns.items()}
             if doc.pii:
                 d.pii[qualified] = doc.pii
+        d.materializations = {m.qualified: line for m in models if (line := materialization_line(m))}
         return d
 
     def column(self, table: str, column: str) -> str:
@@ -80,6 +88,47 @@ class Descriptions:
             if other.startswith("staging.") and column in cols:
                 return cols[column]
         return ""
+
+
+def materialization_line(m: Model) -> str:
+    """How a ``snapshot`` or ``incremental`` model builds its table, in one line ("" for a
+    ``table`` model: rebuilt in full, nothing to say).
+
+    Examples
+    --------
+    >>> from duckbook.project import model
+    >>> def f(t, /):
+    ...     return t
+    >>> materialization_line(model(f, schema="s", materialization="snapshot", unique_key="product_id"))
+    'snapshot (SCD2, check strategy on all columns; key product_id)'
+    >>> materialization_line(model(f, schema="s", materialization="snapshot", unique_key="id",
+    ...                            strategy="timestamp", updated_at="updated_at", hard_deletes="ignore"))
+    'snapshot (SCD2, timestamp strategy on updated_at, deleted members kept; key id)'
+    >>> materialization_line(model(f, schema="s", materialization="incremental", unique_key="order_item_id",
+    ...                            time_column="ordered_at", lookback_days=3))
+    'incremental by ordered_at (3 days lookback), key order_item_id'
+    >>> materialization_line(model(f, schema="s", materialization="incremental", unique_key="order_item_id"))
+    'incremental by key order_item_id'
+    >>> materialization_line(model(f, schema="s"))
+    ''
+    """
+    if m.materialization == "snapshot":
+        if m.strategy == "timestamp":
+            how = f"timestamp strategy on {m.updated_at}"
+        else:
+            how = f"check strategy on {', '.join(m.tracked) if m.tracked else 'all columns'}"
+        if m.hard_deletes == "ignore":
+            how += ", deleted members kept"
+        return f"snapshot (SCD2, {how}; key {m.unique_key})"
+    if m.materialization == "incremental":
+        if not m.time_column:
+            return f"incremental by key {m.unique_key}"
+        window = [f"{m.time_grain} grain"] if m.time_grain else []
+        if m.lookback_days:
+            window.append(f"{m.lookback_days} day{'s' if m.lookback_days > 1 else ''} lookback")
+        line = f"incremental by {m.time_column}" + (f" ({', '.join(window)})" if window else "")
+        return line + (f", key {m.unique_key}" if m.unique_key else "")
+    return ""
 
 
 def build(cfg: _config.Config, descriptions: Descriptions, *, out_dir: Path | None = None) -> Path:
@@ -156,6 +205,7 @@ def collect(
                 "schema": schema,
                 "table": table,
                 "description": descriptions.tables.get(key, ""),
+                "materialization": descriptions.materializations.get(key, ""),
                 "rows": rows,
                 "upstream": json.loads(rec["upstream"]) if rec else [],
                 "checks": checks.get(key, []),

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+from pathlib import Path
 
 import ibis
 import pytest
 
-from duckbook import config, engine, ops
-from duckbook.project import ColumnDoc, TableDoc
+from duckbook import config, engine, ops, project
+from duckbook.project import ColumnDoc, TableDoc, model
 from duckbook.publish import docs
 from tests.unit.duckbook.publish.conftest import fill_warehouse
 
@@ -31,6 +33,8 @@ DECLARED = {
     ),
 }
 METRICS = {"revenue": "Item revenue before tax."}
+#: the repository's own project (the jaffle shop): its declared models and docs
+JAFFLE = project.load(config.load(Path(__file__).resolve().parents[4]))
 
 
 @pytest.fixture
@@ -123,3 +127,63 @@ def test_build_writes_the_page_and_caches_column_lineage(tmp_path, descriptions)
     ]
     other = docs.build(cfg, docs.Descriptions(), out_dir=tmp_path / "site")
     assert other == tmp_path / "site" / "index.html" and "<i>no description</i>" in other.read_text(encoding="utf-8")
+
+
+def section(page: str, key: str) -> str:
+    return page.split(f'id="{key}">', 1)[1].split("</section>", 1)[0]
+
+
+def test_materialization_line_of_each_kind():
+    def f(t, /):
+        return t
+
+    tracked = model(f, schema="s", materialization="snapshot", unique_key="id", tracked=["price", "name"])
+    assert docs.materialization_line(tracked) == "snapshot (SCD2, check strategy on price, name; key id)"
+    one_day = model(f, schema="s", materialization="incremental", time_column="ordered_at", lookback_days=1)
+    assert docs.materialization_line(one_day) == "incremental by ordered_at (1 day lookback)"
+    (daily,) = [m for m in JAFFLE.models.values() if m.qualified == "metrics.daily"]
+    assert docs.materialization_line(daily) == "incremental by period (day grain)"
+
+
+def test_page_shows_the_history_columns_of_a_dimension_and_how_tables_are_materialized():
+    """The jaffle project's own declarations: dim_product is SCD2 (history columns documented),
+    stg_products a snapshot model, fct_order_items incremental by order time."""
+    descriptions = docs.Descriptions.from_table_docs(JAFFLE.docs, JAFFLE.metric_descriptions(), JAFFLE.models.values())
+    versions = {
+        "valid_from": [dt.datetime(1900, 1, 1), dt.datetime(2019, 7, 23)],
+        "valid_to": [dt.datetime(2019, 7, 23), dt.datetime(9999, 12, 31)],
+        "is_current": [False, True],
+    }
+    con = ibis.duckdb.connect()
+    try:
+        for schema in ("staging", "marts"):
+            engine.ensure_schema(con, schema)
+        con.create_table("stg_products", ibis.memtable({"product_id": ["JAF-002"] * 2, **versions}), database="staging")
+        dim = {"product_key": ["k1", "k2"], "product_id": ["JAF-002"] * 2, "product_price": [11.0, 12.1], **versions}
+        con.create_table("dim_product", ibis.memtable(dim), database="marts")
+        con.create_table("fct_order_items", ibis.memtable({"order_item_id": ["i1"]}), database="marts")
+        page = docs.render(con, descriptions)
+    finally:
+        con.disconnect()
+    dim_product = section(page, "marts.dim_product")
+    assert "<p>Product dimension, SCD2: one row per version of each product" in dim_product
+    assert (
+        "<td><code>valid_from</code></td><td>TIMESTAMP</td><td>Start of the version: 1900-01-01 for a member&#39;s"
+        " first version, else the start of the day of the delivery that changed it.</td>"
+    ) in dim_product
+    assert (
+        "<td><code>valid_to</code></td><td>TIMESTAMP</td><td>End of the version (exclusive): the next version&#39;s"
+        " valid_from, the day the member was deleted, or 9999-12-31 while current.</td>"
+    ) in dim_product
+    assert "<td><code>is_current</code></td><td>BOOLEAN</td><td>Whether this is the member&#39;s current version" in (
+        dim_product
+    )
+    assert "materialized:" not in dim_product  # a table model: rebuilt in full, nothing to say
+    assert (
+        '<p class="materialization">materialized: snapshot (SCD2, check strategy on all columns; key product_id)</p>'
+        in section(page, "staging.stg_products")
+    )
+    assert (
+        '<p class="materialization">materialized: incremental by ordered_at (3 days lookback), key order_item_id</p>'
+        in section(page, "marts.fct_order_items")
+    )
