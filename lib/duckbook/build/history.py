@@ -141,7 +141,7 @@ def apply_snapshot(
     in_snapshot, has_current = joined[_DELIVERED].notnull(), joined[_H + "is_current"].notnull()
     last_to = joined[_G + "valid_to"]
     if strategy == "check":
-        same = [(joined[c] == joined[_H + c]).fill_null(False) for c in compared]
+        same = [joined[c].identical_to(joined[_H + c]) for c in compared]
         changed = ~ibis.and_(*same) if same else ibis.literal(False)
         change_from = return_from = at_
     else:
