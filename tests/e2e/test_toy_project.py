@@ -42,7 +42,8 @@ def stage(name: str):
 
 def test_the_toy_domain_builds_end_to_end(toy, tmp_path):
     ctx = stage("10_ingest")
-    build, manifest = ingest(ctx, ctx.project.sources, "data")
+    ingested = ingest(ctx, ctx.project.sources, "data")
+    build, manifest = ingested.build, ingested.manifest
     audit = build.audit()
     assert set(audit["status"]) == {"pass"}
     build.publish()

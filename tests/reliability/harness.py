@@ -90,7 +90,19 @@ def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
 
 
 def run_args(warehouse: Path, reports: Path, *extra: str) -> list[str]:
-    return ["run", "-p", f"run_date={RUN_DATE}", "--warehouse", str(warehouse), "--reports-dir", str(reports), *extra]
+    """A run over the same sample that rebuilds everything (``--full-refresh``): a rerun of
+    unchanged input would otherwise skip every model, and the faults must hit a run that writes."""
+    return [
+        "run",
+        "-p",
+        f"run_date={RUN_DATE}",
+        "--full-refresh",
+        "--warehouse",
+        str(warehouse),
+        "--reports-dir",
+        str(reports),
+        *extra,
+    ]
 
 
 class Run:

@@ -42,7 +42,7 @@ LOADS = {
 }
 STOPS = {
     "empty.csv": "empty file",
-    "missing_column.csv": "missing column(s) born_at",
+    "missing_column.csv": "column 'born_at' is missing",
     "duplicate_header.csv": "duplicate column name(s) in the header: age",
     "header_not_utf8.csv": "is not UTF-8",
 }
@@ -67,7 +67,8 @@ def ingest_file(tmp_path, monkeypatch):
         src = tmp_path / name.removesuffix(".csv")
         src.mkdir()
         shutil.copyfile(CORPUS / name, src / "people.csv")
-        return ctx, ingest(ctx, CONTRACTS, src)
+        ingested = ingest(ctx, CONTRACTS, src)
+        return ctx, (ingested.build, ingested.manifest)
 
     yield run
     ctx.con.disconnect()
