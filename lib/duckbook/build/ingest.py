@@ -69,9 +69,12 @@ def ingest(
     ) - len(todo)
     files.preflight([(f.contract, f.path) for f in todo], {c: _raw_columns(ctx, c) for c in contracts})
     landing = files.Landing(ctx.con, ctx.cfg.raw_zone, ctx.run_id, ctx.run_started_at, ctx.run_date)
+    merged = {
+        c.name for c in contracts.values() if _mergeable(ctx, c, [f for f in todo if f.contract is c], full_refresh)
+    }
     landed, schema_changes = [], []
     for f in todo:
-        x, changed = _land(ctx, landing, f)
+        x, changed = _land(ctx, landing, f, evolve=f.contract.name in merged)
         landed.append(x)
         schema_changes += changed
     files.record_quarantine(ctx.con, landed)
@@ -93,7 +96,7 @@ def ingest(
     files.record_manifest(landing, [x.batch for x in landed])
     for name, contract in rebuild.items():
         batches = by_table.get(name, [])
-        if _mergeable(ctx, contract, batches, full_refresh):
+        if name in merged:
             new_rows.update(_merge_events(ctx, build, feed, contract, batches))
         else:
             _rebuild(ctx, build, contract, batches)
@@ -125,17 +128,19 @@ def _raw_columns(ctx: StageContext, source: str) -> dict[str, str] | None:
 
 
 def _land(
-    ctx: StageContext, landing: files.Landing, f: deliveries.DeliveredFile
+    ctx: StageContext, landing: files.Landing, f: deliveries.DeliveredFile, *, evolve: bool
 ) -> tuple[files.Landed, list[dict[str, object]]]:
-    """Evolve the raw table for ``f`` (new columns added, types widened, as the source's policy
-    allows) and land it; return it and the schema changes it brought (``ops.schema_history`` rows)."""
+    """Land ``f`` under its contract evolved as the source's policy allows (new columns added,
+    types widened), first evolving the raw table when ``evolve`` (its rows are merged into it; a
+    table rebuilt from the raw zone takes the new schema from the data); return it and the schema
+    changes it brought (``ops.schema_history`` rows)."""
     day = f.delivery.date
     batch_id = (
         f"{f.contract.name}-{f.checksum[:16]}" if day is None else f"{f.contract.name}-{day:%Y%m%d}-{f.checksum[:12]}"
     )
     current = _raw_columns(ctx, f.contract.name)
     evolved = files.plan_evolution(f.contract, f.path, current, delivery=f.relative)
-    if current is not None and (evolved.add or evolved.widen):
+    if evolve and current is not None and (evolved.add or evolved.widen):
         engine.evolve_table(ctx.con, RAW_SCHEMA, f.contract.name, evolved.add, evolved.widen)
     # an undated file is delivered on the run's date: what its snapshot versions are valid from
     x = files.land_file(
@@ -146,14 +151,16 @@ def _land(
     return dataclasses.replace(x, batch=batch), history
 
 
-def _mergeable(ctx: StageContext, contract: Contract, batches: Sequence[files.Landed], full_refresh: bool) -> bool:
-    """Whether ``batches`` can be merged into the existing raw table (new dated event rows)
-    rather than the table rebuilt from the raw zone."""
+def _mergeable(
+    ctx: StageContext, contract: Contract, files_: Sequence[deliveries.DeliveredFile], full_refresh: bool
+) -> bool:
+    """Whether the delivered ``files_`` of ``contract`` are merged into the existing raw table
+    (new dated event rows) rather than the table rebuilt from the raw zone."""
     return (
         not full_refresh
         and contract.kind == "events"
-        and bool(batches)
-        and all(x.batch.status == "new" and "/" in x.batch.file_path for x in batches)  # dated, first time
+        and bool(files_)
+        and all(f.status == "new" and f.delivery.date is not None for f in files_)
         and engine.table_exists(ctx.con, RAW_SCHEMA, contract.name)
     )
 

@@ -291,7 +291,7 @@ def _snapshot(
     assert hist is not None
     staged = build.add(m.name, hist)
     change = changes.full(m.qualified)
-    if old is not None:
+    if old is not None and old.schema() == staged.schema():  # a new column: every member changed
         keys = _keys(staged.difference(old).union(old.difference(staged)), m.unique_key)
         change = change if keys is None else Change(m.qualified, key_column=m.unique_key, keys=keys)
     feed.record(change)
