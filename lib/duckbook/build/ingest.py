@@ -99,7 +99,7 @@ def ingest(
         if name in merged:
             new_rows.update(_merge_events(ctx, build, feed, contract, batches))
         else:
-            _rebuild(ctx, build, contract, batches)
+            new_rows.update(_rebuild(ctx, build, contract, batches))
             feed.record(changes.full(f"{RAW_SCHEMA}.{name}"))
     feed.flush()
     counted = [
@@ -214,10 +214,19 @@ def _merged(contract: Contract, delta: ir.Table) -> changes.Change:
     )
 
 
-def _rebuild(ctx: StageContext, build: Build, contract: Contract, batches: Sequence[files.Landed]) -> None:
+def _rebuild(
+    ctx: StageContext, build: Build, contract: Contract, batches: Sequence[files.Landed]
+) -> dict[str, int]:
     """Rebuild the raw table from the raw zone: a snapshot source's latest batch, or every
-    current batch of an events source merged in delivery order."""
-    build.add(contract.name, _from_zone(ctx, contract), sources=_file_sources(ctx, contract, batches))
+    current batch of an events source merged in delivery order; return the rows of ``batches``
+    it holds (for an events source: the rows each batch delivered first)."""
+    table = build.add(contract.name, _from_zone(ctx, contract), sources=_file_sources(ctx, contract, batches))
+    if contract.kind != "events" or not batches:
+        return {}
+    ids = [x.batch.batch_id for x in batches]
+    held = table.filter(table._batch_id.isin(ids)).group_by("_batch_id").agg(n=ibis._.count()).to_pyarrow()
+    found = dict(zip(held["_batch_id"].to_pylist(), held["n"].to_pylist(), strict=True))
+    return {b: int(found.get(b, 0)) for b in ids}
 
 
 def _file_sources(ctx: StageContext, contract: Contract, batches: Sequence[files.Landed]) -> list[str]:
