@@ -23,7 +23,12 @@ def run_pipeline(warehouse: Path, source_dir: Path, run_date: dt.date | str, *, 
     """Ingest ``source_dir`` as of ``run_date`` and bring every model up to date."""
     common = {"run_date": str(run_date), "warehouse": str(warehouse), "run_id": f"test-{run_date}"}
     ctx = duckbook.start_stage("10_ingest", **common)
-    build = ingest(ctx, ctx.project.sources, source_dir, full_refresh=full_refresh).build
+    try:
+        build = ingest(ctx, ctx.project.sources, source_dir, full_refresh=full_refresh).build
+    except BaseException:
+        engine.rollback(ctx.con)
+        engine.close_writer(ctx.cfg)
+        raise
     _publish(ctx, build)
     for stage, group in GROUPS:
         ctx = duckbook.start_stage(stage, **common)

@@ -184,17 +184,10 @@ def test_a_resent_event_row_keeps_its_first_seen_values(tmp_path, day_by_day):
     assert (rows["a"]["v"], rows["a"]["at"], str(rows["a"]["_delivery_date"])) == (1, dt.datetime(2024, 1, 1, 10), D1)
 
 
-CATCH_UP_COUNTS_RESENT_AS_NEW = pytest.mark.xfail(
-    strict=True,
-    reason="build.ingest: when the raw table is rebuilt (first load, correction, full refresh) rows_new "
-    "defaults to rows_landed, so a re-sent row of a later batch counts as new",
-)
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "day_by_day",
-    [True, pytest.param(False, marks=CATCH_UP_COUNTS_RESENT_AS_NEW)],
+    [True, False],
     ids=["day-by-day", "catch-up"],
 )
 def test_a_resent_event_row_is_not_counted_as_new(tmp_path, day_by_day):
