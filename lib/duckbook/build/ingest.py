@@ -214,9 +214,7 @@ def _merged(contract: Contract, delta: ir.Table) -> changes.Change:
     )
 
 
-def _rebuild(
-    ctx: StageContext, build: Build, contract: Contract, batches: Sequence[files.Landed]
-) -> dict[str, int]:
+def _rebuild(ctx: StageContext, build: Build, contract: Contract, batches: Sequence[files.Landed]) -> dict[str, int]:
     """Rebuild the raw table from the raw zone: a snapshot source's latest batch, or every
     current batch of an events source merged in delivery order; return the rows of ``batches``
     it holds (for an events source: the rows each batch delivered first)."""
