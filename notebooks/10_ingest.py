@@ -51,7 +51,7 @@ build, manifest = ingested.build, ingested.manifest
 print(f"{manifest.height} file(s) ingested, {ingested.skipped} already ingested")
 for warning in ingested.warnings:
     print("warning:", warning)
-manifest.select("delivery_date", "table", "status", "rows_read", "rows_landed", "rows_quarantined", "rows_new").sort("delivery_date", "table")
+manifest.select("file_path", "status", "rows_read", "rows_landed", "rows_quarantined", "rows_new").sort("file_path")
 
 # %% [markdown]
 # ## Quarantined rows of this run, by reason
