@@ -133,25 +133,27 @@ def _change(r: dict[str, object]) -> Change:
 
 def changed_rows(table: ir.Table, changes: Sequence[Change]) -> ir.Table | None:
     """The rows of ``table`` the ``changes`` (of that table) touched, or ``None`` when they
-    cannot be told apart (a full change, or a change on a column the table does not have)."""
-    predicates = []
+    cannot be told apart (a full change, or a change on a column the table does not have).
+
+    The changes are merged first (the keys of each key column, the earliest ``since`` of each
+    time column), so the predicate stays small however many runs a model missed."""
+    keys: dict[str, set[str]] = {}
+    since: dict[str, dt.datetime] = {}
     for change in changes:
         if change.is_full:
             return None
-        parts = []
         if change.keys:
-            if change.key_column not in table.columns:
-                return None
-            # a one-column table, not a literal list: a long IN list is slow to compile
-            keys = ibis.memtable({"_key": list(change.keys)}, schema={"_key": "string"})
-            parts.append(table[change.key_column].cast("string").isin(keys._key))
+            keys.setdefault(change.key_column, set()).update(change.keys)
         if change.since is not None:
-            if change.time_column not in table.columns:
-                return None
-            t = table[change.time_column]
-            parts.append((t >= ibis.literal(change.since, type="timestamp")) | t.isnull())
-        if parts:
-            predicates.append(ibis.or_(*parts))
-    if not predicates:
-        return table.limit(0)
-    return table.filter(ibis.or_(*predicates))
+            since[change.time_column] = min(change.since, since.get(change.time_column, change.since))
+    if any(c not in table.columns for c in [*keys, *since]):
+        return None
+    parts = []
+    for column, values in keys.items():
+        # a one-column table, not a literal list: a long IN list is slow to compile
+        found = ibis.memtable({"_key": sorted(values)}, schema={"_key": "string"})
+        parts.append(table[column].cast("string").isin(found._key))
+    for column, start in since.items():
+        t = table[column]
+        parts.append((t >= ibis.literal(start, type="timestamp")) | t.isnull())
+    return table.filter(ibis.or_(*parts)) if parts else table.limit(0)

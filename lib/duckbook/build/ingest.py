@@ -185,32 +185,32 @@ def _merge_events(
         engine.append(con, RAW_SCHEMA, contract.name, newer)
         added.append(newer)
     counts = engine.count_rows(added)
-    delta = added[0]
-    for more in added[1:]:
-        delta = delta.union(more)
     build.adopt(contract.name, rows_written=sum(counts))
-    feed.record(_merged(contract, delta))
+    feed.record(_merged(contract, added))
     return {x.batch.batch_id: n for x, n in zip(batches, counts, strict=True)}
 
 
-def _merged(contract: Contract, delta: ir.Table) -> changes.Change:
-    """What a merge changed: the new keys and the earliest event time among them."""
+def _merged(contract: Contract, added: Sequence[ir.Table]) -> changes.Change:
+    """What a merge changed: the new keys (of every batch's added rows) and the earliest event
+    time among them. Per batch, not one union: a catch-up run merges hundreds of batches."""
     table = f"{RAW_SCHEMA}.{contract.name}"
-    keys: tuple[str, ...] = ()
-    if len(contract.primary_key) == 1:
-        keys = tuple(delta[contract.primary_key[0]].cast("string").to_pyarrow().to_pylist())
-    if len(contract.primary_key) != 1 or len(keys) > MAX_CHANGED_KEYS:
+    if len(contract.primary_key) != 1:
         return changes.full(table)
+    key = contract.primary_key[0]
+    keys: list[str] = []
+    earliest: list[dt.datetime] = []
+    for rows in added:
+        keys += rows[key].cast("string").to_pyarrow().to_pylist()
+        if len(keys) > MAX_CHANGED_KEYS:
+            return changes.full(table)
+        first = rows[contract.event_time].min().execute() if contract.event_time else None
+        earliest += [first] if first is not None and first == first else []  # NaT is not equal to itself
     since = None
-    if contract.event_time and keys:
-        earliest = delta[contract.event_time].min().execute()
-        since = None if earliest is None else dt.datetime.combine(earliest.date(), dt.time())
+    if earliest:
+        first = min(earliest)
+        since = dt.datetime(first.year, first.month, first.day)
     return changes.Change(
-        table,
-        key_column=contract.primary_key[0],
-        keys=keys,
-        time_column=contract.event_time if since else "",
-        since=since,
+        table, key_column=key, keys=tuple(keys), time_column=contract.event_time if since else "", since=since
     )
 
 

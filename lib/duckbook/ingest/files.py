@@ -18,6 +18,7 @@ from pathlib import Path
 import ibis
 import ibis.expr.types as ir
 import polars as pl
+import pyarrow as pa
 
 from duckbook import engine, ops
 from duckbook.ingest import csvfile, evolution
@@ -189,10 +190,9 @@ def record_quarantine(con: engine.DuckDBBackend, landed: Sequence[Landed]) -> No
     (replacing earlier records of the same batches)."""
     if not landed:
         return
-    bad = landed[0].bad
-    for other in landed[1:]:
-        bad = bad.union(other.bad)
-    ops.record(con, "quarantine", bad, replace_where={"batch_id": [x.batch.batch_id for x in landed]})
+    # as one Arrow table, not a chain of unions: a catch-up run lands hundreds of files
+    bad = pa.concat_tables([x.bad.to_pyarrow() for x in landed])
+    ops.record(con, "quarantine", ibis.memtable(bad), replace_where={"batch_id": [x.batch.batch_id for x in landed]})
 
 
 def record_manifest(landing: Landing, batches: list[Batch]) -> pl.DataFrame:

@@ -291,3 +291,27 @@ def test_a_correction_of_the_shop_equals_a_fresh_run_that_only_saw_the_corrected
     fresh = tmp_path / "fresh"  # a warehouse that only ever saw the corrected files (same paths: raw keeps them)
     run_pipeline(fresh, src, DAY2)
     assert_same(corrected, contents(fresh), "a correction vs a fresh run of the corrected files")
+
+
+@pytest.mark.slow
+def test_a_long_catch_up_lands_and_merges_every_delivery_in_one_run(tmp_path):
+    """Skipping runs for months is harmless: one run lands and merges 150 deliveries (a chain of
+    one union per file once exceeded Python's recursion limit at about 70 files)."""
+    src, wh = tmp_path / "src", tmp_path / "wh"
+    first = dt.date(2024, 1, 1)
+    deliver(src, first.isoformat(), events="e0,0,2024-01-01T10:00:00", things="t1,one")
+    ingest_at(wh, src, first.isoformat())
+    days = [first + dt.timedelta(days=n) for n in range(1, 151)]
+    for n, day in enumerate(days, start=1):
+        bad = ";x,not-a-number,2024-01-01T10:00:00" if n % 10 == 0 else ""  # some quarantine rows too
+        deliver(src, day.isoformat(), events=f"e{n},{n},{day}T10:00:00;e0,9,2024-01-01T10:00:00{bad}")
+    done = ingest_at(wh, src, days[-1].isoformat())
+    assert done.manifest.height == 150
+    rows = raw(wh, "events")
+    assert len(rows) == 151 and rows["e0"]["v"] == 0  # the re-sent e0 kept its first-seen value
+    assert sum(r["rows_new"] for r in manifest(wh)) == 1 + 1 + 150  # e0, t1, then one new event a day
+    con = duckbook.connect(wh, read_only=True)
+    try:
+        assert con.table("quarantine", database="ops").count().execute() == 15
+    finally:
+        con.disconnect()
