@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import ibis
@@ -35,6 +36,7 @@ import ibis.expr.types as ir
 from duckbook import engine, ops
 from duckbook.build import changes, history
 from duckbook.build.changes import Change, Feed
+from duckbook.ingest import files
 from duckbook.project import Model
 
 if TYPE_CHECKING:
@@ -179,7 +181,9 @@ def _replaced(
         engine.evolve_table(ctx.con, m.schema, m.name, adds, {})
     engine.append(ctx.con, m.schema, m.name, delta)
     table = build.adopt(m.name, rows_written=_count(delta), expr=delta)
-    keys = _keys(keys_of if keys_of is not None else delta, m.unique_key) if m.unique_key else ()
+    # a time window is told by its start: its keys would repeat every row of the window
+    window = since is not None and not m.row_wise
+    keys = _keys(keys_of if keys_of is not None else delta, m.unique_key) if m.unique_key and not window else ()
     if keys is None:
         change = changes.full(m.qualified)
     else:
@@ -264,7 +268,7 @@ def _snapshot(
     """Apply the source's delivered snapshots not applied yet to the model's history."""
     con = ctx.con
     source = _edges(ctx, m)[0].partition(".")[2]
-    batches = _current_batches(con, source)
+    batches = _current_batches(con, source, ctx.cfg.raw_zone)
     applied = [] if fresh or state is None else state[1]
     current_ids = [b.batch_id for b in batches]
     replay = fresh or not set(applied) <= set(current_ids) or current_ids[: len(applied)] != applied
@@ -307,7 +311,7 @@ class _Batch:
     delivery_date: dt.date
 
 
-def _current_batches(con: engine.DuckDBBackend, source: str) -> list[_Batch]:
+def _current_batches(con: engine.DuckDBBackend, source: str, raw_zone: Path) -> list[_Batch]:
     """The current batch of each file of ``source`` (a correction supersedes), in delivery order."""
     manifest = ops.read(con, "ingest_manifest")
     if manifest is None:
@@ -316,8 +320,10 @@ def _current_batches(con: engine.DuckDBBackend, source: str) -> list[_Batch]:
     path = mine.file_path.fill_null(mine.source_file)
     ranked = mine.mutate(_n=ibis.row_number().over(group_by=path, order_by=ibis.desc(mine.ingested_at)))
     current = ranked.filter(ranked._n == 0).order_by("delivery_date", "ingested_at", "batch_id")
-    rows = current.select("batch_id", "parquet_path", "delivery_date").to_pyarrow().to_pylist()
-    return [_Batch(**r) for r in rows]
+    rows = current.select("batch_id", "delivery_date").to_pyarrow().to_pylist()
+    return [
+        _Batch(r["batch_id"], str(files.batch_file(raw_zone, source, r["batch_id"])), r["delivery_date"]) for r in rows
+    ]
 
 
 def _edges(ctx: StageContext, m: Model) -> tuple[str, ...]:

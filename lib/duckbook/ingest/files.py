@@ -107,6 +107,13 @@ class Landing:
     run_date: dt.date
 
 
+def batch_file(raw_zone: Path, table: str, batch_id: str) -> Path:
+    """Where a batch's landed rows are: ``<raw zone>/<table>/batch_id=<id>/data.parquet``. Readers
+    build the path from the warehouse's own raw zone (not the one the manifest recorded), so a
+    moved or copied warehouse reads its own files."""
+    return raw_zone / table / f"batch_id={batch_id}" / "data.parquet"
+
+
 def land_file(
     landing: Landing,
     contract: Contract,
@@ -140,7 +147,7 @@ def land_file(
         "_ingested_at": ingested_at,
         "_delivery_date": ibis.literal(delivery_date, type="date"),
     }
-    parquet = landing.raw_zone / contract.name / f"batch_id={batch_id}" / "data.parquet"
+    parquet = batch_file(landing.raw_zone, contract.name, batch_id)
     engine.write_parquet(con, good_rows(validated, contract, metadata), parquet)
     # hive_partitioning off: the batch_id=... directory must not become a column
     landed = con.read_parquet(parquet, hive_partitioning=False)

@@ -315,3 +315,25 @@ def test_a_long_catch_up_lands_and_merges_every_delivery_in_one_run(tmp_path):
         assert con.table("quarantine", database="ops").count().execute() == 15
     finally:
         con.disconnect()
+
+
+@pytest.mark.slow
+def test_a_moved_warehouse_rebuilds_from_its_own_raw_zone(tmp_path):
+    """The manifest records where a batch was landed, but a rebuild reads the warehouse's own raw
+    zone: a copied or moved root works after the original is gone."""
+    src, wh = tmp_path / "src", tmp_path / "wh"
+    deliver(src, D1, events="a,1,2024-01-01T10:00:00", things="t1,one")
+    deliver(src, D2, events="b,2,2024-01-02T10:00:00")
+    ingest_at(wh, src, D2)
+    before = state(wh)
+    moved = tmp_path / "moved"
+    shutil.move(wh, moved)
+    ctx = start_stage("10_ingest", run_id="moved", run_date=D2, warehouse=str(moved))
+    try:
+        done = ingest(ctx, CONTRACTS, src, full_refresh=True)
+        done.build.audit()
+        done.build.publish()
+    finally:
+        ctx.close()
+    after = state(moved)
+    assert after["raw.events"] == before["raw.events"] and after["raw.things"] == before["raw.things"]
