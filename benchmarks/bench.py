@@ -102,6 +102,12 @@ def main() -> None:
     parser.add_argument("--daily-repeat", type=int, default=3, help="daily runs and full refreshes; the median")
     parser.add_argument("--seed", type=int, default=0, help="`duckbook drops --seed` of the daily section")
     parser.add_argument("--late-fraction", type=float, default=0.02, help="`duckbook drops --late-fraction`")
+    parser.add_argument(
+        "--catch-up-days",
+        type=int,
+        default=daily.CATCH_UP_DAYS,
+        help="deliveries per catch-up run loading the daily section's start state (0: one run)",
+    )
     args = parser.parse_args()
     sections = args.section or SECTIONS
     sources = {
@@ -116,7 +122,12 @@ def main() -> None:
             result["full"] = bench_full(sources["full"], work, args.repeat)
         if sources["daily"]:
             measured = daily.bench(
-                sources["daily"], work, repeat=args.daily_repeat, seed=args.seed, late_fraction=args.late_fraction
+                sources["daily"],
+                work,
+                repeat=args.daily_repeat,
+                seed=args.seed,
+                late_fraction=args.late_fraction,
+                catch_up_days=args.catch_up_days,
             )
             print("\n".join(daily.report(measured)))
             result["daily"] = measured.as_json()

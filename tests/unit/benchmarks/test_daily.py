@@ -4,6 +4,7 @@ eviction, and the report (no timing: the section itself runs only under `make be
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import doctest
 import json
 import math
@@ -20,8 +21,8 @@ def result(**changes: object) -> daily.DailyResult:
         first_day="2018-09-01",
         preloaded_through="2021-07-30",
         preloaded_deliveries=1064,
-        preloaded_by="one catch-up run",
-        preload_catch_up_s=812.4,
+        preloaded_by="38 catch-up run(s) of at most 28 deliveries, then maintain",
+        preloaded_at="2026-11-26T18:00:00Z",
         daily_run_date="2021-07-31",
         daily_delivery_rows={"raw_orders": 701, "raw_items": 1043},
         daily_run_s=6.0,
@@ -60,7 +61,7 @@ def test_as_json_is_serializable_and_carries_the_target() -> None:
     data = json.loads(json.dumps(result().as_json()))
     assert data["target_ratio"] == daily.TARGET == 0.10
     assert data["ratios"]["daily_over_full_refresh"] == 0.075
-    assert data["preloaded_by"] == "one catch-up run"
+    assert data["preloaded_by"].startswith("38 catch-up run(s)")
     assert data["growth_per_day_bytes"]["warehouse root"] == 2_345_678
 
 
@@ -70,13 +71,19 @@ def test_report_gives_both_figures_the_ratio_and_the_growth() -> None:
     assert "b. full refresh (wall)              80.00 s" in text
     assert "c. full load from scratch (wall)   900.00 s" in text
     assert "ratio daily / full refresh     = 0.075   (target <= 0.10: met)" in text
-    assert "1064 deliveries 2018-09-01..2021-07-30 loaded by ONE catch-up run (812 s)" in text
+    assert (
+        "1064 deliveries 2018-09-01..2021-07-30 loaded by 38 catch-up run(s) of at most 28 deliveries, then "
+        "maintain: not a day-by-day replay"
+    ) in text
+    assert (
+        "c. full load from scratch (wall)   900.00 s   (the start state's catch-up runs, 2026-11-26T18:00:00Z)" in text
+    )
     assert "next delivery: 2021-07-31 (raw_orders 701, raw_items 1,043 rows)" in text
     assert "+2,345,678 bytes  +2.35 MB" in text
     assert "raw zone" in text and "+61,000 bytes  +0.06 MB" in text
     assert "outside the stages                   2.50 s" in text  # 6.0 - (2.0 + 1.5)
     assert "10_ingest               1.25 s  ingested = ingest(ctx, ...)" in text
-    assert "from the cache" in text
+    assert "from the cache of 2026-11-26T18:00:00Z" in text
 
 
 def test_report_says_when_the_target_is_missed_and_what_was_prepared() -> None:
@@ -90,7 +97,8 @@ def test_sizes_and_growth_per_part(tmp_path: Path) -> None:
     (tmp_path / "raw" / "raw_orders" / "b1.parquet").write_bytes(b"x" * 100)
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "t.parquet").write_bytes(b"x" * 30)
-    (tmp_path / "catalog.sqlite").write_bytes(b"x" * 7)
+    (tmp_path / "catalog.sqlite").write_bytes(b"x" * 5)
+    (tmp_path / "catalog.sqlite-wal").write_bytes(b"x" * 2)
     before = daily.sizes(tmp_path)
     assert before == {"warehouse root": 137, "raw zone": 100, "table files": 30, "catalog": 7}
     (tmp_path / "raw" / "raw_orders" / "b2.parquet").write_bytes(b"x" * 50)
@@ -120,9 +128,12 @@ def test_slowest_cells_across_notebooks(tmp_path: Path) -> None:
         tmp_path / "10_ingest.ipynb",
         [_cell("# Ingest", 9.0, kind="markdown"), _cell("import duckbook\nx = 1", 0.5), _cell("ingest(ctx)", 3.0)],
     )
-    _notebook(tmp_path / "30_marts.ipynb", [_cell("build()", 2.0), _cell("   ", 5.0), _cell("never ran", None)])
+    _notebook(
+        tmp_path / "30_marts.ipynb",
+        [_cell("# NBVAL_IGNORE_OUTPUT\nbuild()", 2.0), _cell("   ", 5.0), _cell("never ran", None), _cell("# x", 0.1)],
+    )
     assert daily.slowest_cells(tmp_path, 2) == [("10_ingest", 3.0, "ingest(ctx)"), ("30_marts", 2.0, "build()")]
-    assert daily.slowest_cells(tmp_path, 10)[-1] == ("10_ingest", 0.5, "import duckbook")
+    assert daily.slowest_cells(tmp_path, 10)[-2:] == [("10_ingest", 0.5, "import duckbook"), ("30_marts", 0.1, "# x")]
 
 
 def test_fingerprint_follows_bytes_names_and_parameters(tmp_path: Path) -> None:
@@ -141,3 +152,14 @@ def test_the_cache_keeps_one_entry_of_each_kind(tmp_path: Path, monkeypatch: pyt
         (tmp_path / name).mkdir()
     daily._drop_others(tmp_path / "drops-jaffle-3y-ddd")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["preloaded-drops-jaffle-3y-aaa-ccc"]
+
+
+def test_catch_up_dates_cover_every_delivery_through_the_cutoff_in_order() -> None:
+    days = [dt.date(2024, 1, 1) + dt.timedelta(days=n) for n in range(100) if n != 40]  # a skipped day
+    through = dt.date(2024, 3, 31)
+    dates = daily.catch_up_dates(days, through, 28)
+    assert dates[-1] == through and dates == sorted(dates)
+    loaded = [d for d in days if d <= through]
+    assert [loaded.index(d) + 1 for d in dates] == [28, 56, 84, len(loaded)]
+    assert daily.catch_up_dates(days, through, 0) == [through]
+    assert daily.catch_up_dates(days, through, 1000) == [through]
