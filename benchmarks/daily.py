@@ -45,9 +45,9 @@ from benchmarks.common import ROOT, disk_bytes, duckbook, run_floor, timed_run
 
 #: Days held back from the preloaded warehouse: the daily run ingests the first of them.
 HELD_BACK = 31
-#: Deliveries per catch-up run of the preparation. One run over more fails: rendering the union of
-#: every landed file's quarantine rows (duckbook.ingest.files.record_quarantine) exceeds Python's
-#: recursion limit at about 70 files (35 days of two event files).
+#: Deliveries per catch-up run of the preparation (about 60 files). One run over all 1,064 fails:
+#: rendering the union of every landed file's quarantine rows (duckbook.ingest.files.record_quarantine)
+#: exceeds Python's recursion limit (a chain of such unions fails from about 80 tables).
 CATCH_UP_DAYS = 28
 #: The daily run may cost at most this share of a full refresh.
 TARGET = 0.10
