@@ -10,7 +10,7 @@ YEARS ?= 1
 ARGS ?=
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 
-.PHONY: help setup run backfill test test-fast lint format postgres maintain lab notebooks sync data drops bench clean browser docs
+.PHONY: help setup run backfill test test-fast lint format postgres maintain lab notebooks sync data drops bench bench-daily clean browser docs
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*?## "} /^[a-zA-Z_-]+:.*?## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -78,9 +78,14 @@ drops: setup ## Split data/jaffle-$(YEARS)y into daily deliveries with defects i
 	@test -f data/jaffle-$(YEARS)y/raw_orders.csv || $(MAKE) data YEARS=$(YEARS)
 	$(BIN)/duckbook drops data/jaffle-$(YEARS)y data/jaffle-$(YEARS)y-drops $(ARGS)
 
-bench: setup ## Time the full run against a hand-written DuckDB SQL floor on a jafgen 1-year dataset
+bench: setup ## Time the full run against a SQL floor (1-year jafgen), then a daily run against a full refresh (3-year)
 	@test -f data/jaffle-1y/raw_orders.csv || $(MAKE) data YEARS=1
-	$(BIN)/python benchmarks/bench.py --source data/jaffle-1y $(ARGS)
+	@test -f data/jaffle-3y/raw_orders.csv || $(MAKE) data YEARS=3
+	$(BIN)/python -m benchmarks.bench --source data/jaffle-1y --daily-source data/jaffle-3y $(ARGS)
+
+bench-daily: setup ## Only the daily section of make bench: a daily run against a full refresh (jafgen 3-year drops)
+	@test -f data/jaffle-3y/raw_orders.csv || $(MAKE) data YEARS=3
+	$(BIN)/python -m benchmarks.bench --section daily --daily-source data/jaffle-3y $(ARGS)
 
 clean: ## Remove the warehouse and run artifacts (keeps .venv and data/sample)
 	rm -rf data/warehouse reports/*.html reports/index.json reports/runs reports/docs tests/artifacts

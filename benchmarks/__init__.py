@@ -1,0 +1,1 @@
+"""The ``make bench`` harness: ``python -m benchmarks.bench`` (see :mod:`benchmarks.bench`)."""
