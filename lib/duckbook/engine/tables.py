@@ -201,11 +201,6 @@ def replace_rows(con: DuckDBBackend, schema: str, name: str, rows: ir.Table, *, 
         execute(con, insert)
 
 
-def delete_rows(con: Connection, schema: str, name: str, *, where: Mapping[str, object]) -> None:
-    """Delete the rows of ``schema.name`` whose columns equal ``where`` (a list: "any of")."""
-    execute(con, ddl.delete_where(schema, name, where))
-
-
 def delete_keys(con: DuckDBBackend, schema: str, name: str, column: str, keys: ir.Table) -> None:
     """Delete the rows of ``schema.name`` whose ``column`` is a value of ``keys`` (one column)."""
     compat.register_inputs(con, keys)
