@@ -233,19 +233,12 @@ def _file_sources(ctx: StageContext, contract: Contract, batches: Sequence[files
 
 def _from_zone(ctx: StageContext, contract: Contract) -> ir.Table:
     """The raw table as the raw zone's current batches of ``contract`` make it."""
-    manifest = ops.table(ctx.con, "ingest_manifest")
-    mine = manifest.filter(manifest.table == contract.name)
-    # a file's current batch is the one ingested last under its path (a correction supersedes)
-    path = mine.file_path.fill_null(mine.source_file)
-    ranked = mine.mutate(_path=path, _n=ibis.row_number().over(group_by=path, order_by=ibis.desc(mine.ingested_at)))
-    current = ranked.filter(ranked._n == 0).order_by(ranked.delivery_date, ranked.ingested_at)
-    batches = current.select("batch_id", "delivery_date").to_pyarrow().to_pylist()
+    batches = files.current_batches(ctx.con, contract.name, ctx.cfg.raw_zone)
     if not batches:
         raise LookupError(f"raw zone holds no batch of {contract.name}: nothing to rebuild it from")
     if contract.kind == "snapshot":
-        return ctx.con.read_parquet(_file(ctx, contract, batches[-1]["batch_id"]), hive_partitioning=False)
-    paths = [_file(ctx, contract, b["batch_id"]) for b in batches]
-    rows = ctx.con.read_parquet(paths, hive_partitioning=False, union_by_name=True)
+        return ctx.con.read_parquet(batches[-1].parquet_path, hive_partitioning=False)
+    rows = ctx.con.read_parquet([b.parquet_path for b in batches], hive_partitioning=False, union_by_name=True)
     key = list(contract.primary_key)
     # first delivered wins; keep: latest takes the greatest ``by`` and, on a tie, the first delivered
     order = [rows._delivery_date.asc(nulls_first=True), rows._ingested_at, rows._batch_id]
@@ -253,10 +246,6 @@ def _from_zone(ctx: StageContext, contract: Contract) -> ir.Table:
         order.insert(0, rows[contract.latest_by].desc())
     ranked_rows = rows.mutate(_n=ibis.row_number().over(group_by=key, order_by=order))
     return ranked_rows.filter(ranked_rows._n == 0).drop("_n")
-
-
-def _file(ctx: StageContext, contract: Contract, batch_id: str) -> str:
-    return str(files.batch_file(ctx.cfg.raw_zone, contract.name, batch_id))
 
 
 def quarantine_summary(ctx: StageContext, batch_ids: list[str]) -> pl.DataFrame:

@@ -27,13 +27,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import ibis
 import ibis.expr.types as ir
 
-from duckbook import engine, ops
+from duckbook import engine
 from duckbook.build import changes, history
 from duckbook.build.changes import Change, Feed
 from duckbook.ingest import files
@@ -268,7 +267,7 @@ def _snapshot(
     """Apply the source's delivered snapshots not applied yet to the model's history."""
     con = ctx.con
     source = _edges(ctx, m)[0].partition(".")[2]
-    batches = _current_batches(con, source, ctx.cfg.raw_zone)
+    batches = files.current_batches(con, source, ctx.cfg.raw_zone)
     applied = [] if fresh or state is None else state[1]
     current_ids = [b.batch_id for b in batches]
     replay = fresh or not set(applied) <= set(current_ids) or current_ids[: len(applied)] != applied
@@ -302,28 +301,6 @@ def _snapshot(
     feed.mark_consumed(m.qualified, seq, applied=current_ids)
     what = "replayed" if replay else "applied"
     return staged, Outcome(m.qualified, "snapshot", f"{what} {len(todo)} snapshot(s) of {source}")
-
-
-@dataclasses.dataclass(frozen=True)
-class _Batch:
-    batch_id: str
-    parquet_path: str
-    delivery_date: dt.date
-
-
-def _current_batches(con: engine.DuckDBBackend, source: str, raw_zone: Path) -> list[_Batch]:
-    """The current batch of each file of ``source`` (a correction supersedes), in delivery order."""
-    manifest = ops.read(con, "ingest_manifest")
-    if manifest is None:
-        return []
-    mine = manifest.filter(manifest.table == source)
-    path = mine.file_path.fill_null(mine.source_file)
-    ranked = mine.mutate(_n=ibis.row_number().over(group_by=path, order_by=ibis.desc(mine.ingested_at)))
-    current = ranked.filter(ranked._n == 0).order_by("delivery_date", "ingested_at", "batch_id")
-    rows = current.select("batch_id", "delivery_date").to_pyarrow().to_pylist()
-    return [
-        _Batch(r["batch_id"], str(files.batch_file(raw_zone, source, r["batch_id"])), r["delivery_date"]) for r in rows
-    ]
 
 
 def _edges(ctx: StageContext, m: Model) -> tuple[str, ...]:

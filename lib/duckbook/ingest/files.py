@@ -114,6 +114,31 @@ def batch_file(raw_zone: Path, table: str, batch_id: str) -> Path:
     return raw_zone / table / f"batch_id={batch_id}" / "data.parquet"
 
 
+@dataclasses.dataclass(frozen=True)
+class StoredBatch:
+    """A landed batch in the raw zone: its id, its file and its delivery date."""
+
+    batch_id: str
+    parquet_path: str
+    delivery_date: dt.date
+
+
+def current_batches(con: engine.DuckDBBackend, table: str, raw_zone: Path) -> list[StoredBatch]:
+    """The current batch of each delivered file of ``table`` (the one ingested last under its
+    path: a correction supersedes), in delivery order; files under ``raw_zone``."""
+    manifest = ops.read(con, "ingest_manifest")
+    if manifest is None:
+        return []
+    mine = manifest.filter(manifest.table == table)
+    path = mine.file_path.fill_null(mine.source_file)
+    ranked = mine.mutate(_n=ibis.row_number().over(group_by=path, order_by=ibis.desc(mine.ingested_at)))
+    current = ranked.filter(ranked._n == 0).order_by("delivery_date", "ingested_at", "batch_id")
+    rows = current.select("batch_id", "delivery_date").to_pyarrow().to_pylist()
+    return [
+        StoredBatch(r["batch_id"], str(batch_file(raw_zone, table, r["batch_id"])), r["delivery_date"]) for r in rows
+    ]
+
+
 def land_file(
     landing: Landing,
     contract: Contract,
