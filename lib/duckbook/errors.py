@@ -31,3 +31,8 @@ class ProjectError(UserError, ValueError):
 
 class WarehouseNotFound(UserError, FileNotFoundError):
     """The warehouse does not exist yet: the message says to run the pipeline first."""
+
+
+class ContractError(DuckbookError, ValueError):
+    """A source file cannot be read under its contract (missing file, missing column), or a
+    delivery cannot be ingested (re-exported by :mod:`duckbook.ingest.contracts`)."""

@@ -62,6 +62,9 @@ class Feed:
         state = ops.read(con, "model_state")
         rows = [] if state is None else state.to_pyarrow().to_pylist()
         self._state = {r["model"]: (int(r["consumed_seq"]), list(json.loads(r["applied_json"] or "[]"))) for r in rows}
+        #: each model's code fingerprint as recorded, and as the build declares it (mark_consumed records it)
+        self._recorded_code = {str(r["model"]): str(r.get("code") or "") for r in rows}
+        self.code: dict[str, str] = {}
         table = ops.read(con, "changes")
         after = min((seq for seq, _ in self._state.values()), default=0)
         found = [] if table is None else table.filter(table.seq > after).order_by("seq").to_pyarrow().to_pylist()
@@ -99,6 +102,12 @@ class Feed:
         """``(last change consumed, batches applied)`` of ``model``, or ``None`` if never built."""
         return self._state.get(model)
 
+    def code_changed(self, model: str, code: str) -> bool:
+        """Whether ``model`` was last built from other code than ``code`` (its fingerprint), which
+        :meth:`mark_consumed` then records."""
+        self.code[model] = code
+        return self._recorded_code.get(model, "") != code
+
     def mark_consumed(self, model: str, seq: int, applied: Sequence[str] = ()) -> None:
         """Remember that ``model`` is up to date with every change up to ``seq``."""
         self._state[model] = (seq, list(applied))
@@ -107,6 +116,7 @@ class Feed:
             "consumed_seq": seq,
             "applied_json": json.dumps(list(applied)),
             "run_id": self.run_id,
+            "code": self.code.get(model, ""),
         }
 
     def flush(self) -> None:

@@ -26,7 +26,7 @@ import ibis
 import ibis.expr.types as ir
 import polars as pl
 
-from duckbook import engine, ops
+from duckbook import engine, events, ops
 from duckbook.build import changes
 from duckbook.build.context import StageContext
 from duckbook.build.wap import Build
@@ -73,10 +73,13 @@ def ingest(
         c.name for c in contracts.values() if _mergeable(ctx, c, [f for f in todo if f.contract is c], full_refresh)
     }
     landed, schema_changes = [], []
-    for f in todo:
+    for done, f in enumerate(todo, start=1):
         x, changed = _land(ctx, landing, f, evolve=f.contract.name in merged)
         landed.append(x)
         schema_changes += changed
+        events.emit("progress", what="files ingested", done=done, total=len(todo), item=f.relative)
+        if x.batch.rows_quarantined:
+            events.emit("quarantined", file=f.relative, rows=x.batch.rows_quarantined, table=x.batch.table)
     files.record_quarantine(ctx.con, landed)
     if schema_changes:
         ops.record(

@@ -19,6 +19,10 @@
   applied in delivery order (:func:`duckbook.build.history.apply_snapshot`); a correction of an
   applied snapshot replays them all.
 
+A model whose code fingerprint (:attr:`duckbook.project.Model.fingerprint`: its function, the
+code of its package it uses, its options) differs from the one it was last built with is rebuilt
+in full, whatever its materialization; its downstream models follow through the change feed.
+
 Every build records what it changed (:mod:`duckbook.build.changes`) and what it consumed.
 """
 
@@ -73,10 +77,14 @@ def build_model(
     state = feed.consumed(m.qualified)
     seq = feed.last_seq
     exists = engine.table_exists(con, m.schema, m.name)
+    code_changed = feed.code_changed(m.qualified, m.fingerprint)
     if m.materialization == "snapshot":
-        return _snapshot(ctx, build, feed, m, state, seq, fresh=full_refresh or state is None or not exists)
+        fresh = full_refresh or state is None or not exists or code_changed
+        return _snapshot(ctx, build, feed, m, state, seq, fresh=fresh)
     if full_refresh or state is None or not exists:
         return _full(ctx, build, feed, m, inputs, seq, "first build" if state is None or not exists else "full refresh")
+    if code_changed:
+        return _full(ctx, build, feed, m, inputs, seq, "code changed", diff=True)
     pending: dict[str, list[Change]] = {}
     for change in feed.pending(inputs, after=state[0]):
         pending.setdefault(change.table, []).append(change)

@@ -3,17 +3,21 @@
 Inputs of the same group are read from the build's tables (so a mart reads the new version of
 another mart, never a stale published one); every other input from the warehouse. Each model is
 brought up to date by its materialization (:mod:`duckbook.build.materialize`): rebuilt, updated
-incrementally, its snapshots applied, or skipped when none of its inputs changed.
+incrementally, its snapshots applied, or skipped when none of its inputs changed. A run with
+``--select`` builds only the selected models; the others stay as published and are reported
+``stale`` when an input changed since they were built.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import ibis.expr.types as ir
 
+from duckbook import engine, events
 from duckbook.build.changes import Feed
-from duckbook.build.materialize import build_model
+from duckbook.build.materialize import Outcome, build_model
 from duckbook.errors import ProjectError
 
 if TYPE_CHECKING:
@@ -36,10 +40,27 @@ def build_models(ctx: StageContext, group: str, *, full_refresh: bool = False) -
         raise ProjectError(f"group {group!r} spans schemas {', '.join(schemas)}: one build publishes one schema")
     build = ctx.build(schemas[0])
     feed = Feed(ctx.con, ctx.run_id)
+    selected = engine.selected_models()
     current: dict[str, ir.Table] = {}
     for m in models:
-        inputs = {q: current[q] if q in current else ctx.table(q) for q in project.edges[m.qualified]}
+        edges = project.edges[m.qualified]
+        if selected is not None and m.qualified not in selected:  # `duckbook run --select`: left as it is
+            outcome = _not_selected(feed, m.qualified, edges)
+            build.outcomes.append(outcome)
+            events.emit("model", model=outcome.model, action=outcome.action, detail=outcome.detail)
+            continue
+        inputs = {q: current[q] if q in current else ctx.table(q) for q in edges}
         current[m.qualified], outcome = build_model(ctx, build, m, inputs, feed, full_refresh=full_refresh)
         build.outcomes.append(outcome)
+        events.emit("model", model=outcome.model, action=outcome.action, detail=outcome.detail)
     feed.flush()
     return build
+
+
+def _not_selected(feed: Feed, model: str, inputs: Sequence[str]) -> Outcome:
+    """A model a partial run leaves as it is: ``stale`` when an input changed since it was built."""
+    state = feed.consumed(model)
+    changed = sorted({c.table for c in feed.pending(inputs, after=state[0] if state else 0)})
+    if changed:
+        return Outcome(model, "stale", "not selected; inputs changed: " + ", ".join(changed))
+    return Outcome(model, "not selected", "inputs unchanged")

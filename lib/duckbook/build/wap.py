@@ -17,7 +17,7 @@ import ibis
 import ibis.expr.types as ir
 import polars as pl
 
-from duckbook import engine, ops
+from duckbook import engine, events, ops
 from duckbook.build import lineage
 from duckbook.params import validate_identifier
 from duckbook.quality import evaluate
@@ -167,11 +167,11 @@ class Build:
         )
         self._store_failures(checks, known, results)
         self._results = results
-        return (
-            results.drop("run_id", "stage", "schema_name", "checked_at")
-            .order_by("table_name", "check_name")
-            .to_polars()
-        )
+        shown = results.drop("run_id", "stage", "schema_name", "checked_at").order_by("table_name", "check_name")
+        frame = shown.to_polars()
+        statuses = frame.get_column("status").value_counts().rows() if frame.height else []
+        events.emit("checks", schema=self.schema, **{str(status): int(n) for status, n in statuses})
+        return frame
 
     def _store_failures(self, checks: Sequence[Check], known: Mapping[str, ir.Table], results: ir.Table) -> None:
         """Keep the failing rows of failed error checks in ``ops.check_failures`` (as JSON, up to
@@ -220,6 +220,7 @@ class Build:
             self._staged, self._tables = {}, {}
             raise
         counts = self.row_counts()
+        events.emit("published", schema=self.schema, tables=counts.height, rows=int(counts.get_column("rows").sum()))
         engine.swap_in(self.ctx.con, self.schema, self._staged)
         log = ibis.memtable(counts.to_arrow()).mutate(
             run_id=ibis.literal(self.ctx.run_id),

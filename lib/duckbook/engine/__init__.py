@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from duckbook.engine.compat import IbisCompatibilityError
 from duckbook.engine.connection import (
     RUN_ENV,
+    SELECT_ENV,
     begin,
     checkpoint,
     close_writer,
@@ -36,6 +37,7 @@ from duckbook.engine.connection import (
     publish,
     raw,
     rollback,
+    selected_models,
     transaction,
 )
 from duckbook.engine.files import remove_partial, write_parquet
@@ -73,6 +75,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "RUN_ENV",
+    "SELECT_ENV",
+    "selected_models",
     "RunLocked",
     "begin",
     "close_writer",

@@ -35,6 +35,8 @@ if TYPE_CHECKING:  # ibis is imported on first connect: the runner process never
 
 #: Set by the runner in its kernel's environment: the run's id (the runner holds the lock and commits).
 RUN_ENV = "DUCKBOOK_RUN_ID"
+#: Set by the runner for ``--select``: the qualified models a stage builds, as JSON (unset: all).
+SELECT_ENV = "DUCKBOOK_SELECT"
 
 
 @dataclasses.dataclass
@@ -122,6 +124,14 @@ def close_writer(cfg: _config.Config) -> None:
         writer.con.disconnect()
     if writer.lock is not None:
         lock.release(writer.lock)
+
+
+def selected_models() -> frozenset[str] | None:
+    """The models ``--select`` chose for this run (None: every model)."""
+    import json
+
+    text = os.environ.get(SELECT_ENV)
+    return None if not text else frozenset(json.loads(text))
 
 
 def in_run() -> str | None:

@@ -31,7 +31,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
-from duckbook.errors import DuckbookError, ProjectError
+from duckbook.errors import ContractError, DuckbookError, ProjectError
 
 #: Contract type names and the Ibis types they cast to.
 TYPES = {
@@ -51,10 +51,6 @@ EVOLUTION_CHOICES = {
     "missing_columns": ("error", "null"),
     "type_changes": ("widen", "error"),
 }
-
-
-class ContractError(DuckbookError, ValueError):
-    """A source file cannot be read under its contract (missing file, missing column)."""
 
 
 class ContractDeclarationError(ProjectError, ContractError):

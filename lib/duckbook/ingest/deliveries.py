@@ -28,8 +28,12 @@ import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from duckbook.ingest.contracts import Contract, ContractError
+from duckbook.errors import ContractError
+
+if TYPE_CHECKING:  # the runner reads deliveries (``--when-new-data``) without importing Ibis
+    from duckbook.ingest.contracts import Contract
 
 _DATED = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -100,6 +104,35 @@ def file_digest(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def waiting(
+    deliveries: Sequence[Delivery], files: Sequence[str], *, run_date: dt.date, ingested: Mapping[str, str]
+) -> list[str]:
+    """The paths (under ``source_dir``) of the source ``files`` delivered on or before ``run_date``
+    that are not ingested with their current checksum: what ``duckbook run --when-new-data``
+    waits for.
+
+    >>> import tempfile, pathlib
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> (root / "2024-01-01").mkdir()
+    >>> _ = (root / "2024-01-01" / "raw_orders.csv").write_text("id\\n1\\n")
+    >>> waiting(discover(root), ["raw_orders.csv"], run_date=dt.date(2024, 1, 1), ingested={})
+    ['2024-01-01/raw_orders.csv']
+    >>> waiting(discover(root), ["raw_orders.csv"], run_date=dt.date(2023, 12, 31), ingested={})
+    []
+    """
+    out = []
+    for delivery in deliveries:
+        if delivery.date is not None and delivery.date > run_date:
+            continue
+        for name in delivery.files:
+            if name not in files:
+                continue
+            relative = name if delivery.date is None else f"{delivery.date.isoformat()}/{name}"
+            if ingested.get(relative) != file_digest(delivery.path / name):
+                out.append(relative)
+    return out
 
 
 def plan(

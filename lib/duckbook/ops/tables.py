@@ -37,13 +37,17 @@ class RunLogEntry:
 
     run_id: str
     stage: str
-    status: str  # success | failed
+    #: success | failed | skipped (fingerprint unchanged: not executed) | stale (not selected,
+    #: though its inputs changed)
+    status: str
     parameters: str  # the stage's parameters, as JSON
     started_at: dt.datetime
     ended_at: dt.datetime
     duration_s: float
     rows_written: int  # rows the stage published (from ops.publish_log)
     error: str = ""  # why the stage failed ("" when it did not)
+    #: what the stage's result depended on when it ran or was skipped (duckbook.run.fingerprint)
+    fingerprint: str = ""
 
 
 #: Ibis type name of each Python type a row dataclass uses.
@@ -131,6 +135,7 @@ COLUMNS: dict[str, dict[str, str]] = {
         "consumed_seq": "int64",
         "applied_json": "string",
         "run_id": "string",
+        "code": "string",  # the model's code fingerprint when it was built (duckbook.project.Model.fingerprint)
     },
     "schema_history": {  # duckbook.ingest.evolution.Evolution.history
         "table_name": "string",
@@ -160,7 +165,7 @@ DESCRIPTIONS = {
     "quarantine": "Rows that broke their source contract, with reason, file, line and raw text.",
     "ingest_manifest": "One row per ingested file (batch): its delivery, path, size, checksum and status; rows read, landed, quarantined, new.",
     "changes": "What each build changed (all rows, the rows of some keys, or the rows since a day), consumed by the incremental models downstream.",
-    "model_state": "Per model: the last change it consumed and, for snapshot models, the source batches applied.",
+    "model_state": "Per model: the last change it consumed, its code fingerprint and, for snapshot models, the source batches applied.",
     "schema_history": "Column changes of raw tables (added, widened, missing) with the batch that brought them.",
     "lineage": "Tables each table is built from, and the SQL it was built with.",
 }

@@ -220,6 +220,10 @@ def _bind_metric_table(table: MetricTable, layer: SemanticLayer) -> Model:
         time_column="period",
         time_grain=table.grain,
         time_inputs=tuple(sorted(set(time_inputs))),
+        # its code is the semantic layer's: the definitions of its metrics and their models
+        version=repr(
+            ([layer.metrics[n] for n in names], [m for m in layer.models.values() if m.table in inputs], table.by)
+        ),
     )
 
 

@@ -21,7 +21,9 @@ Examples
 from __future__ import annotations
 
 import dataclasses
+import functools
 import graphlib
+import hashlib
 import inspect
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Literal
@@ -29,6 +31,7 @@ from typing import Literal
 import ibis.expr.types as ir
 
 from duckbook.errors import ProjectError
+from duckbook.project.code import function_digest
 
 #: How a model's table is materialized (see :mod:`duckbook.build.materialize`):
 #: ``table`` rebuilt in full when an input changed; ``incremental`` only the rows its inputs'
@@ -74,6 +77,8 @@ class Model:
     tracked: tuple[str, ...] | None = None
     updated_at: str = ""
     hard_deletes: str = "close"
+    #: more that the code fingerprint covers (a metric table: the definitions of its metrics)
+    version: str = ""
 
     def __post_init__(self) -> None:
         if not self.group:
@@ -86,8 +91,17 @@ class Model:
 
     @property
     def module(self) -> str:
-        """The module that defines the function (what a code fingerprint hashes)."""
+        """The module that defines the function."""
         return getattr(self.function, "__module__", "") or ""
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """sha256 of what the model's rows depend on besides its inputs: its function's code
+        (:func:`duckbook.project.code.function_digest`), ``version`` and every declared option.
+        A change rebuilds the model in full."""
+        options = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "function"}
+        text = f"{function_digest(self.function)}\x00{options!r}"
+        return hashlib.sha256(text.encode()).hexdigest()
 
 
 def model(

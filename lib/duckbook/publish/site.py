@@ -153,6 +153,15 @@ def write_index(reports_dir: Path, pages: Sequence[Page], *, run_id: str, status
     Path
         The written ``index.html``.
     """
+    html, index_json = index_texts(pages, run_id=run_id, status=status)
+    out = reports_dir / "index.html"
+    write_atomic(out, html)
+    write_atomic(reports_dir / "index.json", index_json)
+    return out
+
+
+def index_texts(pages: Sequence[Page], *, run_id: str, status: str) -> tuple[str, str]:
+    """The text of ``index.html`` and ``index.json`` listing ``pages`` (see :func:`write_index`)."""
     html = render_page(
         "index.html.j2",
         pages=sorted(pages, key=lambda p: p.file),
@@ -161,10 +170,7 @@ def write_index(reports_dir: Path, pages: Sequence[Page], *, run_id: str, status
         index_href="index.html",
         docs_href="docs/index.html",
     )
-    out = reports_dir / "index.html"
-    write_atomic(out, html)
-    write_atomic(reports_dir / "index.json", json.dumps([dataclasses.asdict(p) for p in pages], indent=2))
-    return out
+    return html, json.dumps([dataclasses.asdict(p) for p in pages], indent=2)
 
 
 def published_pages(reports_dir: Path) -> list[Page]:

@@ -96,7 +96,7 @@ def done_dates(con: engine.Connection, stages: Sequence[str]) -> dict[dt.date, s
     ran: dict[str, set[str]] = {}
     run_date: dict[str, dt.date] = {}
     for run_id, stage, status, parameters in engine.execute(con, query).fetchall():
-        succeeded[run_id] = succeeded.get(run_id, True) and status == "success"
+        succeeded[run_id] = succeeded.get(run_id, True) and status in ("success", "skipped", "stale")
         ran.setdefault(run_id, set()).add(stage)
         day = _run_date(parameters)
         if day is not None:

@@ -30,17 +30,58 @@ def discover(cfg: _config.Config) -> list[Stage]:
     return [Stage(p.stem, p) for p in sorted(cfg.notebooks_dir.glob("[0-9][0-9]_*.ipynb"))]
 
 
-def select(stages: Sequence[Stage], names: Sequence[str]) -> list[Stage]:
-    """Stages named ``names`` (full ``20_staging`` or short ``staging``), in pipeline order.
-    Raises :class:`duckbook.params.ParameterError` listing the stages for an unknown name."""
-    if not names:
-        return list(stages)
+def select(stages: Sequence[Stage], names: Sequence[str], exclude: Sequence[str] = ()) -> list[Stage]:
+    """Stages named ``names`` (full ``20_staging`` or short ``staging``), in pipeline order;
+    ``marts+`` adds every stage downstream of marts, ``+marts`` every stage upstream. No names:
+    every stage. Stages named in ``exclude`` (the same forms) are left out.
+
+    The stages form a DAG: each data stage reads every data stage before it; each report reads
+    every data stage, and no report reads another.
+
+    Raises :class:`duckbook.params.ParameterError` listing the stages for an unknown name.
+
+    >>> stages = [Stage(n, Path(n)) for n in ("10_ingest", "20_staging", "30_marts", "50_report_a", "50_report_b")]
+    >>> [s.name for s in select(stages, ["marts+"])]
+    ['30_marts', '50_report_a', '50_report_b']
+    >>> [s.name for s in select(stages, ["+report_a"])]
+    ['10_ingest', '20_staging', '30_marts', '50_report_a']
+    >>> [s.name for s in select(stages, ["staging+"], exclude=["report_b"])]
+    ['20_staging', '30_marts', '50_report_a']
+    """
     by_name = {s.name: s for s in stages} | {s.name.split("_", 1)[1]: s for s in stages}
-    unknown = [n for n in names if n not in by_name]
+    unknown = [n for n in [*names, *exclude] if n.strip("+") not in by_name]
     if unknown:
         raise params.ParameterError(f"unknown stage(s) {unknown}; stages are: {', '.join(s.name for s in stages)}")
-    chosen = {by_name[n].name for n in names}
+    chosen = {s.name for s in stages} if not names else set()
+    for name in names:
+        stage = by_name[name.strip("+")]
+        chosen.add(stage.name)
+        if name.endswith("+"):
+            chosen |= {s.name for s in downstream(stages, stage)}
+        if name.startswith("+"):
+            chosen |= {s.name for s in upstream(stages, stage)}
+    for name in exclude:
+        stage = by_name[name.strip("+")]
+        chosen.discard(stage.name)
+        if name.endswith("+"):
+            chosen -= {s.name for s in downstream(stages, stage)}
+        if name.startswith("+"):
+            chosen -= {s.name for s in upstream(stages, stage)}
     return [s for s in stages if s.name in chosen]
+
+
+def upstream(stages: Sequence[Stage], stage: Stage) -> list[Stage]:
+    """The stages ``stage`` reads: every data stage before it (a report: every data stage)."""
+    index = list(stages).index(stage)
+    return [s for s in stages[:index] if s.report_name is None]
+
+
+def downstream(stages: Sequence[Stage], stage: Stage) -> list[Stage]:
+    """The stages that read ``stage``: none for a report, else every stage after it."""
+    if stage.report_name is not None:
+        return []
+    index = list(stages).index(stage)
+    return list(stages[index + 1 :])
 
 
 def declared_parameters(stages: Sequence[Stage]) -> dict[str, dict[str, str]]:
