@@ -64,6 +64,9 @@ class Config:
     #: files no kept snapshot uses are deleted this long after they were released, so a reader
     #: that opened its snapshot shortly before keeps working
     cleanup_grace_minutes: int = 60
+    #: the raw ``[tool.duckbook.alerts]`` table; :mod:`duckbook.run.alerts` parses it (secrets are
+    #: never here: only the names of the environment variables that hold them)
+    alerts: Mapping[str, object] = dataclasses.field(default_factory=dict, hash=False)
 
     # What lives under the warehouse root (see duckbook.engine.lake).
     catalog_file = property(lambda self: self.warehouse / "catalog.sqlite", doc="The SQLite catalog.")
@@ -87,6 +90,8 @@ _PATH_DEFAULTS = {
 #: the integer settings (threads, retention...) and their defaults
 _INT_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Config) if f.type == "int"}
 _SETTINGS = {f.name for f in dataclasses.fields(Config)} - {"root"}
+#: settings that are TOML tables: no ``DUCKBOOK_*`` variable overrides them
+_TABLES = {"alerts"}
 
 
 def load(root: Path | None = None, **overrides: object) -> Config:
@@ -104,7 +109,7 @@ def load(root: Path | None = None, **overrides: object) -> Config:
         raise ConfigError(
             f"{pyproject}: unknown duckbook setting(s) {', '.join(unknown)}; known: {', '.join(sorted(_SETTINGS))}"
         )
-    for name in _SETTINGS:
+    for name in _SETTINGS - _TABLES:
         if value := os.environ.get(f"DUCKBOOK_{name.upper()}"):
             settings[name] = value
     if unknown := sorted(set(overrides) - _SETTINGS):
@@ -129,7 +134,11 @@ def _resolve(root: Path, settings: Mapping[str, object]) -> Config:
         raise ConfigError(
             f"setting 'catalog' must be empty (SQLite in the warehouse) or postgres:<conninfo>, not {catalog!r}"
         )
+    alerts = settings.get("alerts", {})
+    if not isinstance(alerts, Mapping):
+        raise ConfigError(f"setting 'alerts' must be a table ([tool.duckbook.alerts]), got {alerts!r}")
     return Config(
+        alerts=dict(alerts),
         catalog=str(catalog) if catalog else None,
         root=root,
         memory_limit=str(settings.get("memory_limit", "4GB")),

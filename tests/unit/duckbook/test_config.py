@@ -144,7 +144,7 @@ def test_unknown_setting_in_pyproject(tmp_path):
     make_project(tmp_path, 'warehouse = "w.duckdb"\nwarehuose = "typo"\nzzz = 1\n')
     with pytest.raises(
         ConfigError,
-        match=r"pyproject.toml: unknown duckbook setting\(s\) warehuose, zzz; known: catalog, cleanup_grace_minutes, keep_runs, memory_limit, ",
+        match=r"pyproject.toml: unknown duckbook setting\(s\) warehuose, zzz; known: alerts, catalog, cleanup_grace_minutes, keep_runs, memory_limit, ",
     ):
         load(tmp_path)
 
