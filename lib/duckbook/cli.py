@@ -64,7 +64,23 @@ def main() -> None:
 @error_handler
 def run(
     stage: Annotated[
-        list[str] | None, typer.Option("--stage", "-s", help="Run only this stage (repeatable): 20_staging or staging.")
+        list[str] | None,
+        typer.Option(
+            "--stage",
+            "-s",
+            help="Run only this stage (repeatable): staging or 20_staging; marts+ adds every stage downstream, "
+            "+marts every stage upstream.",
+        ),
+    ] = None,
+    select: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Build only this model (repeatable): orders, marts.orders; orders+ adds its downstream models "
+            "and the reports, +orders its upstream models and sources.",
+        ),
+    ] = None,
+    exclude: Annotated[
+        list[str] | None, typer.Option(help="Leave out this stage or model (repeatable; the same forms).")
     ] = None,
     param: Annotated[
         list[str] | None,
@@ -81,10 +97,21 @@ def run(
             help="Rebuild every raw table from the raw zone and every model in full (-p full_refresh=true).",
         ),
     ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Run the selected stages even when nothing they depend on changed.")
+    ] = False,
+    when_new_data: Annotated[
+        bool,
+        typer.Option(
+            "--when-new-data",
+            help="Exit at once (code 0, one line) when no delivery is waiting: a sensor for cron.",
+        ),
+    ] = False,
 ) -> None:
-    """Execute the stage notebooks in order with papermill, as one atomic run: it publishes one
-    snapshot of the warehouse, or nothing. A run ingests every delivery not ingested yet (dated
-    folders up to -p run_date=YYYY-MM-DD) and updates only what the new data reaches."""
+    """Execute the stage notebooks in order, as one atomic run: it publishes one snapshot of the
+    warehouse, or nothing. A run ingests every delivery not ingested yet (dated folders up to
+    -p run_date=YYYY-MM-DD) and updates only what the new data reaches; a stage whose code,
+    parameters and inputs did not change since it last ran is skipped (--force runs it anyway)."""
     from duckbook import params
     from duckbook.run import runner
 
@@ -96,8 +123,19 @@ def run(
         parameters=assignments,
         warehouse=warehouse,
         reports_dir=reports_dir,
+        select=select or [],
+        exclude=exclude or [],
+        force=force,
     )
-    result = runner.run(the_plan, echo=typer.echo)
+    if when_new_data:
+        waiting = runner.waiting_deliveries(the_plan)
+        if not waiting:
+            typer.echo(f"no new delivery in {the_plan.source_dir} up to {the_plan.run_date}: nothing to run")
+            return
+        typer.echo(f"{len(waiting)} new delivered file(s), e.g. {waiting[0]}: running")
+    result = runner.run(the_plan, echo=typer.echo, live=sys.stdout.isatty())
+    for note in result.notes:
+        typer.echo(note, err=note.startswith(("warning", "note")))
     if result.status != "success":
         if "No space left on device" in result.error:  # one line: what a person must do is free space
             typer.echo(
@@ -108,7 +146,13 @@ def run(
             raise typer.Exit(1)
         typer.echo(f"error: run {result.run_id} failed; nothing was published.\n{result.error}", err=True)
         raise typer.Exit(1)
-    typer.echo(f"run {result.run_id} succeeded in {result.seconds:.1f}s -> {result.warehouse}")
+    if not result.executed:
+        typer.echo(f"run {result.run_id}: nothing changed, every stage skipped (--force reruns) -> {result.warehouse}")
+    else:
+        typer.echo(f"run {result.run_id} succeeded in {result.seconds:.1f}s -> {result.warehouse}")
+    if result.summary is not None:
+        for line in result.summary.lines():
+            typer.echo(f"  {line}")
     for page in result.reports:
         typer.echo(f"  report: {page}")
 

@@ -177,11 +177,17 @@ def insert(schema: str, name: str, columns: Sequence[str], rows: sge.Expression)
     return sge.insert(rows, into=table(schema, name), columns=[identifier(c) for c in columns])
 
 
-def insert_placeholders(schema: str, name: str, columns: Sequence[str]) -> sge.Insert:
-    """``INSERT INTO schema.name (columns) VALUES (?, ...)``, for a driver's ``executemany``."""
-    return insert(
-        schema, name, columns, sge.Values(expressions=[sge.Tuple(expressions=[sge.Placeholder() for _ in columns])])
-    )
+def insert_values(schema: str, name: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> sge.Insert:
+    """``INSERT INTO schema.name (columns) VALUES (...), ...`` with the values as SQL literals
+    (quoted by sqlglot). On a lake table a prepared statement with parameters costs ~0.5 s to
+    bind; literals cost nothing.
+
+    >>> import datetime as dt
+    >>> print(render(insert_values("ops", "t", ["a", "b"], [("it's", 1), (None, dt.date(2024, 1, 2))])))
+    INSERT INTO "ops"."t" ("a", "b") VALUES ('it''s', 1), (NULL, CAST('2024-01-02' AS DATE))
+    """
+    values = [sge.Tuple(expressions=[sge.convert(v) for v in row]) for row in rows]
+    return insert(schema, name, columns, sge.Values(expressions=values))
 
 
 def describe(schema: str, name: str) -> sge.Select:

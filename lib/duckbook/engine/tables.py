@@ -225,8 +225,10 @@ def insert_rows(
     column_names: Sequence[str],
     rows: Sequence[Sequence[object]],
 ) -> None:
-    """Insert Python ``rows`` (values in ``column_names`` order) into ``schema.name``."""
-    raw(con).executemany(ddl.render(ddl.insert_placeholders(schema, name, column_names)), [list(r) for r in rows])
+    """Insert Python ``rows`` (values in ``column_names`` order) into ``schema.name`` in one
+    statement of literals (:func:`duckbook.engine.ddl.insert_values`)."""
+    if rows:
+        raw(con).execute(ddl.render(ddl.insert_values(schema, name, column_names, rows)))
 
 
 def materialize_temp(con: DuckDBBackend, expr: ir.Table, prefix: str = "_tmp") -> ir.Table:

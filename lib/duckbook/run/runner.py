@@ -100,6 +100,12 @@ class RunPlan:
         return {k: v for k, v in {**common, **self.parameters}.items() if k in self.declared[stage.name]}
 
     @property
+    def source_dir(self) -> Path:
+        """Where the run's deliveries are: ``-p source_dir`` (relative to the project root) or the setting."""
+        given = Path(str(self.parameters.get("source_dir") or self.cfg.source_dir))
+        return given if given.is_absolute() else self.cfg.root / given
+
+    @property
     def run_date(self) -> dt.date:
         value = self.parameters.get("run_date")
         return value if isinstance(value, dt.date) else params.parse_date("run_date", str(value or self.started.date()))
@@ -192,6 +198,31 @@ def _select_models(
     if with_stages:  # stages named with --stage build all their models
         models |= {m for m, model in project.models.items() if model.group in {s.name.split("_", 1)[1] for s in chosen}}
     return [s for s in found if s.name in wanted], frozenset(models)
+
+
+def waiting_deliveries(plan: RunPlan) -> list[str]:
+    """The delivered source files (paths under ``source_dir``) up to the run's date that are not
+    ingested with their current content: what ``duckbook run --when-new-data`` waits for."""
+    import yaml
+
+    from duckbook.ingest import deliveries
+
+    files = []
+    for path in plan.cfg.project_files:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
+        sources = (doc or {}).get("sources") or {}
+        files += [str(spec["file"]) for spec in sources.values() if isinstance(spec, dict) and "file" in spec]
+    ingested: dict[str, str] = {}
+    if lake.exists(plan.cfg):
+        with engine.connect_plain(plan.cfg, read_only=True) as con:
+            if engine.table_exists(con, ops.SCHEMA, "ingest_manifest"):
+                rows = con.execute(
+                    f"SELECT file_path, arg_max(checksum, ingested_at) FROM {ops.SCHEMA}.ingest_manifest "
+                    "WHERE file_path IS NOT NULL GROUP BY file_path"
+                ).fetchall()
+                ingested = {str(path): str(checksum) for path, checksum in rows}
+    found = deliveries.discover(plan.source_dir)
+    return deliveries.waiting(found, files, run_date=plan.run_date, ingested=ingested)
 
 
 def run(plan: RunPlan, echo: Echo | None = None, *, live: bool = False) -> RunResult:
@@ -309,7 +340,7 @@ def _finish(
             for e in log
         ] + stale_entries
         _record(con, plan.run_id, log)
-        found = summary.summarize(engine.raw(con), plan.run_id)
+        found = summary.summarize(engine.raw(con), plan.run_id) if any(e.status == "success" for e in log) else None
         _write_runs_page(con, cfg, notes)
     for entry in stale_entries:
         echo(f"  {entry.stage:<24} stale    (not selected; its inputs changed: run it with --stage {entry.stage})")
