@@ -182,15 +182,15 @@ def _stage_colors(records: Sequence[RunRecord]) -> dict[str, str]:
 
 
 def _nice_ceiling(value: float) -> float:
-    """The smallest 1, 2 or 5 times a power of ten at least ``value`` (1 for nothing).
+    """The smallest 1, 2, 2.5 or 5 times a power of ten at least ``value`` (1 for nothing).
 
-    >>> [_nice_ceiling(v) for v in (0, 0.3, 7, 12, 4100)]
-    [1, 0.5, 10, 20, 5000]
+    >>> [_nice_ceiling(v) for v in (0, 0.3, 7, 12, 21, 4100)]
+    [1, 0.5, 10, 20, 25.0, 5000]
     """
     if value <= 0:
         return 1
     power = 10 ** math.floor(math.log10(value))
-    return next(m * power for m in (1, 2, 5, 10) if m * power >= value * (1 - 1e-9))
+    return next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= value * (1 - 1e-9))
 
 
 def _count(value: float) -> str:
