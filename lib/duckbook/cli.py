@@ -26,6 +26,8 @@ app = typer.Typer(
 )
 metrics_app = typer.Typer(help="The semantic layer: list metrics, query them.", no_args_is_help=True)
 app.add_typer(metrics_app, name="metrics")
+runs_app = typer.Typer()
+app.add_typer(runs_app, name="runs")
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -208,28 +210,40 @@ def stages() -> None:
         typer.echo(f"{name}: " + ", ".join(f"{k}: {v}" for k, v in declared.items()))
 
 
-@app.command()
+@runs_app.callback(invoke_without_command=True)
 @error_handler
 def runs(
+    ctx: typer.Context,
     warehouse: WarehouseOption = None,
     limit: Annotated[int, typer.Option(help="Show at most this many runs, newest first.")] = 20,
 ) -> None:
     """List the runs: id, status, start, duration, rows written, the snapshot each published, and
-    the error of failed ones. Pin a published run with duckbook.connect(read_only=True, as_of=RUN_ID)."""
+    the error of failed ones (one run: `duckbook runs show RUN_ID`). Pin a published run with
+    duckbook.connect(read_only=True, as_of=RUN_ID)."""
     from duckbook import config, engine, ops
+    from duckbook.publish.runs import run_table
 
-    with engine.connect_plain(config.load(warehouse=warehouse), read_only=True) as con:
-        found = ops.runs(con)[:limit]
-    if not found:
-        typer.echo("no runs yet: `duckbook run` makes the first")
+    if ctx.invoked_subcommand is not None:
+        ctx.obj = warehouse  # `duckbook runs --warehouse X show ID` reads X too
         return
-    typer.echo(f"{'run':<26} {'status':<8} {'started (UTC)':<20} {'seconds':>8} {'rows':>10} {'snapshot':>8}  error")
-    for r in found:
-        snapshot = "-" if r.snapshot_id is None else str(r.snapshot_id)
-        typer.echo(
-            f"{r.run_id:<26} {r.status:<8} {r.started_at:%Y-%m-%d %H:%M:%S}  {r.duration_s:>8.1f} {r.rows_written:>10,} "
-            f"{snapshot:>8}  {r.error[:80]}"
-        )
+    with engine.connect_plain(config.load(warehouse=warehouse), read_only=True) as con:
+        typer.echo("\n".join(run_table(ops.runs(con)[:limit])))
+
+
+@runs_app.command("show")
+@error_handler
+def runs_show(
+    ctx: typer.Context,
+    run_id: Annotated[str, typer.Argument(help="The run's id, or a prefix of it that only that run has.")],
+    warehouse: WarehouseOption = None,
+) -> None:
+    """One run as the runs page shows it: stages, checks, quarantined rows, a failure's error and notebook."""
+    from duckbook import config, engine, ops
+    from duckbook.publish.runs import describe
+
+    with engine.connect_plain(cfg := config.load(warehouse=warehouse or ctx.obj), read_only=True) as con:
+        lines = describe(ops.run_record(con, run_id), cfg.runs_dir)
+    typer.echo("\n".join(lines))
 
 
 @app.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import re
 import tomllib
@@ -11,7 +12,7 @@ from pathlib import Path
 import jinja2
 import pytest
 
-from duckbook.publish import docs, site
+from duckbook.publish import docs, runs, site
 from tests.unit.duckbook.publish.conftest import META, write_notebook
 
 ROOT = Path(__file__).resolve().parents[4]
@@ -117,9 +118,14 @@ def test_templates_autoescape_and_fail_on_a_missing_variable():
 
 
 def test_every_page_kind_is_the_shared_shell(notebook, tmp_path, warehouse):
-    """Report, index and docs page all come from base.html.j2: same head, CSS, header bar and
-    footer links, self-contained (no URL to fetch)."""
+    """Report, index, docs and runs page and a failed stage's notebook all come from
+    base.html.j2: same head, CSS, header bar and footer links, self-contained (no URL to fetch)."""
+    (tmp_path / "runs" / "r1").mkdir(parents=True)
+    failed = runs.render_failed_notebook(write_notebook(tmp_path / "runs" / "r1" / "30_marts.ipynb"))
+    assert failed is not None
     pages = {
+        "runs": runs.write_runs_page(tmp_path, [], generated_at=dt.datetime(2024, 1, 2)).read_text(encoding="utf-8"),
+        "failed notebook": failed.read_text(encoding="utf-8"),
         "report": site.render_html(notebook, tmp_path / "sales.html").read_text(encoding="utf-8"),
         "index": site.write_index(tmp_path, PAGES, run_id="r", status="success").read_text(encoding="utf-8"),
         "docs": docs.render(warehouse, docs.Descriptions()),
@@ -140,5 +146,12 @@ def test_every_page_kind_is_the_shared_shell(notebook, tmp_path, warehouse):
 def test_the_templates_ship_with_the_package():
     globs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["duckbook"]
     shipped = {p.name for g in globs for p in (ROOT / "lib" / "duckbook").glob(g)}
-    assert shipped == {"base.html.j2", "report.html.j2", "index.html.j2", "docs.html.j2"}
+    assert shipped == {
+        "base.html.j2",
+        "report.html.j2",
+        "index.html.j2",
+        "docs.html.j2",
+        "runs.html.j2",
+        "notebook.html.j2",
+    }
     assert shipped == {p.name for p in TEMPLATES.iterdir()}
