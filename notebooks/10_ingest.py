@@ -28,7 +28,7 @@
 
 # %% tags=["parameters"]
 source_dir: str = "data/sample"  # the raw_*.csv files or YYYY-MM-DD/ delivery folders (relative to the project root)
-run_id: str = ""  # run identifier; empty: manual-<stage>
+run_id: str = ""  # run identifier; empty: manual-<time>-<random>
 run_started_at: str = ""  # run timestamp, UTC, YYYY-MM-DDTHH:MM:SS; empty: now
 run_date: str = ""  # logical date YYYY-MM-DD; values after it are quarantined as future; empty: today
 warehouse: str = ""  # warehouse root directory; empty: configured (DUCKBOOK_WAREHOUSE or data/warehouse)

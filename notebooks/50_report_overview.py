@@ -19,7 +19,7 @@
 # figures come from the `metrics` schema, which reconciles with the marts on every run.
 
 # %% tags=["parameters"]
-run_id: str = ""  # run identifier; empty: manual-<stage>
+run_id: str = ""  # run identifier; empty: manual-<time>-<random>
 run_started_at: str = ""  # run timestamp, UTC, YYYY-MM-DDTHH:MM:SS; empty: now
 run_date: str = ""  # logical date YYYY-MM-DD; empty: today
 warehouse: str = ""  # warehouse root directory; empty: configured (DUCKBOOK_WAREHOUSE or data/warehouse)

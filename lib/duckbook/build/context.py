@@ -10,11 +10,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
+import json
+import secrets
 
 import ibis.expr.types as ir
 
 from duckbook import config as _config
-from duckbook import engine
+from duckbook import engine, ops
 from duckbook.build.models import build_models
 from duckbook.build.wap import Build
 from duckbook.params import parse_date, parse_timestamp, validate_token
@@ -34,6 +36,8 @@ class StageContext:
     con: engine.DuckDBBackend
     #: the snapshot a read-only stage (a report reproduced ``as_of`` a run) reads; None: it writes
     as_of: str | None = None
+    #: when the stage started (UTC): a stage run by hand records its duration from it
+    opened_at: dt.datetime = dataclasses.field(default_factory=lambda: dt.datetime.now(dt.UTC).replace(tzinfo=None))
 
     @property
     def end_of_run_date(self) -> dt.datetime:
@@ -81,8 +85,31 @@ class StageContext:
             return
         if engine.in_run():
             return
+        self._record_hand_run()
         engine.publish(self.con, message=f"stage {self.stage}", extra={"run_id": self.run_id, "stage": self.stage})
         engine.close_writer(self.cfg)
+
+    def _record_hand_run(self) -> None:
+        """A stage run by hand (JupyterLab, plain papermill) is in the run log too: one row, its
+        run id ``manual-...``, in the snapshot it publishes. It records no fingerprint: the next
+        ``duckbook run`` sees the tables it changed and reruns what reads them."""
+        ended = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        parameters = {
+            "run_id": self.run_id,
+            "run_date": self.run_date.isoformat(),
+            "warehouse": str(self.cfg.warehouse),
+        }
+        entry = ops.RunLogEntry(
+            run_id=self.run_id,
+            stage=self.stage,
+            status="success",
+            parameters=json.dumps(parameters, sort_keys=True),
+            started_at=self.opened_at,
+            ended_at=ended,
+            duration_s=round((ended - self.opened_at).total_seconds(), 3),
+            rows_written=ops.rows_published(self.con, self.run_id).get(self.stage, 0),
+        )
+        ops.write_run_log(self.con, [entry])
 
 
 def start_stage(
@@ -96,17 +123,17 @@ def start_stage(
 ) -> StageContext:
     """Validate a stage's common parameters and open the warehouse.
 
-    ``None`` or ``""`` (a notebook parameter left empty) means: ``run_id`` "manual-<stage>",
+    ``None`` or ``""`` (a notebook parameter left empty) means: ``run_id`` "manual-<time>-<random>",
     ``run_started_at`` now (UTC), ``run_date`` the date of ``run_started_at``, ``warehouse`` the
     configured one. ``as_of`` (a run id, snapshot id or timestamp) opens the warehouse read-only
     as that run published it, so a report can be reproduced later; the stage then writes nothing.
     Raises :class:`duckbook.params.ParameterError` naming a malformed parameter.
     """
-    run_id = validate_token("run_id", run_id or f"manual-{stage}")
     if run_started_at:
         started = parse_timestamp("run_started_at", run_started_at)
     else:
         started = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    run_id = validate_token("run_id", run_id or f"manual-{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}")
     day = parse_date("run_date", run_date) if run_date else started.date()
     cfg = _config.load(warehouse=warehouse or None)
     if as_of:

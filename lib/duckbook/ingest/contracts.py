@@ -31,7 +31,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
-from duckbook.errors import ContractError, DuckbookError, ProjectError
+from duckbook.errors import ContractError, ProjectError
 
 #: Contract type names and the Ibis types they cast to.
 TYPES = {

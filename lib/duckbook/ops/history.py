@@ -75,8 +75,8 @@ def run_history(con: engine.Connection, limit: int = 30) -> list[RunRecord]:
         str(run_id)
         for (run_id,) in engine.raw(con)
         .execute(
-            f"SELECT run_id FROM {SCHEMA}.run_log GROUP BY run_id ORDER BY min(started_at) DESC, run_id DESC LIMIT ?",
-            [max(limit, 0)],
+            f"SELECT run_id FROM {SCHEMA}.run_log GROUP BY run_id ORDER BY min(started_at) DESC, run_id DESC "
+            f"LIMIT {max(int(limit), 0)}"
         )
         .fetchall()
     ]
@@ -97,7 +97,9 @@ def run_record(con: engine.Connection, run_id: str) -> RunRecord:
         [
             str(r)
             for (r,) in engine.raw(con)
-            .execute(f"SELECT DISTINCT run_id FROM {SCHEMA}.run_log WHERE starts_with(run_id, ?) ORDER BY 1", [run_id])
+            .execute(
+                f"SELECT DISTINCT run_id FROM {SCHEMA}.run_log WHERE starts_with(run_id, {_literal(run_id)}) ORDER BY 1"
+            )
             .fetchall()
         ]
         if known and run_id
@@ -124,8 +126,7 @@ def _records(con: engine.Connection, run_ids: Sequence[str]) -> list[RunRecord]:
     stages: dict[str, list[tuple[StageRecord, dt.datetime | None]]] = {r: [] for r in ids}
     rows = db.execute(
         f"SELECT run_id, stage, status, duration_s, rows_written, error, started_at FROM {SCHEMA}.run_log "
-        "WHERE list_contains(?, run_id) ORDER BY started_at, stage",
-        [ids],
+        f"WHERE run_id IN ({_literals(ids)}) ORDER BY started_at, stage"
     ).fetchall()
     for run_id, stage, status, seconds, written, error, started in rows:
         record = StageRecord(str(stage), str(status or "failed"), float(seconds or 0.0), int(written or 0), error or "")
@@ -150,8 +151,7 @@ def _per_run(con: engine.Connection, table: str, aggregates: str, run_ids: list[
     rows = (
         engine.raw(con)
         .execute(
-            f"SELECT run_id, {aggregates} FROM {SCHEMA}.{table} WHERE list_contains(?, run_id) GROUP BY run_id",
-            [run_ids],
+            f"SELECT run_id, {aggregates} FROM {SCHEMA}.{table} WHERE run_id IN ({_literals(run_ids)}) GROUP BY run_id"
         )
         .fetchall()
     )
@@ -181,3 +181,12 @@ def _record(
         error=failed.error if failed else "",
         failed_stage=failed.stage if failed else None,
     )
+
+
+def _literals(texts: Sequence[str]) -> str:
+    return ", ".join(_literal(t) for t in texts)
+
+
+def _literal(text: str) -> str:
+    """``text`` as a SQL string literal (a Python parameter would make DuckDB import pandas)."""
+    return "'" + text.replace("'", "''") + "'"

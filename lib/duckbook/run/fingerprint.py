@@ -166,7 +166,12 @@ class Known:
         }
         recorded: dict[str, tuple[str, str]] = {}
         if "run_log" in ops_tables:
-            columns = {c for (c,) in con.execute(f"SELECT column_name FROM duckdb_columns() WHERE schema_name = '{OPS_SCHEMA}' AND table_name = 'run_log'").fetchall()}
+            columns = {
+                c
+                for (c,) in con.execute(
+                    f"SELECT column_name FROM duckdb_columns() WHERE schema_name = '{OPS_SCHEMA}' AND table_name = 'run_log'"
+                ).fetchall()
+            }
             if "fingerprint" in columns:
                 rows = con.execute(
                     f"SELECT stage, fingerprint, run_id FROM {OPS_SCHEMA}.run_log "
@@ -176,7 +181,9 @@ class Known:
                 recorded = {str(stage): (str(mark), str(run)) for stage, mark, run in rows}
         writes: dict[str, set[str]] = {}
         if "publish_log" in ops_tables:
-            for stage, schema in con.execute(f"SELECT DISTINCT stage, schema_name FROM {OPS_SCHEMA}.publish_log").fetchall():
+            for stage, schema in con.execute(
+                f"SELECT DISTINCT stage, schema_name FROM {OPS_SCHEMA}.publish_log"
+            ).fetchall():
                 writes.setdefault(str(stage), set()).add(str(schema))
         return cls(
             versions=table_versions(con),

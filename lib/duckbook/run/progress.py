@@ -59,7 +59,9 @@ class Progress:
         if stage in self.rows:
             parts.append(f"{self.rows[stage]:,} rows")
         if checks:
-            parts.append(f"checks {checks.get('pass', 0)} passed, {checks.get('warn', 0)} warned, {checks.get('fail', 0)} failed")
+            parts.append(
+                f"checks {checks.get('pass', 0)} passed, {checks.get('warn', 0)} warned, {checks.get('fail', 0)} failed"
+            )
         self.echo("  ".join(parts))
 
     def _watch(self, stage: str, done: threading.Event) -> None:
@@ -94,7 +96,11 @@ class Progress:
                 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
                 self._bar = Progress(
-                    TextColumn(f"      {what}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True
+                    TextColumn(f"      {what}"),
+                    BarColumn(),
+                    MofNCompleteColumn(),
+                    TimeRemainingColumn(),
+                    transient=True,
                 )
                 self._task = self._bar.add_task(what, total=total)
                 self._bar.start()

@@ -29,9 +29,7 @@ class Selection:
     downstream: bool  # a `MODEL+` term: the reports read what it rebuilds
 
 
-def resolve(
-    edges: Mapping[str, Sequence[str]], select: Sequence[str], exclude: Sequence[str] = ()
-) -> Selection:
+def resolve(edges: Mapping[str, Sequence[str]], select: Sequence[str], exclude: Sequence[str] = ()) -> Selection:
     """Resolve ``select`` and ``exclude`` terms over ``edges`` (``{model: inputs}``, qualified).
     A term names a model by ``schema.name`` or ``name``, or a source by ``raw.name`` or ``name``.
     No ``select`` terms: every model. Raises :class:`duckbook.params.ParameterError` naming an
@@ -69,9 +67,7 @@ def resolve(
     )
 
 
-def _walk(
-    node: str, term: str, parents: Mapping[str, Sequence[str]], children: Mapping[str, set[str]]
-) -> set[str]:
+def _walk(node: str, term: str, parents: Mapping[str, Sequence[str]], children: Mapping[str, set[str]]) -> set[str]:
     found = {node}
     if term.endswith("+"):
         found |= _closure(node, children)

@@ -66,7 +66,9 @@ class RunSummary:
         out = [f"checks: {self.passed} passed, {self.warned} warned, {self.failed} failed"]
         out += [f"  {'FAIL' if f.status == 'fail' else 'warn'} {f.text()}" for f in self.findings]
         if self.quarantined:
-            out.append(f"quarantined: {sum(q.rows for q in self.quarantined):,} row(s) in {len(self.quarantined)} file(s)")
+            out.append(
+                f"quarantined: {sum(q.rows for q in self.quarantined):,} row(s) in {len(self.quarantined)} file(s)"
+            )
             out += [f"  {q.text()}" for q in self.quarantined]
         return out
 
@@ -74,27 +76,29 @@ class RunSummary:
 def summarize(con: duckdb.DuckDBPyConnection, run_id: str) -> RunSummary:
     """The summary of ``run_id`` from ``ops.check_results``, ``ops.ingest_manifest`` and
     ``ops.lineage`` (a missing table counts as empty)."""
-    tables = {name for (name,) in con.execute(f"SELECT table_name FROM duckdb_tables() WHERE schema_name = '{SCHEMA}'").fetchall()}
+    run = "'" + run_id.replace("'", "''") + "'"  # a literal: Python parameters make DuckDB import pandas
+    tables = {
+        name
+        for (name,) in con.execute(f"SELECT table_name FROM duckdb_tables() WHERE schema_name = '{SCHEMA}'").fetchall()
+    }
     counts: dict[str, int] = {}
     findings: list[Finding] = []
     if "check_results" in tables:
         for status, n in con.execute(
-            f"SELECT status, count(*) FROM {SCHEMA}.check_results WHERE run_id = ? GROUP BY status", [run_id]
+            f"SELECT status, count(*) FROM {SCHEMA}.check_results WHERE run_id = {run} GROUP BY status"
         ).fetchall():
             counts[str(status)] = int(n)
         rows = con.execute(
             f"SELECT check_name, schema_name || '.' || table_name, status, failing_rows, observed, threshold "
             f"FROM {SCHEMA}.check_results "
-            "WHERE run_id = ? AND status IN ('warn', 'fail') ORDER BY status DESC, table_name, check_name",
-            [run_id],
+            f"WHERE run_id = {run} AND status IN ('warn', 'fail') ORDER BY status DESC, table_name, check_name"
         ).fetchall()
         findings = [Finding(str(c), str(t), str(s), int(n or 0), o, str(th or "")) for c, t, s, n, o, th in rows]
     quarantined: list[Quarantined] = []
     if "ingest_manifest" in tables:
         rows = con.execute(
             f'SELECT coalesce(file_path, source_file), "table", rows_quarantined FROM {SCHEMA}.ingest_manifest '
-            "WHERE run_id = ? AND rows_quarantined > 0 ORDER BY 1",
-            [run_id],
+            f"WHERE run_id = {run} AND rows_quarantined > 0 ORDER BY 1"
         ).fetchall()
         quarantined = [Quarantined(str(f), str(t), int(n)) for f, t, n in rows]
     if quarantined and findings and "lineage" in tables:
@@ -104,7 +108,9 @@ def summarize(con: duckdb.DuckDBPyConnection, run_id: str) -> RunSummary:
             dataclasses.replace(f, downstream_of_quarantine=tuple(sorted(_reach(f.table, upstream) & bad)))
             for f in findings
         ]
-    return RunSummary(counts.get("pass", 0), counts.get("warn", 0), counts.get("fail", 0), tuple(findings), tuple(quarantined))
+    return RunSummary(
+        counts.get("pass", 0), counts.get("warn", 0), counts.get("fail", 0), tuple(findings), tuple(quarantined)
+    )
 
 
 def _upstream(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:

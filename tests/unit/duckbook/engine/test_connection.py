@@ -9,6 +9,7 @@ import sys
 import duckdb
 import ibis
 import pytest
+import sqlglot
 
 from duckbook import config
 from duckbook.engine import connection, ddl
@@ -104,25 +105,26 @@ def count(con) -> int:
 
 
 def test_execute_runs_a_statement_with_parameters_on_either_connection(con):
-    connection.execute(con, ddl.insert_placeholders("main", "t", ["x"]), [7])
+    statement = ddl.insert("main", "t", ["x"], sqlglot.select(sqlglot.exp.Placeholder()))
+    connection.execute(con, statement, [7])
     assert connection.execute(con, ddl.describe("main", "t")).fetchall() == [("x", "BIGINT")]
     assert count(con) == 1
 
 
 def test_transaction_commits_when_the_block_ends(con):
     with connection.transaction(con):
-        connection.execute(con, ddl.insert_placeholders("main", "t", ["x"]), [1])
-        connection.execute(con, ddl.insert_placeholders("main", "t", ["x"]), [2])
+        connection.execute(con, ddl.insert_values("main", "t", ["x"], [[1]]))
+        connection.execute(con, ddl.insert_values("main", "t", ["x"], [[2]]))
     assert count(con) == 2
 
 
 def test_transaction_rolls_back_and_reraises(con):
     with pytest.raises(RuntimeError, match="boom"), connection.transaction(con):
-        connection.execute(con, ddl.insert_placeholders("main", "t", ["x"]), [1])
+        connection.execute(con, ddl.insert_values("main", "t", ["x"], [[1]]))
         raise RuntimeError("boom")
     assert count(con) == 0
     with connection.transaction(con):  # the connection is usable again
-        connection.execute(con, ddl.insert_placeholders("main", "t", ["x"]), [1])
+        connection.execute(con, ddl.insert_values("main", "t", ["x"], [[1]]))
     assert count(con) == 1
 
 

@@ -73,9 +73,9 @@ def test_insert_values_and_query():
     )
 
 
-def test_insert_placeholders():
-    assert sql(ddl.insert_placeholders(SCHEMA, TABLE, ["a", "where"])) == (
-        'INSERT INTO "a""b"."select" ("a", "where") VALUES (?, ?)'
+def test_insert_values_quotes_names_and_values():
+    assert sql(ddl.insert_values(SCHEMA, TABLE, ["a", "where"], [("x'); DROP TABLE t; --", None), (1, True)])) == (
+        'INSERT INTO "a""b"."select" ("a", "where") VALUES (\'x\'\'); DROP TABLE t; --\', NULL), (1, TRUE)'
     )
 
 

@@ -104,10 +104,10 @@ def test_checks_and_quarantined_rows_are_counted_per_run(con):
 
 def test_columns_added_to_the_run_log_later_change_nothing(con):
     ops.write_run_log(con, [entry("r1", "10_ingest")])
-    con.execute("ALTER TABLE ops.run_log ADD COLUMN fingerprint VARCHAR")
+    con.execute("ALTER TABLE ops.run_log ADD COLUMN later_column VARCHAR")
     con.execute("INSERT INTO ops.run_log BY NAME SELECT 'r2' AS run_id, '10_ingest' AS stage, 'skipped' AS status, "
                 "TIMESTAMP '2024-02-01' AS started_at, 0.0 AS duration_s, 0 AS rows_written, '' AS error, "
-                "'abc123' AS fingerprint")  # fmt: skip
+                "'abc123' AS later_column")  # fmt: skip
     assert [(r.run_id, r.status) for r in ops.run_history(con)] == [("r2", "skipped"), ("r1", "success")]
 
 

@@ -58,6 +58,7 @@ def test_run_log_is_the_run_log_entry():
             "duration_s": "float64",
             "rows_written": "int64",
             "error": "string",
+            "fingerprint": "string",
         }
     )
     assert [f.name for f in dataclasses.fields(tables.RunLogEntry)] == list(tables.columns("run_log"))

@@ -8,6 +8,7 @@ import pytest
 
 from duckbook import config, params
 from duckbook.run import runner
+from duckbook.run.stages import select as select_stages
 
 ROOT = Path(__file__).resolve().parents[4]
 
@@ -32,10 +33,28 @@ def test_project_stages_are_numbered_and_reports_last():
 
 
 def test_select_by_full_or_short_name_keeps_pipeline_order():
-    chosen = runner.select(stages(), ["marts", "10_ingest"])
+    chosen = select_stages(stages(), ["marts", "10_ingest"])
     assert [s.name for s in chosen] == ["10_ingest", "30_marts"]
     with pytest.raises(params.ParameterError, match="unknown stage"):
-        runner.select(stages(), ["nope"])
+        select_stages(stages(), ["nope"])
+
+
+def test_plus_selects_downstream_or_upstream_stages_and_exclude_removes():
+    names = lambda chosen: [s.name for s in chosen]
+    assert names(select_stages(stages(), ["marts+"])) == [
+        "30_marts", "40_metrics", "50_report_customers", "50_report_overview", "50_report_quality"
+    ]  # fmt: skip
+    assert names(select_stages(stages(), ["+marts"])) == ["10_ingest", "20_staging", "30_marts"]
+    assert names(select_stages(stages(), ["+report_quality"])) == [
+        "10_ingest", "20_staging", "30_marts", "40_metrics", "50_report_quality"
+    ]  # fmt: skip
+    assert names(select_stages(stages(), ["report_overview+"])) == ["50_report_overview"]  # a report feeds nothing
+    assert names(select_stages(stages(), ["staging+"], exclude=["metrics+"])) == ["20_staging", "30_marts"]
+    assert names(select_stages(stages(), [], exclude=["report_customers", "report_quality"])) == [
+        "10_ingest", "20_staging", "30_marts", "40_metrics", "50_report_overview"
+    ]  # fmt: skip
+    with pytest.raises(params.ParameterError, match=r"unknown stage\(s\) \['mart\+'\]"):
+        select_stages(stages(), ["mart+"])
 
 
 def test_declared_parameters_and_validation():
