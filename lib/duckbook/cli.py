@@ -70,7 +70,7 @@ def run(
         typer.Option(
             "--stage",
             "-s",
-            help="Run only this stage (repeatable): staging or 20_staging; marts+ adds every stage downstream, "
+            help="Run only this stage (repeatable): staging, 20_staging, overview; marts+ adds every stage downstream, "
             "+marts every stage upstream.",
         ),
     ] = None,

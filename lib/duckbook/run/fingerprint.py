@@ -7,7 +7,7 @@ A stage's fingerprint hashes
   (Python, YAML, templates), the project files, the ``[tool.duckbook]`` settings and the versions
   of DuckDB and Ibis (:func:`code_digest`; a change anywhere in the library reruns every data
   stage, whose unchanged models then skip at model level: :mod:`duckbook.build.materialize`);
-* its parameters, except the run's own id and start time;
+* its parameters, except the run's own id and start time and the warehouse path;
 * the version of every table it reads: the DuckLake snapshot that last changed the table's data
   files, delete files or columns (:func:`table_versions`). A stage reads the tables written by
   itself and by the stages before it (a report reads every table); ``ops`` tables are not inputs;
@@ -44,8 +44,10 @@ if TYPE_CHECKING:
     from duckbook.run.runner import RunPlan
     from duckbook.run.stages import Stage
 
-#: Parameters that differ on every run and change nothing a stage computes.
-VOLATILE = frozenset({"run_id", "run_started_at"})
+#: Parameters that change nothing a stage computes: the run's id and start differ on every run;
+#: the warehouse is the one whose run log holds the fingerprints (a moved or copied warehouse is
+#: the same warehouse).
+VOLATILE = frozenset({"run_id", "run_started_at", "warehouse"})
 #: What counts as code in a package directory.
 _CODE_SUFFIXES = frozenset({".py", ".yml", ".yaml", ".j2", ".sql", ".json", ".toml"})
 _VERSIONED = ("duckdb", "ibis-framework")

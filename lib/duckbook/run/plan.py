@@ -14,7 +14,7 @@ from pathlib import Path
 from duckbook import config as _config
 from duckbook import engine, ops, params
 from duckbook.engine import lake
-from duckbook.run.stages import Stage, declared_parameters, discover
+from duckbook.run.stages import Stage, declared_parameters, discover, names_of
 from duckbook.run.stages import select as select_stages
 from duckbook.run.summary import RunSummary
 
@@ -94,7 +94,7 @@ def plan(
     found = discover(cfg)
     if not found:
         raise params.ParameterError(f"no stage notebooks found in {cfg.notebooks_dir}")
-    stage_names = {s.name for s in found} | {s.name.split("_", 1)[1] for s in found}
+    stage_names = set(names_of(found))
     stage_excludes = [t for t in exclude if t.strip("+") in stage_names]
     model_excludes = [t for t in exclude if t.strip("+") not in stage_names]
     chosen = select_stages(found, stages, stage_excludes) if stages or not select else []
@@ -104,7 +104,8 @@ def plan(
     if not chosen:
         raise params.ParameterError("the selection leaves no stage to run")
     declared = declared_parameters(found)
-    user = params.validate(parameters or {}, {s.name: declared[s.name] for s in chosen})
+    # every stage's parameters: a stage not selected is still fingerprinted (is it stale?) with them
+    user = params.validate(parameters or {}, declared)
     for reserved in ("warehouse", "run_id", "run_started_at"):
         if reserved in user:
             raise params.ParameterError(f"{reserved}: set by the runner; use --warehouse for the warehouse")

@@ -31,7 +31,8 @@ def discover(cfg: _config.Config) -> list[Stage]:
 
 
 def select(stages: Sequence[Stage], names: Sequence[str], exclude: Sequence[str] = ()) -> list[Stage]:
-    """Stages named ``names`` (full ``20_staging`` or short ``staging``), in pipeline order;
+    """Stages named ``names`` (full ``20_staging`` or short ``staging``; a report also by its
+    name, ``overview``), in pipeline order;
     ``marts+`` adds every stage downstream of marts, ``+marts`` every stage upstream. No names:
     every stage. Stages named in ``exclude`` (the same forms) are left out.
 
@@ -48,7 +49,7 @@ def select(stages: Sequence[Stage], names: Sequence[str], exclude: Sequence[str]
     >>> [s.name for s in select(stages, ["staging+"], exclude=["report_b"])]
     ['20_staging', '30_marts', '50_report_a']
     """
-    by_name = {s.name: s for s in stages} | {s.name.split("_", 1)[1]: s for s in stages}
+    by_name = names_of(stages)
     unknown = [n for n in [*names, *exclude] if n.strip("+") not in by_name]
     if unknown:
         raise params.ParameterError(f"unknown stage(s) {unknown}; stages are: {', '.join(s.name for s in stages)}")
@@ -68,6 +69,12 @@ def select(stages: Sequence[Stage], names: Sequence[str], exclude: Sequence[str]
         if name.startswith("+"):
             chosen -= {s.name for s in upstream(stages, stage)}
     return [s for s in stages if s.name in chosen]
+
+
+def names_of(stages: Sequence[Stage]) -> dict[str, Stage]:
+    """Every name a stage answers to: ``50_report_overview``, ``report_overview``, ``overview``."""
+    out = {s.report_name: s for s in stages if s.report_name}
+    return out | {s.name.split("_", 1)[1]: s for s in stages} | {s.name: s for s in stages}
 
 
 def upstream(stages: Sequence[Stage], stage: Stage) -> list[Stage]:
