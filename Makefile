@@ -10,7 +10,7 @@ YEARS ?= 1
 ARGS ?=
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 
-.PHONY: help setup run backfill test test-fast lint format postgres maintain lab notebooks sync data drops bench bench-daily clean browser docs
+.PHONY: help setup run runs backfill test test-fast lint format postgres maintain lab notebooks sync data drops bench bench-daily clean browser docs
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*?## "} /^[a-zA-Z_-]+:.*?## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -23,9 +23,12 @@ $(STAMP): pyproject.toml constraints.txt
 
 setup: $(STAMP) ## Create .venv and install the pinned dependencies (idempotent)
 
-run: setup ## Run every stage on data/sample, write reports/ and the docs site (ARGS="-p run_date=2019-08-11")
+run: setup ## Run the pipeline on data/sample (skips what did not change), write reports/ and docs (ARGS="--stage marts+", "--select orders+", "--force", "--when-new-data")
 	$(BIN)/duckbook run $(ARGS)
 	$(BIN)/duckbook docs
+
+runs: setup ## The last runs; one in detail with ARGS="show RUN_ID" (also reports/runs.html)
+	$(BIN)/duckbook runs $(ARGS)
 
 backfill: setup ## Run every stage once per date of a range, resumable (ARGS="--start 2019-08-11 --end 2019-08-13")
 	$(BIN)/duckbook backfill $(ARGS)
