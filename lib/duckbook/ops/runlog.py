@@ -44,7 +44,7 @@ class Run:
     """One pipeline run, as ``duckbook runs`` lists it."""
 
     run_id: str
-    status: str  # success | failed
+    status: str  # success | failed (a run whose stages all skipped is a success)
     started_at: dt.datetime
     duration_s: float
     rows_written: int
@@ -59,7 +59,7 @@ def runs(con: engine.Connection) -> list[Run]:
     rows = (
         engine.raw(con)
         .execute(
-            f"SELECT run_id, bool_and(status = 'success'), min(started_at), sum(duration_s), sum(rows_written), "
+            f"SELECT run_id, NOT bool_or(status = 'failed'), min(started_at), sum(duration_s), sum(rows_written), "
             f"string_agg(NULLIF(error, ''), '; ') FROM {SCHEMA}.run_log GROUP BY run_id ORDER BY min(started_at) DESC"
         )
         .fetchall()

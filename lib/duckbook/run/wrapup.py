@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from duckbook import config as _config
-from duckbook import engine, ops
+from duckbook import engine, events, ops
 from duckbook.run import summary
 from duckbook.run.fingerprint import Known
 from duckbook.run.plan import RunPlan, RunResult
@@ -114,7 +114,20 @@ def failed(plan: RunPlan, log: list[ops.RunLogEntry], error: str, run_dir: Path,
     (run_dir / "run_log.json").write_text(
         json.dumps([dataclasses.asdict(e) for e in log], default=str, indent=2), encoding="utf-8"
     )
-    notes += _alert(cfg, plan, None, error, failed_stage, link)
+    # the run's quarantine was rolled back with it: the stage's events still say what it was
+    found, _ = events.read(run_dir / "events.jsonl", 0)
+    quarantined = tuple(
+        summary.Quarantined(str(e["file"]), str(e.get("table", "?")), int(e["rows"]))
+        for e in found
+        if e.get("event") == "quarantined"
+    )
+    if quarantined and "check(s) failed" in error:
+        files = ", ".join(q.file for q in quarantined)
+        notes.append(
+            f"note: {sum(q.rows for q in quarantined):,} row(s) of {files} were quarantined in this run: "
+            "the failed checks may follow from the rows left out"
+        )
+    notes += _alert(cfg, plan, summary.RunSummary(quarantined=quarantined), error, failed_stage, link)
     return RunResult(plan.run_id, "failed", log, cfg.warehouse, [], error, notes=notes)
 
 
