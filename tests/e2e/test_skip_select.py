@@ -104,7 +104,13 @@ def test_a_changed_mart_function_rebuilds_that_mart_and_what_reads_it(copy, tmp_
     assert "marts.customers: full (code changed)" in out
     rebuilt = [line.split(":")[0].strip() for line in out.splitlines() if line.startswith("      ")]
     assert rebuilt == ["marts.customers"], out  # the same rows: nothing downstream changed
-    assert set(log(wh, run_id_of(out)).values()) == {"success"}
+    run_id = run_id_of(out)
+    assert set(log(wh, run_id).values()) == {"success"}
+    cfg = dataclasses.replace(config.load(ROOT), warehouse=wh)
+    with engine.connect_plain(cfg, read_only=True) as con:
+        actions = dict(con.execute(f"SELECT model, action FROM ops.model_runs WHERE run_id = '{run_id}'").fetchall())
+    assert actions.pop("marts.customers") == "full"
+    assert set(actions.values()) == {"unchanged"} and "staging.stg_orders" in actions and "metrics.daily" in actions
 
 
 def test_a_partial_run_leaves_downstream_stages_stale_until_they_run(tmp_path):

@@ -154,12 +154,12 @@ class Run:
         return "stdout:\n" + "\n".join(self.stdout) + "\nstderr:\n" + "\n".join(self.stderr)
 
     def stage_done(self, stage: str) -> bool:
-        """Whether the runner printed ``stage``'s result line."""
-        return any(line.split()[:1] == [stage] for line in self.stdout[1:])
+        """Whether the runner printed ``stage``'s result line (not its ``running`` line)."""
+        return any(line.split()[:1] == [stage] and line.split()[1:2] != ["running"] for line in self.stdout[1:])
 
     def stage_started(self, stage: str) -> bool:
-        """Whether papermill has written ``stage``'s executed notebook (it does so before its first cell)."""
-        return bool(self.stdout) and (self.run_dir / f"{stage}.ipynb").exists()
+        """Whether the runner printed that ``stage`` is running."""
+        return any(line.split()[:2] == [stage, "running"] for line in self.stdout[1:])
 
     def wait_until(self, condition: Callable[[], bool], what: str, timeout: float = 180) -> None:
         deadline = time.monotonic() + timeout

@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+import ibis
 import ibis.expr.types as ir
 
-from duckbook import engine, events
+from duckbook import engine, events, ops
 from duckbook.build.changes import Feed
 from duckbook.build.materialize import Outcome, build_model
 from duckbook.errors import ProjectError
@@ -54,6 +55,14 @@ def build_models(ctx: StageContext, group: str, *, full_refresh: bool = False) -
         build.outcomes.append(outcome)
         events.emit("model", model=outcome.model, action=outcome.action, detail=outcome.detail)
     feed.flush()
+    outcomes = [{"model": o.model, "action": o.action, "detail": o.detail} for o in build.outcomes]
+    stamp = {"run_id": ctx.run_id, "stage": ctx.stage}
+    ops.record(
+        ctx.con,
+        "model_runs",
+        ibis.memtable([{**o, **stamp} for o in outcomes], schema=ops.schema("model_runs")),
+        replace_where={**stamp, "model": [o["model"] for o in outcomes]},
+    )
     return build
 
 

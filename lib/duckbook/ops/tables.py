@@ -154,6 +154,13 @@ COLUMNS: dict[str, dict[str, str]] = {
         "sql": "string",
         "run_id": "string",
     },
+    "model_runs": {  # duckbook.build.materialize.Outcome of every declared model a stage brought up to date
+        "model": "string",
+        "action": "string",  # full | incremental | snapshot | unchanged | stale | not selected
+        "detail": "string",
+        "run_id": "string",
+        "stage": "string",
+    },
 }
 
 #: What each table holds, for the docs site.
@@ -168,6 +175,7 @@ DESCRIPTIONS = {
     "model_state": "Per model: the last change it consumed, its code fingerprint and, for snapshot models, the source batches applied.",
     "schema_history": "Column changes of raw tables (added, widened, missing) with the batch that brought them.",
     "lineage": "Tables each table is built from, and the SQL it was built with.",
+    "model_runs": "What each run did to each declared model (rebuilt, incremental, unchanged, stale) and why.",
 }
 assert DESCRIPTIONS.keys() == COLUMNS.keys(), "every ops table is described"
 

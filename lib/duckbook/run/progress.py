@@ -28,6 +28,7 @@ class Progress:
         self.offset = 0
         self.rows: dict[str, int] = {}  # stage -> rows published
         self.checks: dict[str, dict[str, int]] = {}  # stage -> {pass, warn, fail}
+        self.models: dict[str, dict[str, int]] = {}  # stage -> {action: models}
         self._bar: Any = None
         self._task: Any = None
         self._last_plain = 0.0
@@ -62,6 +63,8 @@ class Progress:
             parts.append(
                 f"checks {checks.get('pass', 0)} passed, {checks.get('warn', 0)} warned, {checks.get('fail', 0)} failed"
             )
+        if actions := self.models.get(stage):
+            parts.append("models " + ", ".join(f"{n} {action}" for action, n in sorted(actions.items())))
         self.echo("  ".join(parts))
 
     def _watch(self, stage: str, done: threading.Event) -> None:
@@ -75,8 +78,11 @@ class Progress:
 
     def _show(self, stage: str, e: dict[str, Any]) -> None:
         kind = e.get("event")
-        if kind == "model" and e.get("action") not in ("unchanged", "not selected"):
-            self.echo(f"      {e['model']}: {e['action']} ({e.get('detail', '')})")
+        if kind == "model":
+            actions = self.models.setdefault(stage, {})
+            actions[str(e["action"])] = actions.get(str(e["action"]), 0) + 1
+            if e.get("action") not in ("unchanged", "not selected"):
+                self.echo(f"      {e['model']}: {e['action']} ({e.get('detail', '')})")
         elif kind == "checks":
             totals = self.checks.setdefault(stage, {})
             for status in ("pass", "warn", "fail"):

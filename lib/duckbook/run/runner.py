@@ -86,7 +86,6 @@ def execute(plan: RunPlan, echo: Echo, *, live: bool = False) -> RunResult:
     """Execute a validated plan (the caller holds the run lock)."""
     cfg = plan.cfg
     run_dir = cfg.runs_dir / plan.run_id
-    run_dir.mkdir(parents=True, exist_ok=True)
     events_file = run_dir / "events.jsonl"
     env = {
         **os.environ,
@@ -102,6 +101,7 @@ def execute(plan: RunPlan, echo: Echo, *, live: bool = False) -> RunResult:
     # the runner's own connection (a broken catalog fails here, before a kernel starts); closed
     # while the kernel writes, so the kernel's is the only one
     opened = engine.connect_plain(cfg)
+    run_dir.mkdir(parents=True, exist_ok=True)
     con: duckdb.DuckDBPyConnection | None = opened
     known = Known.read_from(opened)
     code = fingerprint.code_digest(cfg)

@@ -24,6 +24,7 @@ def test_the_ops_schema_and_its_tables():
         "check_results",
         "ingest_manifest",
         "lineage",
+        "model_runs",
         "model_state",
         "publish_log",
         "quarantine",

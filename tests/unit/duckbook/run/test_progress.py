@@ -35,6 +35,7 @@ def test_stage_events_become_lines(tmp_path, monkeypatch):
     assert "quarantined 3 row(s) of 2024-01-02/raw_orders.csv (raw.raw_orders)" in text
     assert lines[-1].split()[:3] == ["30_marts", "success", "1.50s"]
     assert "1,234 rows" in lines[-1] and "checks 40 passed, 1 warned, 0 failed" in lines[-1]
+    assert lines[-1].endswith("models 1 full, 1 stale, 1 unchanged")
 
 
 @pytest.fixture
