@@ -5,7 +5,7 @@ A run:
 1. finds the stage notebooks (:mod:`duckbook.run.stages`) and validates the ``-p NAME=VALUE``
    parameters against what they declare, before anything is written;
 2. takes the run lock (:mod:`duckbook.engine.lock`): one writer at a time;
-3. executes every stage with papermill in one warm kernel (:mod:`duckbook.run.kernel`), keeping
+3. executes every stage in one warm kernel (:mod:`duckbook.run.notebook`, as papermill would) (:mod:`duckbook.run.kernel`), keeping
    each executed notebook under ``reports/runs/<run_id>/``; the stages write through the kernel's
    one connection in one transaction (:mod:`duckbook.run.session`);
 4. renders the report notebooks (``NN_report_<name>``) to ``reports/<name>.html``;
@@ -38,7 +38,7 @@ from duckbook import config as _config
 from duckbook import engine, ops, params
 from duckbook.engine import lake
 from duckbook.engine.lock import RunLocked, run_lock
-from duckbook.run.kernel import KERNEL, Kernel, KernelError
+from duckbook.run.kernel import Kernel, KernelError
 from duckbook.run.stages import Stage, declared_parameters, discover, select
 
 if TYPE_CHECKING:
@@ -251,29 +251,18 @@ def _run_stage(
 ) -> tuple[ops.RunLogEntry, Page | None, str]:
     """Execute one stage notebook (and render it, for a report): its log entry, its page, and
     the error that stops the run ("" if none)."""
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
-
     from duckbook.publish import site
+    from duckbook.run import notebook
 
     values = plan.stage_parameters(stage, warehouse)
     out_nb = run_dir / stage.path.name
     t0, started = time.perf_counter(), _utcnow()
     page, error = None, ""
     try:
-        papermill.execute_notebook(
-            str(stage.path),
-            str(out_nb),
-            parameters=values,
-            kernel_name=KERNEL,
-            km=kernel.manager(),
-            cwd=str(plan.cfg.notebooks_dir),
-            progress_bar=False,
-            log_output=False,
-        )
+        executed = notebook.execute(stage.path, out_nb, values, kernel)
         if stage.report_name:  # rendered into the run directory; published only if the whole run succeeds
-            rendered = site.render_html(out_nb, run_dir / f"{stage.report_name}.html")
-            meta = site.read_meta(out_nb)
+            rendered = site.render_notebook(executed, out_nb.name, run_dir / f"{stage.report_name}.html")
+            meta = site.notebook_meta(executed)
             page = site.Page(
                 file=rendered.name,
                 title=meta.get("title", stage.name),
@@ -281,7 +270,7 @@ def _run_stage(
                 data_date=meta.get("data_date", "n/a"),
                 freshness=meta.get("freshness", "n/a"),
             )
-    except PapermillExecutionError as exc:
+    except notebook.StageError as exc:
         error = (
             f"stage {stage.name} failed in cell {exc.cell_index + 1} of {stage.path}:\n"
             f"{exc.ename}: {exc.evalue}\nexecuted notebook kept at {out_nb}"
