@@ -128,7 +128,7 @@ def markdown(source: str) -> str:
     lists, definition lists and bare URLs; raw HTML kept; headings get an id and an empty anchor.
 
     >>> markdown("# A · b\\n`x` *y*")
-    '<h1 id="A-%C2%B7-b">A · b<a class="anchor-link" href="#A-%C2%B7-b"></a></h1>\\n<p><code>x</code> <em>y</em></p>'
+    '<h1 id="A-%C2%B7-b">A · b<a class="anchor-link" href="#A-%C2%B7-b"></a></h1><p><code>x</code> <em>y</em></p>'
     """
     return str(_markdown()(source)).removesuffix("\n")
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import secrets
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -81,6 +82,8 @@ def inject(nb: dict[str, Any], parameters: Mapping[str, object]) -> dict[str, An
     """Insert (or replace) the ``injected-parameters`` cell of ``nb`` in place; return ``nb``."""
     cell: dict[str, Any] = {"cell_type": "code", "execution_count": None, "metadata": {"tags": [INJECTED]}}
     cell.update(outputs=[], source=parameters_source(parameters))
+    if (nb.get("nbformat", 4), nb.get("nbformat_minor", 0)) >= (4, 5):  # cell ids since nbformat 4.5
+        cell["id"] = secrets.token_hex(4)
     cells = nb["cells"]
     tagged = [i for tag in (INJECTED, "parameters") for i, c in enumerate(cells) if tag in _tags(c)]
     if tagged and INJECTED in _tags(cells[tagged[0]]):
