@@ -8,8 +8,14 @@ outputs are collected into the notebook. The executed notebook is written when e
 where papermill keeps them (``cell.metadata.papermill.duration``). Importing papermill and
 nbclient costs the runner seconds per run; this module needs only jupyter_client.
 
+Report charts are drawn here, not in the kernel: the kernel sends each chart's Vega-Lite spec
+(:data:`duckbook.publish.page.CHART_MIME`, when :data:`~duckbook.publish.page.CHARTS_IN_RUNNER`
+is set) and a process beside the runner draws its SVG with vl-convert while the kernel runs the
+next cells (in a process of its own: vl-convert holds the GIL while it draws, ~0.3 s a chart);
+the outputs hold the SVG before the notebook is written, as if the kernel had drawn it.
+
 ``papermill notebooks/20_staging.ipynb out.ipynb`` keeps working on the same notebooks: they do
-not depend on who executes them.
+not depend on who executes them (without the variable, charts are drawn in the kernel).
 """
 
 from __future__ import annotations
@@ -17,13 +23,17 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import multiprocessing
 import secrets
+import signal
 import time
 from collections.abc import Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from duckbook.errors import DuckbookError
+from duckbook.publish import page
 from duckbook.run.kernel import Kernel
 
 #: The tag of the cell holding the injected parameters (papermill's name: its readers know it).
@@ -109,7 +119,9 @@ def execute(source: Path, target: Path, parameters: Mapping[str, object], kernel
         When a cell raises; ``target`` then holds the notebook executed up to that cell, its
         error output included.
     """
-    nb = inject(json.loads(Path(source).read_text(encoding="utf-8")), parameters)
+    text = Path(source).read_text(encoding="utf-8")
+    nb = inject(json.loads(text), parameters)
+    charts = _Charts(warm="setup_charts" in text)  # a report: vl-convert starts while the kernel imports
     started = time.perf_counter()
     meta = nb["metadata"]["papermill"]
     meta.update(input_path=str(source), output_path=str(target), start_time=_now(), exception=None)
@@ -120,14 +132,18 @@ def execute(source: Path, target: Path, parameters: Mapping[str, object], kernel
     failure: StageError | None = None
     try:
         kernel.fresh()
+        if charts.warm:
+            kernel.run(f"import os; os.environ[{page.CHARTS_IN_RUNNER!r}] = '1'")
         for index, cell in enumerate(nb["cells"]):
             if cell["cell_type"] != "code":
                 continue
-            status = _run_cell(kernel, cell, index)
+            status = _run_cell(kernel, cell, index, charts)
             if status != "completed":
                 failure = StageError(index, *status) if isinstance(status, tuple) else None
                 break
     finally:
+        not_drawn = charts.finish()
+        failure = failure or not_drawn
         meta.update(end_time=_now(), duration=time.perf_counter() - started, exception=failure is not None)
         _write(nb, target)
     if failure:
@@ -135,14 +151,14 @@ def execute(source: Path, target: Path, parameters: Mapping[str, object], kernel
     return nb
 
 
-def _run_cell(kernel: Kernel, cell: dict[str, Any], index: int) -> str | tuple[str, str]:
+def _run_cell(kernel: Kernel, cell: dict[str, Any], index: int, charts: _Charts) -> str | tuple[str, str]:
     """Execute one code cell, collecting its outputs into it: ``"completed"``, ``"exited"``
     (``sys.exit()`` or ``sys.exit(0)``: the notebook ends there, as in papermill) or the error
     it raised as ``(ename, evalue)``."""
     code = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
     outputs: list[dict[str, Any]] = cell["outputs"]
     t0, start = time.perf_counter(), _now()
-    content = kernel.execute(code, output_hook=_collector(outputs))
+    content = kernel.execute(code, output_hook=_collector(outputs, lambda output: charts.draw(index, output)))
     cell["execution_count"] = content.get("execution_count")
     failed = content.get("status") == "error"
     exited = failed and content.get("ename") == "SystemExit" and content.get("evalue") in ("", "0")
@@ -158,9 +174,9 @@ def _run_cell(kernel: Kernel, cell: dict[str, Any], index: int) -> str | tuple[s
     return (content.get("ename", "Error"), content.get("evalue", "")) if failed else "completed"
 
 
-def _collector(outputs: list[dict[str, Any]]) -> Any:
+def _collector(outputs: list[dict[str, Any]], added: Any = None) -> Any:
     """An IOPub hook appending a cell's outputs as nbformat dicts (streams merged, ``clear_output``
-    and display updates honoured, as nbclient does)."""
+    and display updates honoured, as nbclient does); ``added(output)`` sees each new output."""
     clear_pending = False
     displays: dict[str, list[dict[str, Any]]] = {}
 
@@ -188,6 +204,8 @@ def _collector(outputs: list[dict[str, Any]]) -> Any:
             last["text"] += output["text"]
             return
         outputs.append(output)
+        if added is not None:
+            added(output)
         if display_id := content.get("transient", {}).get("display_id"):
             displays.setdefault(display_id, []).append(output)
 
@@ -206,6 +224,61 @@ def _output(kind: str, content: Mapping[str, Any]) -> dict[str, Any] | None:
     if kind == "error":
         return {k: content[k] for k in ("ename", "evalue", "traceback")} | {"output_type": kind}
     return None
+
+
+class _Charts:
+    """The charts of one notebook the kernel left to the runner: drawn by the drawing process as
+    they arrive, their SVG put in their outputs by :meth:`finish`."""
+
+    def __init__(self, *, warm: bool) -> None:
+        self.warm = warm
+        self.pending: list[tuple[int, dict[str, Any], Future[str]]] = []
+        if warm:
+            _drawer().submit(_warm_up)
+
+    def draw(self, index: int, output: dict[str, Any]) -> None:
+        chart = output.get("data", {}).pop(page.CHART_MIME, None)
+        if chart is not None:
+            self.pending.append((index, output, _drawer().submit(page.draw, chart)))
+
+    def finish(self) -> StageError | None:
+        """Wait for every chart; the first that could not be drawn, as its cell's error."""
+        failure = None
+        for index, output, drawn in self.pending:
+            try:
+                output["data"]["image/svg+xml"] = drawn.result()
+            except Exception as exc:
+                output["data"]["text/plain"] = f"chart not drawn: {type(exc).__name__}: {exc}"
+                failure = failure or StageError(index, type(exc).__name__, str(exc))
+        self.pending = []
+        return failure
+
+
+_DRAWER: ProcessPoolExecutor | None = None
+_WARM = {  # an axis: its text loads the fonts too
+    "spec": {"mark": "point", "data": {"values": [{"a": 1}]}, "encoding": {"x": {"field": "a", "type": "ordinal"}}},
+    "vl_version": None,
+}
+
+
+def _drawer() -> ProcessPoolExecutor:
+    """The runner's drawing process (one, started on first use, for the rest of the process)."""
+    global _DRAWER
+    if _DRAWER is None:
+        spawn = multiprocessing.get_context("spawn")  # not fork: the runner holds zmq sockets and threads
+        _DRAWER = ProcessPoolExecutor(max_workers=1, mp_context=spawn, initializer=_ignore_interrupts)
+    return _DRAWER
+
+
+def _ignore_interrupts() -> None:
+    """Ctrl-C reaches the whole process group: the runner handles it, the drawing process carries on
+    until the runner exits (no traceback of its own on the terminal)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _warm_up() -> None:
+    """Start vl-convert's JavaScript engine (~0.6 s, once per process) before the first chart."""
+    page.draw(_WARM)
 
 
 def _write(nb: Mapping[str, Any], target: Path) -> None:

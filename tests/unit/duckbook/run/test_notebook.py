@@ -131,6 +131,31 @@ def test_a_failing_cell_raises_with_its_index_and_keeps_the_notebook(kernel, tmp
 
 
 @pytest.mark.slow
+def test_report_charts_are_drawn_by_the_runner_into_their_outputs(kernel, tmp_path):
+    chart = (
+        "import altair as alt\nfrom duckbook.publish import page\npage.setup_charts()\n"
+        "alt.Chart(alt.Data(values=[{'a': 1}])).mark_point().encode(x='a:Q')"
+    )
+    nb = notebook.execute(_nb(tmp_path / "chart.ipynb", chart), tmp_path / "chart.out.ipynb", {}, kernel)
+    [output] = nb["cells"][-1]["outputs"]
+    assert set(output["data"]) == {"image/svg+xml", "text/plain"} and output["data"]["image/svg+xml"].startswith("<svg")
+    assert json.loads((tmp_path / "chart.out.ipynb").read_text()) == nb
+    kernel.run("import os; os.environ.pop('DUCKBOOK_CHARTS_IN_RUNNER')")  # the other tests' notebooks draw nothing
+
+
+def test_a_chart_that_cannot_be_drawn_fails_its_cell():
+    charts = notebook._Charts(warm=False)
+    output = {
+        "output_type": "display_data",
+        "data": {notebook.page.CHART_MIME: {"spec": {"mark": 1}, "vl_version": None}},
+    }
+    charts.draw(3, output)
+    failure = charts.finish()
+    assert failure is not None and failure.cell_index == 3
+    assert output["data"]["text/plain"].startswith("chart not drawn: ")
+
+
+@pytest.mark.slow
 def test_a_dead_kernel_fails_the_cell_instead_of_hanging(tmp_path):
     k = Kernel(tmp_path, dict(os.environ))
     try:
