@@ -10,9 +10,8 @@ nbclient costs the runner seconds per run; this module needs only jupyter_client
 
 Report charts are drawn here, not in the kernel: the kernel sends each chart's Vega-Lite spec
 (:data:`duckbook.publish.page.CHART_MIME`, when :data:`~duckbook.publish.page.CHARTS_IN_RUNNER`
-is set) and a process beside the runner draws its SVG with vl-convert while the kernel runs the
-next cells (in a process of its own: vl-convert holds the GIL while it draws, ~0.3 s a chart);
-the outputs hold the SVG before the notebook is written, as if the kernel had drawn it.
+is set) and the runner's drawing process (:mod:`duckbook.run.drawing`) draws its SVG while the
+kernel runs the next cells; the outputs hold the SVG before the notebook is written, as if the kernel had drawn it.
 
 ``papermill notebooks/20_staging.ipynb out.ipynb`` keeps working on the same notebooks: they do
 not depend on who executes them (without the variable, charts are drawn in the kernel).
@@ -23,17 +22,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import multiprocessing
 import secrets
-import signal
 import time
 from collections.abc import Mapping
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 from duckbook.errors import DuckbookError
 from duckbook.publish import page
+from duckbook.run import drawing
 from duckbook.run.kernel import Kernel
 
 #: The tag of the cell holding the injected parameters (papermill's name: its readers know it).
@@ -234,19 +232,19 @@ class _Charts:
         self.warm = warm
         self.pending: list[tuple[int, dict[str, Any], Future[str]]] = []
         if warm:
-            _drawer().submit(_warm_up)
+            _drawer().warm_up()
 
     def draw(self, index: int, output: dict[str, Any]) -> None:
         chart = output.get("data", {}).pop(page.CHART_MIME, None)
         if chart is not None:
-            self.pending.append((index, output, _drawer().submit(page.draw, chart)))
+            self.pending.append((index, output, _drawer().draw(chart)))
 
     def finish(self) -> StageError | None:
         """Wait for every chart; the first that could not be drawn, as its cell's error."""
         failure = None
         for index, output, drawn in self.pending:
             try:
-                output["data"]["image/svg+xml"] = drawn.result()
+                output["data"]["image/svg+xml"] = drawn.result(timeout=600)
             except Exception as exc:
                 output["data"]["text/plain"] = f"chart not drawn: {type(exc).__name__}: {exc}"
                 failure = failure or StageError(index, type(exc).__name__, str(exc))
@@ -254,31 +252,15 @@ class _Charts:
         return failure
 
 
-_DRAWER: ProcessPoolExecutor | None = None
-_WARM = {  # an axis: its text loads the fonts too
-    "spec": {"mark": "point", "data": {"values": [{"a": 1}]}, "encoding": {"x": {"field": "a", "type": "ordinal"}}},
-    "vl_version": None,
-}
+_DRAWER: drawing.Drawer | None = None
 
 
-def _drawer() -> ProcessPoolExecutor:
+def _drawer() -> drawing.Drawer:
     """The runner's drawing process (one, started on first use, for the rest of the process)."""
     global _DRAWER
     if _DRAWER is None:
-        spawn = multiprocessing.get_context("spawn")  # not fork: the runner holds zmq sockets and threads
-        _DRAWER = ProcessPoolExecutor(max_workers=1, mp_context=spawn, initializer=_ignore_interrupts)
+        _DRAWER = drawing.Drawer()
     return _DRAWER
-
-
-def _ignore_interrupts() -> None:
-    """Ctrl-C reaches the whole process group: the runner handles it, the drawing process carries on
-    until the runner exits (no traceback of its own on the terminal)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _warm_up() -> None:
-    """Start vl-convert's JavaScript engine (~0.6 s, once per process) before the first chart."""
-    page.draw(_WARM)
 
 
 def _write(nb: Mapping[str, Any], target: Path) -> None:
