@@ -108,9 +108,9 @@ def test_execute_collects_outputs_and_resets_the_namespace_between_notebooks(ker
     assert code[3]["outputs"][0]["data"]["text/plain"] == "'abab'"
     assert all(c["metadata"]["papermill"]["duration"] >= 0 for c in code)
     assert nb["metadata"]["papermill"]["exception"] is False
-    second = _nb(tmp_path / "second.ipynb", "print('leftover' in dir())")
+    second = _nb(tmp_path / "second.ipynb", "print('leftover' in dir(), len(Out), repr(_))")
     nb = notebook.execute(second, tmp_path / "second.out.ipynb", {}, kernel)
-    assert nb["cells"][-1]["outputs"][0]["text"] == "False\n"
+    assert nb["cells"][-1]["outputs"][0]["text"] == "False 0 ''\n"  # variables and the output cache gone
 
 
 @pytest.mark.slow
