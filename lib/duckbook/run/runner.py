@@ -5,7 +5,7 @@ A run:
 1. finds the stage notebooks (:mod:`duckbook.run.stages`) and validates the ``-p NAME=VALUE``
    parameters against what they declare, before anything is written;
 2. takes the run lock (:mod:`duckbook.engine.lock`): one writer at a time;
-3. executes every stage in one warm kernel (:mod:`duckbook.run.notebook`, as papermill would) (:mod:`duckbook.run.kernel`), keeping
+3. executes every stage in one warm kernel (:mod:`duckbook.run.kernel`), keeping
    each executed notebook under ``reports/runs/<run_id>/``; the stages write through the kernel's
    one connection in one transaction (:mod:`duckbook.run.session`);
 4. renders the report notebooks (``NN_report_<name>``) to ``reports/<name>.html``;
