@@ -109,7 +109,7 @@ def to_arrow(parsed: Parsed) -> Any:
 def _fast(data: bytes) -> Parsed | None:
     """Parse a clean file in one pass (valid UTF-8, no NUL, no blank line, one line per record,
     every record as wide as the header); None when any of that does not hold. Every check and
-    the split into lines run in Arrow's C++, not per line in Python."""
+    the split into lines run in C, not per line in Python."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.csv as pa_csv
@@ -120,10 +120,14 @@ def _fast(data: bytes) -> Parsed | None:
         data = data.replace(b"\r\n", b"\n")
         if b"\r" in data:
             return None
-    try:  # Arrow checks the whole buffer is UTF-8
-        text = pa.array([data], type=pa.binary()).cast(pa.string())
-    except pa.ArrowInvalid:
+    try:  # UTF-8 throughout (Python's decoder: faster here than Arrow's validating cast)
+        data.decode("utf-8")
+    except UnicodeDecodeError:
         return None
+    # the buffer as one Arrow string, without a copy
+    text = pa.Array.from_buffers(
+        pa.string(), 1, [None, pa.array([0, len(data)], pa.int32()).buffers()[1], pa.py_buffer(data)]
+    )
     lines = pc.list_flatten(pc.split_pattern(text, "\n"))
     if len(lines) and data.endswith(b"\n"):
         lines = lines.slice(0, len(lines) - 1)
