@@ -53,9 +53,10 @@ class Parsed:
     header: list[str]
     records: list[Record]
     rejects: list[Reject]
-    # fast path (a clean file): the values as an Arrow table, record i on line i + 2
+    # fast path (a clean file): the values as an Arrow table, record i on line i + 2, and the
+    # file's lines as an Arrow string array (the header first)
     arrow: Any = None  # pyarrow.Table of strings (pyarrow is untyped)
-    lines_text: list[str] | None = None
+    lines: Any = None  # pyarrow.Array of strings
 
     @property
     def record_count(self) -> int:
@@ -81,11 +82,13 @@ def to_arrow(parsed: Parsed) -> Any:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if parsed.arrow is not None and parsed.lines_text is not None:  # the fast path keeps both
+    if parsed.arrow is not None and parsed.lines is not None:  # the fast path keeps both, in Arrow
+        import numpy as np
+
         n = parsed.arrow.num_rows
         values = [parsed.arrow.column(i) for i in range(len(parsed.header))]
-        lines = list(range(2, n + 2))
-        raws = parsed.lines_text[1 : n + 1]
+        lines: Any = pa.array(np.arange(2, n + 2, dtype=np.int64))
+        raws: Any = parsed.lines.slice(1, n)
     else:
         values = (
             list(zip(*(r.values for r in parsed.records), strict=True))
@@ -98,38 +101,44 @@ def to_arrow(parsed: Parsed) -> Any:
     for name, column in zip(parsed.header, values, strict=True):
         arr = column if isinstance(column, pa.ChunkedArray) else pa.array(column, type=pa.string())
         columns[name] = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
-    columns["_line"] = pa.array(lines, type=pa.int64())
-    columns["_raw"] = pa.array(raws, type=pa.string())
+    columns["_line"] = pa.array(lines, type=pa.int64()) if isinstance(lines, list) else lines
+    columns["_raw"] = pa.array(raws, type=pa.string()) if isinstance(raws, list) else raws
     return pa.table(columns)
 
 
 def _fast(data: bytes) -> Parsed | None:
     """Parse a clean file in one pass (valid UTF-8, no NUL, no blank line, one line per record,
-    every record as wide as the header); None when any of that does not hold."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    if "\x00" in text:
-        return None
-    if "\r" in text:  # Windows line ends are fine; a lone carriage return is not
-        text = text.replace("\r\n", "\n")
-        if "\r" in text:
-            return None
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    if not lines or any(not line for line in lines):
-        return None
+    every record as wide as the header); None when any of that does not hold. Every check and
+    the split into lines run in C, not per line in Python."""
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.csv as pa_csv
 
-    header = next(csv.reader([lines[0]]))
+    if b"\x00" in data or len(data) >= 2**31 - 1:  # NUL bytes; one Arrow string holds < 2 GiB
+        return None
+    if b"\r" in data:  # Windows line ends are fine; a lone carriage return is not
+        data = data.replace(b"\r\n", b"\n")
+        if b"\r" in data:
+            return None
+    try:  # UTF-8 throughout (Python's decoder: faster here than Arrow's validating cast)
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    # the buffer as one Arrow string, without a copy
+    text = pa.Array.from_buffers(
+        pa.string(), 1, [None, pa.array([0, len(data)], pa.int32()).buffers()[1], pa.py_buffer(data)]
+    )
+    lines = pc.list_flatten(pc.split_pattern(text, "\n"))
+    if len(lines) and data.endswith(b"\n"):
+        lines = lines.slice(0, len(lines) - 1)
+    if not len(lines) or pc.any(pc.equal(lines, "")).as_py():
+        return None
+    header = next(csv.reader([lines[0].as_py()]))
     if len(set(header)) != len(header):
         return None  # the slow path names the duplicates
     try:  # Arrow's C++ reader; any irregular row (field count, quoted newline) raises
         table = pa_csv.read_csv(
-            pa.py_buffer(text.encode("utf-8")),
+            pa.py_buffer(data),
             read_options=pa_csv.ReadOptions(use_threads=False),
             parse_options=pa_csv.ParseOptions(newlines_in_values=False),
             convert_options=pa_csv.ConvertOptions(
@@ -142,7 +151,7 @@ def _fast(data: bytes) -> Parsed | None:
         return None
     if table.num_rows != len(lines) - 1 or table.column_names != header:
         return None
-    return Parsed(header, [], [], arrow=table, lines_text=lines)
+    return Parsed(header, [], [], arrow=table, lines=lines)
 
 
 def read_records(path: Path) -> Parsed:

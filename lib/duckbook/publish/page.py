@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-from typing import TYPE_CHECKING
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the runner imports this module's META_KEY without polars
     import polars as pl
@@ -18,11 +20,43 @@ if TYPE_CHECKING:  # the runner imports this module's META_KEY without polars
 META_KEY = "duckbook"
 
 
+#: The output type of a chart left for ``duckbook run`` to draw: ``{"spec": ..., "vl_version": ...}``.
+CHART_MIME = "application/vnd.duckbook.chart+json"
+#: Set in the kernel by ``duckbook run``: charts are drawn as SVG by the runner, on a thread beside
+#: the kernel, instead of in the kernel (vl-convert holds the GIL: ~0.3 s a chart, 0.6 s the first).
+CHARTS_IN_RUNNER = "DUCKBOOK_CHARTS_IN_RUNNER"
+
+
 def setup_charts() -> None:
-    """Render Altair charts as inline SVG (offline, via vl-convert) in this kernel."""
+    """Render Altair charts as inline SVG (offline, via vl-convert): in this kernel, or under
+    ``duckbook run`` (:data:`CHARTS_IN_RUNNER` set) in the runner, with the same result."""
     import altair as alt
 
-    alt.renderers.enable("svg")
+    if os.environ.get(CHARTS_IN_RUNNER):
+        alt.renderers.register("duckbook-runner-svg", _svg_in_runner)
+        alt.renderers.enable("duckbook-runner-svg")
+    else:
+        alt.renderers.enable("svg")
+
+
+def _svg_in_runner(spec: dict[str, Any], **metadata: Any) -> dict[str, Any]:
+    """The chart as :data:`CHART_MIME` for the runner's :func:`draw`; drawn here instead when
+    options the runner's plain conversion would not apply are set (embed options, VegaFusion)."""
+    from altair import renderers
+    from altair.utils._importers import vl_version_for_vl_convert
+    from altair.utils.display import using_vegafusion
+    from altair.vegalite.v6.display import svg_renderer
+
+    if using_vegafusion() or metadata.get("embed_options") or renderers.options.get("embed_options"):
+        return dict(svg_renderer(spec, **metadata))
+    return {CHART_MIME: {"spec": spec, "vl_version": vl_version_for_vl_convert()}}
+
+
+def draw(chart: Mapping[str, Any]) -> str:
+    """The SVG of a :data:`CHART_MIME` output, as Altair's ``svg`` renderer draws it."""
+    import vl_convert
+
+    return str(vl_convert.vegalite_to_svg(chart["spec"], vl_version=chart["vl_version"]))
 
 
 def header(

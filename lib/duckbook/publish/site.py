@@ -3,7 +3,7 @@
 
 Every page is rendered from the Jinja templates in ``templates/`` (one shell, ``base.html.j2``,
 with inline CSS, a header bar and a footer), autoescaped; only HTML built by trusted code
-(nbconvert's notebook body, SVG) is passed in as :class:`~markupsafe.Markup`. Pages are written
+(the notebook body of :mod:`duckbook.publish.notebook_html`, SVG) is passed in as :class:`~markupsafe.Markup`. Pages are written
 to a temp file and renamed, so a reader never sees half a page.
 """
 
@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from markupsafe import Markup
 
 from duckbook.publish.page import META_KEY
 
@@ -83,10 +82,11 @@ def render_page(template: str, /, **context: Any) -> str:
 def read_meta(nb_path: Path) -> dict[str, str]:
     """The header metadata a report notebook recorded with :func:`duckbook.publish.page.header`
     ({} if none)."""
-    return _meta(json.loads(Path(nb_path).read_text(encoding="utf-8")))
+    return notebook_meta(json.loads(Path(nb_path).read_text(encoding="utf-8")))
 
 
-def _meta(nb: Mapping[str, Any]) -> dict[str, str]:
+def notebook_meta(nb: Mapping[str, Any]) -> dict[str, str]:
+    """:func:`read_meta` of a notebook already read (a JSON dict)."""
     for cell in nb.get("cells", []):
         for output in cell.get("outputs", []):
             if META_KEY in output.get("metadata", {}):
@@ -97,6 +97,19 @@ def _meta(nb: Mapping[str, Any]) -> dict[str, str]:
 def render_html(
     nb_path: Path, out_path: Path, *, index_href: str = "index.html", docs_href: str = "docs/index.html"
 ) -> Path:
+    """Render an executed report notebook file to a self-contained page: :func:`render_notebook`."""
+    nb = json.loads(Path(nb_path).read_text(encoding="utf-8"))
+    return render_notebook(nb, Path(nb_path).name, out_path, index_href=index_href, docs_href=docs_href)
+
+
+def render_notebook(
+    nb: Mapping[str, Any],
+    name: str,
+    out_path: Path,
+    *,
+    index_href: str = "index.html",
+    docs_href: str = "docs/index.html",
+) -> Path:
     """Render an executed report notebook to a self-contained page.
 
     No code, no prompts; inline CSS and SVG charts; a header with the run id, data date and
@@ -104,8 +117,10 @@ def render_html(
 
     Parameters
     ----------
-    nb_path
-        The executed notebook.
+    nb
+        The executed notebook (a JSON dict, as :func:`json.loads` reads an ``.ipynb``).
+    name
+        The notebook's file name (the footer names it; the title without header metadata).
     out_path
         The page to write (atomically).
     index_href, docs_href
@@ -116,27 +131,17 @@ def render_html(
     Path
         ``out_path``.
     """
-    import nbformat
-    from nbconvert import HTMLExporter
+    from duckbook.publish import notebook_html
 
-    nb = nbformat.read(nb_path, as_version=4)
-    exporter = HTMLExporter(
-        template_name="basic",
-        exclude_input=True,
-        exclude_input_prompt=True,
-        exclude_output_prompt=True,
-        anchor_link_text="",
-    )
-    body, _ = exporter.from_notebook_node(nb)
-    meta = _meta(nb)
+    meta = notebook_meta(nb)
     page = render_page(
         "report.html.j2",
-        title=meta.get("title", Path(nb_path).stem),
+        title=meta.get("title", Path(name).stem),
         run_id=meta.get("run_id", "?"),
         data_date=meta.get("data_date", "n/a"),
         freshness=meta.get("freshness", "n/a"),
-        body=Markup(body),  # nbconvert's HTML of the notebook's outputs, charts included
-        notebook=Path(nb_path).name,
+        body=notebook_html.body(nb),  # the notebook's outputs and markdown, charts included
+        notebook=name,
         index_href=index_href,
         docs_href=docs_href,
     )

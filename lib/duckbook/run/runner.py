@@ -9,8 +9,9 @@ A run:
 3. skips every stage whose fingerprint (:mod:`duckbook.run.fingerprint`: code, parameters, input
    table versions, delivered files) equals the one it last ran with, unless ``force``; a run with
    nothing to do starts no kernel;
-4. executes the other stages with papermill in one warm kernel (:mod:`duckbook.run.kernel`),
-   keeping each executed notebook under ``reports/runs/<run_id>/`` and showing their progress
+4. executes the other stages in one warm kernel (:mod:`duckbook.run.kernel`) as papermill would
+   (:mod:`duckbook.run.notebook`), keeping each executed notebook under ``reports/runs/<run_id>/``
+   and showing their progress
    (:mod:`duckbook.run.progress`); the stages write through the kernel's one connection in one
    transaction (:mod:`duckbook.run.session`); report notebooks (``NN_report_<name>``) are rendered;
 5. writes ``ops.run_log`` and commits everything as one DuckLake snapshot carrying the run id;
@@ -42,7 +43,7 @@ from duckbook.engine.lock import RunLocked, run_lock
 from duckbook.events import EVENTS_ENV
 from duckbook.run import fingerprint, wrapup
 from duckbook.run.fingerprint import Known
-from duckbook.run.kernel import KERNEL, Kernel, KernelError
+from duckbook.run.kernel import Kernel, KernelError
 from duckbook.run.plan import RunPlan, RunResult, plan, waiting_deliveries
 from duckbook.run.progress import Progress
 from duckbook.run.stages import Stage, declared_parameters, discover
@@ -221,29 +222,18 @@ def _run_stage(
 ) -> tuple[ops.RunLogEntry, Page | None, str]:
     """Execute one stage notebook (and render it, for a report): its log entry, its page, and
     the error that stops the run ("" if none)."""
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
-
     from duckbook.publish import site
+    from duckbook.run import notebook
 
     values = plan.stage_parameters(stage, warehouse)
     out_nb = run_dir / stage.path.name
     t0, started = time.perf_counter(), _utcnow()
     page, error = None, ""
     try:
-        papermill.execute_notebook(
-            str(stage.path),
-            str(out_nb),
-            parameters=values,
-            kernel_name=KERNEL,
-            km=kernel.manager(),
-            cwd=str(plan.cfg.notebooks_dir),
-            progress_bar=False,
-            log_output=False,
-        )
+        executed = notebook.execute(stage.path, out_nb, values, kernel)
         if stage.report_name:  # rendered into the run directory; published only if the whole run succeeds
-            rendered = site.render_html(out_nb, run_dir / f"{stage.report_name}.html")
-            meta = site.read_meta(out_nb)
+            rendered = site.render_notebook(executed, out_nb.name, run_dir / f"{stage.report_name}.html")
+            meta = site.notebook_meta(executed)
             page = site.Page(
                 file=rendered.name,
                 title=meta.get("title", stage.name),
@@ -251,7 +241,7 @@ def _run_stage(
                 data_date=meta.get("data_date", "n/a"),
                 freshness=meta.get("freshness", "n/a"),
             )
-    except PapermillExecutionError as exc:
+    except notebook.StageError as exc:
         error = (
             f"stage {stage.name} failed in cell {exc.cell_index + 1} of {stage.path}:\n"
             f"{exc.ename}: {exc.evalue}\nexecuted notebook kept at {out_nb}"

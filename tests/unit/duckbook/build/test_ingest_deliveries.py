@@ -37,6 +37,7 @@ EVENT = Contract(
 THING = Contract("things", "things.csv", (Column("id", "string"), Column("name", "string")), ("id",))
 CONTRACTS = {"events": EVENT, "things": THING}
 _RUNS = itertools.count()
+_START = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
 
 
 def deliver(source: Path, day: str, **files: str) -> None:
@@ -51,7 +52,11 @@ def deliver(source: Path, day: str, **files: str) -> None:
 
 def ingest_at(warehouse: Path, source: Path, run_date: str, contracts: Mapping[str, Contract] = CONTRACTS) -> Ingested:
     """Run the ingest stage by hand as of ``run_date``: published, or rolled back when it raises."""
-    ctx = start_stage("10_ingest", run_id=f"r{next(_RUNS)}", run_date=run_date, warehouse=str(warehouse))
+    # a second apart, as real runs are (each lasts seconds under the run lock): the manifest orders
+    # a file's batches by ingested_at, the run's start to the second
+    n = next(_RUNS)
+    started = (_START + dt.timedelta(seconds=n)).isoformat(timespec="seconds")
+    ctx = start_stage("10_ingest", run_id=f"r{n}", run_started_at=started, run_date=run_date, warehouse=str(warehouse))
     try:
         done = ingest(ctx, contracts, source)
         done.build.audit()

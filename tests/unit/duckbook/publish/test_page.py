@@ -82,3 +82,24 @@ def test_setup_charts_renders_altair_as_svg():
         assert alt.renderers.active == "svg"
     finally:
         alt.renderers.enable(before)
+
+
+@pytest.mark.slow
+def test_under_the_runner_charts_are_left_as_specs_and_drawn_exactly_as_the_svg_renderer_would(monkeypatch):
+    import altair as alt
+
+    chart = alt.Chart(pl.DataFrame({"day": ["a", "b"], "n": [1, 2]})).mark_bar().encode(x="day:N", y="n:Q")
+    before = alt.renderers.active
+    try:
+        page.setup_charts()
+        in_kernel = chart._repr_mimebundle_()
+        monkeypatch.setenv(page.CHARTS_IN_RUNNER, "1")
+        page.setup_charts()
+        left = chart._repr_mimebundle_()
+        alt.renderers.set_embed_options(theme="dark")  # options the runner would not apply: drawn in the kernel
+        assert "image/svg+xml" in chart._repr_mimebundle_()
+    finally:
+        alt.renderers.set_embed_options()
+        alt.renderers.enable(before)
+    assert list(left) == [page.CHART_MIME] and set(left[page.CHART_MIME]) == {"spec", "vl_version"}
+    assert page.draw(left[page.CHART_MIME]) == in_kernel["image/svg+xml"]
