@@ -81,10 +81,11 @@ drops: setup ## Split data/jaffle-$(YEARS)y into daily deliveries with defects i
 	@test -f data/jaffle-$(YEARS)y/raw_orders.csv || $(MAKE) data YEARS=$(YEARS)
 	$(BIN)/duckbook drops data/jaffle-$(YEARS)y data/jaffle-$(YEARS)y-drops $(ARGS)
 
-bench: setup ## Time the full run against a SQL floor (1-year jafgen), then a daily run against a full refresh (3-year)
+bench: setup ## Full run, unchanged rerun and one-report change against a SQL floor (1-year jafgen), full run on 3-year
 	@test -f data/jaffle-1y/raw_orders.csv || $(MAKE) data YEARS=1
 	@test -f data/jaffle-3y/raw_orders.csv || $(MAKE) data YEARS=3
-	$(BIN)/python -m benchmarks.bench --source data/jaffle-1y --daily-source data/jaffle-3y $(ARGS)
+	$(BIN)/python -m benchmarks.bench --source data/jaffle-1y --section full --section rerun --section report_change $(ARGS)
+	$(BIN)/python -m benchmarks.bench --source data/jaffle-3y --section full $(ARGS)
 
 bench-daily: setup ## Only the daily section of make bench: a daily run against a full refresh (jafgen 3-year drops)
 	@test -f data/jaffle-3y/raw_orders.csv || $(MAKE) data YEARS=3
