@@ -162,9 +162,13 @@ def test_rerun_is_idempotent(run, tmp_path):
         for t in ["raw.raw_orders", "marts.orders", "ops.quarantine", "ops.ingest_manifest"]
     }
     proc = duckbook(
-        "run", "--warehouse", str(wh), "--reports-dir", str(run["reports"]), "--stage", "ingest", "--stage", "staging"
-    )
+        "run", "--warehouse", str(wh), "--reports-dir", str(run["reports"]), "--stage", "ingest", "--stage", "staging",
+        "-p", "run_date=2019-08-11", "--force",  # executed again (not skipped), with the shared run's parameters
+    )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
+    assert [line.split()[:2] for line in proc.stdout.splitlines() if "success" in line.split()[1:2]] == [
+        ["10_ingest", "success"], ["20_staging", "success"]
+    ]  # fmt: skip
     after = {t: scalar(wh, f"select count(*) from {t}") for t in before}
     assert after == before
 
