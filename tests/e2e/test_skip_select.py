@@ -207,3 +207,34 @@ def test_a_failed_run_alerts_the_webhook_and_a_dead_mail_server_does_not_fail_it
     for path in (tmp_path / "reports").rglob("*"):
         if path.is_file() and path.suffix in (".json", ".html", ".ipynb", ".jsonl"):
             assert "SECRET-TOKEN" not in path.read_text(errors="replace"), path
+
+
+def test_a_full_reports_disk_after_the_commit_keeps_the_pages_and_the_run_a_success(copy, monkeypatch):
+    """The warehouse is committed; the pages cannot be written (ENOSPC on the first copy): the
+    run still succeeds with a warning, no published page changes, and the report reruns next time."""
+    import errno
+
+    from duckbook.publish import release
+    from duckbook.run import runner
+
+    wh, reports = copy
+    before = {p.name: p.read_bytes() for p in reports.iterdir() if p.is_file()}
+
+    def disk_full(src, dst):
+        raise OSError(errno.ENOSPC, "No space left on device", str(dst))
+
+    monkeypatch.setattr(release.shutil, "copyfile", disk_full)
+    plan = runner.plan(stages=["overview"], parameters={"run_date": "2019-08-11"}, warehouse=wh, reports_dir=reports,
+                       force=True)  # fmt: skip
+    result = runner.run(plan, echo=lambda *a, **k: None)
+    assert result.status == "success", result.error
+    assert any(n.startswith("warning: could not publish the pages") and "No space left" in n for n in result.notes)
+    after = {p.name: p.read_bytes() for p in reports.iterdir() if p.is_file() and p.name != "runs.html"}
+    assert after == {k: v for k, v in before.items() if k != "runs.html"}, "no page and no index changed"
+    assert not [p for p in reports.iterdir() if p.name.startswith(".")], "no temp file or journal left"
+    assert log(wh, result.run_id) == {"50_report_overview": "success"}
+
+    monkeypatch.undo()
+    again = ok(cli("run", "--warehouse", str(wh), "--reports-dir", str(reports), "-p", DATE))
+    assert log(wh, run_id_of(again))["50_report_overview"] == "success", "its pages were not published: it reruns"
+    assert (reports / "overview.html").read_bytes() != before["overview.html"]

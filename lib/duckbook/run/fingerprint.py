@@ -177,10 +177,12 @@ class Known:
             if "fingerprint" in columns:
                 rows = con.execute(
                     f"SELECT stage, fingerprint, run_id FROM {OPS_SCHEMA}.run_log "
-                    "WHERE status IN ('success', 'skipped') AND fingerprint <> '' "
+                    "WHERE status IN ('success', 'skipped') "
                     "QUALIFY row_number() OVER (PARTITION BY stage ORDER BY ended_at DESC) = 1"
                 ).fetchall()
-                recorded = {str(stage): (str(mark), str(run)) for stage, mark, run in rows}
+                # the newest entry counts: one without a fingerprint (a failed run's, a hand run's, a
+                # report whose pages could not be published) means the stage must run again
+                recorded = {str(stage): (str(mark), str(run)) for stage, mark, run in rows if mark}
         writes: dict[str, set[str]] = {}
         if "publish_log" in ops_tables:
             for stage, schema in con.execute(
