@@ -238,3 +238,27 @@ def test_a_full_reports_disk_after_the_commit_keeps_the_pages_and_the_run_a_succ
     again = ok(cli("run", "--warehouse", str(wh), "--reports-dir", str(reports), "-p", DATE))
     assert log(wh, run_id_of(again))["50_report_overview"] == "success", "its pages were not published: it reruns"
     assert (reports / "overview.html").read_bytes() != before["overview.html"]
+
+
+def test_a_run_log_that_cannot_be_completed_after_the_commit_is_a_warning(copy, monkeypatch):
+    """The commit went through; writing the fingerprints fails (the disk filled up): the run is a
+    success with a warning, and its stages run again next time."""
+    import duckdb
+
+    from duckbook.run import runner, wrapup
+
+    wh, reports = copy
+
+    def full(*args, **kwargs):
+        raise duckdb.IOException("No space left on device")
+
+    monkeypatch.setattr(wrapup, "_record", full)
+    plan = runner.plan(stages=["overview"], parameters={"run_date": "2019-08-11"}, warehouse=wh, reports_dir=reports,
+                       force=True)  # fmt: skip
+    result = runner.run(plan, echo=lambda *a, **k: None)
+    assert result.status == "success", result.error
+    assert any("is published, but its log could not be completed" in n for n in result.notes), result.notes
+    assert log(wh, result.run_id) == {"50_report_overview": "success"}  # committed with the run
+    monkeypatch.undo()
+    again = ok(cli("run", "--warehouse", str(wh), "--reports-dir", str(reports), "-p", DATE))
+    assert log(wh, run_id_of(again))["50_report_overview"] == "success", "no fingerprint recorded: it runs again"

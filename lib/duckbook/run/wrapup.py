@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import duckdb
+
 from duckbook import config as _config
 from duckbook import engine, events, ops
 from duckbook.run import summary
@@ -22,8 +24,6 @@ from duckbook.run.stages import Stage
 from duckbook.run.summary import RunSummary
 
 if TYPE_CHECKING:
-    import duckdb
-
     from duckbook.publish.site import Page
 
 Echo = Callable[..., None]
@@ -45,15 +45,21 @@ def finish(
     cfg = plan.cfg
     notes: list[str] = []
     published: list[Path] = []
+    found: RunSummary | None = None
+    stale_entries: list[ops.RunLogEntry] = []
     with con:
-        after = Known.read_from(con)
-        ran = {e.stage for e in log}
-        stale = [s for s in plan.all_stages if s.name not in ran and after.recorded.get(s.name) is not None]
-        stale_entries = []
-        for stage in stale:
-            values = plan.stage_parameters(stage, cfg.warehouse)
-            if after.fingerprint(plan, stage, values, code) != after.recorded[stage.name]:
-                stale_entries.append(skipped_entry(plan, stage, values, "stale"))
+        # the run is committed: nothing below may turn it into a failure, only into warnings
+        try:
+            after: Known | None = Known.read_from(con)
+        except duckdb.Error as exc:
+            after = None
+            notes.append(f"warning: could not read the warehouse after the commit ({exc}); the next run reruns")
+        if after is not None:
+            for stage in [s for s in plan.all_stages if s.name not in {e.stage for e in log}]:
+                values = plan.stage_parameters(stage, cfg.warehouse)
+                recorded = after.recorded.get(stage.name)
+                if recorded is not None and after.fingerprint(plan, stage, values, code) != recorded:
+                    stale_entries.append(skipped_entry(plan, stage, values, "stale"))
         try:
             published = release.release(
                 cfg.reports_dir,
@@ -61,11 +67,7 @@ def finish(
                 pages,
                 run_id=plan.run_id,
                 status="success",
-                stale=[
-                    f"{s.report_name}.html"
-                    for s in plan.all_stages
-                    if s.report_name and s.name in {e.stage for e in stale_entries}
-                ],
+                stale=[f"{name}.html" for e in stale_entries if (name := _stage(plan, e.stage).report_name)],
             )
             unpublished: set[str] = set()
         except release.ReleaseError as exc:  # the warehouse is committed: the run succeeded, its pages wait
@@ -75,20 +77,28 @@ def finish(
             dataclasses.replace(
                 e,
                 fingerprint=""
-                if e.stage in unpublished and _stage(plan, e.stage).report_name
+                if after is None or (e.stage in unpublished and _stage(plan, e.stage).report_name)
                 else after.fingerprint(plan, _stage(plan, e.stage), json.loads(e.parameters), code),
             )
             for e in log
         ] + stale_entries
-        _record(con, plan.run_id, log)
-        found = summary.summarize(engine.raw(con), plan.run_id) if any(e.status == "success" for e in log) else None
-        _write_runs_page(con, cfg, notes)
+        try:
+            _record(con, plan.run_id, log)
+            if any(e.status == "success" for e in log):
+                found = summary.summarize(engine.raw(con), plan.run_id)
+            _write_runs_page(con, cfg, notes)
+        except (duckdb.Error, OSError) as exc:  # e.g. the disk filled up right after the commit
+            notes.append(
+                f"warning: run {plan.run_id} is published, but its log could not be completed ({exc}); "
+                "the next run executes its stages again"
+            )
     for entry in stale_entries:
         echo(f"  {entry.stage:<24} stale    (not selected; its inputs changed: run it with --stage {entry.stage})")
     notes += _alert(cfg, plan, found, "", "")
-    (run_dir / "run_log.json").write_text(
-        json.dumps([dataclasses.asdict(e) for e in log], default=str, indent=2), encoding="utf-8"
-    )
+    with contextlib.suppress(OSError):  # the run directory's copy of the log: best effort
+        (run_dir / "run_log.json").write_text(
+            json.dumps([dataclasses.asdict(e) for e in log], default=str, indent=2), encoding="utf-8"
+        )
     return RunResult(plan.run_id, "success", log, cfg.warehouse, published, summary=found, notes=notes)
 
 
