@@ -252,7 +252,7 @@ def test_a_run_log_that_cannot_be_completed_after_the_commit_is_a_warning(copy, 
     def full(*args, **kwargs):
         raise duckdb.IOException("No space left on device")
 
-    monkeypatch.setattr(wrapup, "_record", full)
+    monkeypatch.setattr(wrapup.ops, "publish_run_log", full)
     plan = runner.plan(stages=["overview"], parameters={"run_date": "2019-08-11"}, warehouse=wh, reports_dir=reports,
                        force=True)  # fmt: skip
     result = runner.run(plan, echo=lambda *a, **k: None)

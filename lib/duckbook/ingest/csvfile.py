@@ -24,7 +24,10 @@ import csv
 import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 BOM = b"\xef\xbb\xbf"
 
@@ -112,7 +115,6 @@ def _fast(data: bytes) -> Parsed | None:
     the split into lines run in C, not per line in Python."""
     import pyarrow as pa
     import pyarrow.compute as pc
-    import pyarrow.csv as pa_csv
 
     if b"\x00" in data or len(data) >= 2**31 - 1:  # NUL bytes; one Arrow string holds < 2 GiB
         return None
@@ -136,7 +138,17 @@ def _fast(data: bytes) -> Parsed | None:
     header = next(csv.reader([lines[0].as_py()]))
     if len(set(header)) != len(header):
         return None  # the slow path names the duplicates
-    try:  # Arrow's C++ reader; any irregular row (field count, quoted newline) raises
+    table = arrow_records(data, header, len(lines) - 1)
+    return None if table is None else Parsed(header, [], [], arrow=table, lines=lines)
+
+
+def arrow_records(data: bytes, header: list[str], records: int) -> pa.Table | None:
+    """The records of a clean file's ``data`` as strings, read by Arrow's C++ reader; None when
+    any row is irregular (field count, quoted newline) or there are not ``records`` of them."""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    try:
         table = pa_csv.read_csv(
             pa.py_buffer(data),
             read_options=pa_csv.ReadOptions(use_threads=False),
@@ -149,9 +161,7 @@ def _fast(data: bytes) -> Parsed | None:
         )
     except (pa.ArrowInvalid, ValueError):
         return None
-    if table.num_rows != len(lines) - 1 or table.column_names != header:
-        return None
-    return Parsed(header, [], [], arrow=table, lines=lines)
+    return table if table.num_rows == records and table.column_names == header else None
 
 
 def read_records(path: Path) -> Parsed:

@@ -8,7 +8,7 @@ import Ibis.
 """
 
 from duckbook.ops.history import CheckCounts, RunNotFound, RunRecord, StageRecord, run_history, run_record
-from duckbook.ops.runlog import Run, rows_published, runs, write_run_log
+from duckbook.ops.runlog import Run, publish_run_log, rows_published, runs, write_run_log
 from duckbook.ops.store import conform, exists, read, record, table
 from duckbook.ops.tables import (
     CHECK_RESULT_COLUMNS,
@@ -40,6 +40,7 @@ __all__ = [
     "exists",
     "read",
     "record",
+    "publish_run_log",
     "rows_published",
     "schema",
     "table",

@@ -31,6 +31,20 @@ def write_run_log(con: engine.Connection, entries: Sequence[RunLogEntry]) -> Non
         engine.insert_rows(con, SCHEMA, "run_log", [f.name for f in dataclasses.fields(RunLogEntry)], values)
 
 
+def publish_run_log(
+    con: engine.Connection, entries: Sequence[RunLogEntry], *, message: str, extra: dict[str, object]
+) -> None:
+    """Write ``entries`` (:func:`write_run_log`) as a snapshot of their own, touching no other
+    table: a failed run's log, or a run's final log with its fingerprints after its commit."""
+    engine.begin(con)
+    try:
+        write_run_log(con, entries)
+    except BaseException:
+        engine.rollback(con)
+        raise
+    engine.publish(con, message=message, extra=extra)
+
+
 def rows_published(con: engine.Connection, run_id: str) -> dict[str, int]:
     """Rows published per stage by ``run_id``, from ``ops.publish_log``."""
     if not engine.table_exists(con, SCHEMA, "publish_log"):

@@ -35,9 +35,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from duckbook import config as _config
-from duckbook import engine
 from duckbook.engine import lake
-from duckbook.errors import WarehouseNotFound
 from duckbook.ops.tables import SCHEMA as OPS_SCHEMA
 
 if TYPE_CHECKING:
@@ -150,16 +148,8 @@ class Known:
     writes: Mapping[str, frozenset[str]] = dataclasses.field(default_factory=dict)
 
     @classmethod
-    def read(cls, cfg: _config.Config) -> Known:
-        """Read from the warehouse's newest snapshot (nothing known for a new warehouse)."""
-        try:
-            with engine.connect_plain(cfg, read_only=True) as con:
-                return cls.read_from(con)
-        except WarehouseNotFound:
-            return cls()
-
-    @classmethod
     def read_from(cls, con: duckdb.DuckDBPyConnection) -> Known:
+        """What the warehouse open on ``con`` records (nothing yet for a new warehouse)."""
         ops_tables = {
             name
             for (name,) in con.execute(

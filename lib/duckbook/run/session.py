@@ -63,10 +63,4 @@ def abort(run_id: str, entries_json: str) -> None:
 def record_failure(con: engine.Connection, run_id: str, entries_json: str) -> None:
     """Record a failed run's log as a snapshot of its own that touches no published table."""
     entries = [ops.RunLogEntry(**e) for e in json.loads(entries_json)]
-    engine.begin(con)
-    try:
-        ops.write_run_log(con, entries)
-    except BaseException:
-        engine.rollback(con)
-        raise
-    engine.publish(con, message=f"run {run_id} failed", extra={"run_id": run_id, "status": "failed"})
+    ops.publish_run_log(con, entries, message=f"run {run_id} failed", extra={"run_id": run_id, "status": "failed"})

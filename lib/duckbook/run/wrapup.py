@@ -9,7 +9,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -83,7 +83,8 @@ def finish(
             for e in log
         ] + stale_entries
         try:
-            _record(con, plan.run_id, log)
+            # fingerprints hash the versions this run's commit made: a small snapshot of their own
+            ops.publish_run_log(con, log, message=f"run {plan.run_id}: log", extra={"log_of": plan.run_id})
             if any(e.status == "success" for e in log):
                 found = summary.summarize(engine.raw(con), plan.run_id)
             _write_runs_page(con, cfg, notes)
@@ -152,18 +153,6 @@ def skipped_entry(
 
 def _stage(plan: RunPlan, name: str) -> Stage:
     return next(s for s in plan.all_stages if s.name == name)
-
-
-def _record(con: duckdb.DuckDBPyConnection, run_id: str, log: Sequence[ops.RunLogEntry]) -> None:
-    """Write the run's final log (fingerprints, stale stages) as a snapshot of its own: it
-    changes only ``ops.run_log``, which no fingerprint reads."""
-    engine.begin(con)
-    try:
-        ops.write_run_log(con, log)
-    except BaseException:
-        engine.rollback(con)
-        raise
-    engine.publish(con, message=f"run {run_id}: log", extra={"log_of": run_id})
 
 
 def _write_runs_page(con: duckdb.DuckDBPyConnection, cfg: _config.Config, notes: list[str]) -> None:

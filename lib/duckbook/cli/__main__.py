@@ -1,0 +1,5 @@
+"""``python -m duckbook.cli``."""
+
+from duckbook.cli import app
+
+app()
