@@ -12,6 +12,10 @@ A crash during step 3 leaves the journal: :func:`recover` (called by the next re
 the runner before a run) finishes the renames, so the folder never keeps a mix of two runs. A
 partial run keeps the pages it did not rebuild in the index; a report whose inputs changed since
 it was rendered is listed as ``stale``.
+
+A report runs before its run commits, so its header cannot know the snapshot id yet: it leaves
+an empty ``data-duckbook-snapshot`` element (:func:`duckbook.publish.page.header`) that step 1
+fills with the committed snapshot, so every published page names the snapshot it shows.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import contextlib
 import dataclasses
 import json
 import os
-import shutil
+import re
 from collections.abc import Collection, Sequence
 from pathlib import Path
 
@@ -28,6 +32,8 @@ from duckbook.errors import DuckbookError
 from duckbook.publish import site
 
 JOURNAL = ".release.json"
+#: The header's placeholder for the snapshot a run commits: ``<span ... data-duckbook-snapshot="">text</span>``.
+SNAPSHOT_MARK = re.compile(r'data-duckbook-snapshot=""([^>]*)>[^<]*<')
 
 
 class ReleaseError(DuckbookError):
@@ -41,11 +47,13 @@ def release(
     *,
     run_id: str,
     status: str,
+    snapshot: int | None = None,
     stale: Collection[str] = (),
 ) -> list[Path]:
     """Publish ``pages`` (rendered in ``run_dir``) and the index as one release; return the
     published page paths. The index lists ``pages`` and every page published before that this run
-    did not rebuild, those named in ``stale`` (file names) marked ``stale``.
+    did not rebuild, those named in ``stale`` (file names) marked ``stale``. ``snapshot`` (the one
+    the run committed) fills each page's snapshot placeholder (:func:`fill_snapshot`).
 
     Raises :class:`ReleaseError` (nothing published changed) when a file cannot be written.
     """
@@ -61,7 +69,8 @@ def release(
     moves: list[tuple[Path, Path]] = []
     try:
         for page in pages:
-            moves.append(_temp_copy(run_dir / page.file, reports_dir / page.file, run_id))
+            text = (run_dir / page.file).read_text(encoding="utf-8")
+            moves.append(_temp_text(fill_snapshot(text, snapshot), reports_dir / page.file, run_id))
         moves.append(_temp_text(html, reports_dir / "index.html", run_id))
         moves.append(_temp_text(index_json, reports_dir / "index.json", run_id))
         _write_journal(reports_dir, moves)
@@ -93,11 +102,17 @@ def _finish(reports_dir: Path, moves: Sequence[tuple[Path, Path]]) -> None:
     (reports_dir / JOURNAL).unlink(missing_ok=True)
 
 
-def _temp_copy(source: Path, target: Path, run_id: str) -> tuple[Path, Path]:
-    tmp = target.with_name(f".{target.name}.{run_id}.tmp")
-    shutil.copyfile(source, tmp)
-    _fsync(tmp)
-    return tmp, target
+def fill_snapshot(page: str, snapshot: int | None) -> str:
+    """``page`` with its snapshot placeholder naming ``snapshot`` (unchanged when None).
+
+    Examples
+    --------
+    >>> fill_snapshot('<span class="snapshot" data-duckbook-snapshot="">the snapshot run r1 commits</span>', 7)
+    '<span class="snapshot" data-duckbook-snapshot="7">snapshot 7</span>'
+    """
+    if snapshot is None:
+        return page
+    return SNAPSHOT_MARK.sub(lambda m: f'data-duckbook-snapshot="{snapshot}"{m.group(1)}>snapshot {snapshot}<', page)
 
 
 def _temp_text(text: str, target: Path, run_id: str) -> tuple[Path, Path]:

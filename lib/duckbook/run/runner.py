@@ -109,6 +109,7 @@ def execute(plan: RunPlan, echo: Echo, *, live: bool = False) -> RunResult:
     log: list[ops.RunLogEntry] = []
     pages: list[Page] = []
     error, executed, data_executed = "", False, False
+    snapshot: int | None = None
     echo(f"run {plan.run_id}: {len(plan.stages)} stage(s) -> {cfg.warehouse}")
     try:
         with _terminate_as_interrupt():
@@ -134,7 +135,7 @@ def execute(plan: RunPlan, echo: Echo, *, live: bool = False) -> RunResult:
                 if error:
                     break
             if executed and not error:
-                log = _commit(kernel, plan, log, run_dir)
+                log, snapshot = _commit(kernel, plan, log, run_dir)
     except (KernelError, OSError, RuntimeError) as exc:
         error = error or f"run {plan.run_id} could not publish: {exc}"
     except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: stop the kernel, record, report like any failure
@@ -148,7 +149,7 @@ def execute(plan: RunPlan, echo: Echo, *, live: bool = False) -> RunResult:
         kernel.shutdown()
     if error:
         return wrapup.failed(plan, log, error, run_dir, echo)
-    return wrapup.finish(plan, log, pages, run_dir, code, echo, con or engine.connect_plain(cfg))
+    return wrapup.finish(plan, log, pages, run_dir, code, echo, con or engine.connect_plain(cfg), snapshot)
 
 
 def _close(con: duckdb.DuckDBPyConnection | None) -> None:
@@ -158,9 +159,11 @@ def _close(con: duckdb.DuckDBPyConnection | None) -> None:
     return None
 
 
-def _commit(kernel: Kernel, plan: RunPlan, log: list[ops.RunLogEntry], run_dir: Path) -> list[ops.RunLogEntry]:
+def _commit(
+    kernel: Kernel, plan: RunPlan, log: list[ops.RunLogEntry], run_dir: Path
+) -> tuple[list[ops.RunLogEntry], int]:
     """Publish the run as one snapshot (in the kernel, on the stages' connection); return the log
-    with the rows each stage published."""
+    with the rows each stage published, and the snapshot's id."""
     result = run_dir / "commit.json"
     entries = json.dumps([dataclasses.asdict(e) for e in log], default=str)
     kernel.run(f"from duckbook.run import session; session.commit({plan.run_id!r}, {entries!r}, {str(result)!r})")
@@ -168,7 +171,7 @@ def _commit(kernel: Kernel, plan: RunPlan, log: list[ops.RunLogEntry], run_dir: 
     return [
         dataclasses.replace(e, rows_written=int(c["rows_written"]))
         for e, c in zip(log, committed["entries"], strict=True)
-    ]
+    ], int(committed["snapshot_id"])
 
 
 def _abort(kernel: Kernel, plan: RunPlan, log: list[ops.RunLogEntry], error: str, echo: Echo) -> None:

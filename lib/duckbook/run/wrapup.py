@@ -37,9 +37,11 @@ def finish(
     code: str,
     echo: Echo,
     con: duckdb.DuckDBPyConnection,
+    snapshot: int | None = None,
 ) -> RunResult:
-    """After the commit: publish the pages as one release, record fingerprints and stale stages
-    with the run log, write the runs page, summarize, alert."""
+    """After the commit (of ``snapshot``; None when every stage skipped): publish the pages as
+    one release, record fingerprints and stale stages with the run log, write the runs page,
+    summarize, alert."""
     from duckbook.publish import release
 
     cfg = plan.cfg
@@ -67,6 +69,7 @@ def finish(
                 pages,
                 run_id=plan.run_id,
                 status="success",
+                snapshot=snapshot,
                 stale=[f"{name}.html" for e in stale_entries if (name := _stage(plan, e.stage).report_name)],
             )
             unpublished: set[str] = set()

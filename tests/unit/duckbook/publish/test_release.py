@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import errno
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -57,14 +56,15 @@ def test_a_full_disk_changes_no_published_page(tmp_path, monkeypatch):
     release.release(reports, tmp_path / "r1", rendered(tmp_path / "r1", "r1", "a", "b"), run_id="r1", status="success")
     before = {p.name: p.read_bytes() for p in reports.iterdir()}
     copies = []
+    real_temp_text = release._temp_text
 
-    def copy_until_full(src, dst):
+    def copy_until_full(text, target, run_id):
         if copies:
-            raise OSError(errno.ENOSPC, "No space left on device", str(dst))
-        copies.append(dst)
-        return shutil.copyfile(src, dst)
+            raise OSError(errno.ENOSPC, "No space left on device", str(target))
+        copies.append(target)
+        return real_temp_text(text, target, run_id)
 
-    monkeypatch.setattr(release.shutil, "copyfile", copy_until_full)
+    monkeypatch.setattr(release, "_temp_text", copy_until_full)
     with pytest.raises(release.ReleaseError, match="No space left on device"):
         release.release(reports, tmp_path / "r2", rendered(tmp_path / "r2", "r2", "a", "b"), run_id="r2",
                         status="success")  # fmt: skip
@@ -95,3 +95,19 @@ def test_a_release_interrupted_during_the_renames_is_finished_by_the_next(tmp_pa
     assert published(reports) == {"a.html": "<p>a of r2</p>", "b.html": "<p>b of r2</p>"}
     assert {p["run_id"] for p in json.loads((reports / "index.json").read_text())} == {"r2"}
     assert not list(reports.glob(".*"))
+
+
+def test_published_pages_name_the_snapshot_the_run_committed(tmp_path):
+    reports, run_dir = tmp_path / "reports", tmp_path / "r1"
+    run_dir.mkdir()
+    header = '<p>Run r1 · <span class="snapshot" data-duckbook-snapshot="">the snapshot run r1 commits</span></p>'
+    (run_dir / "a.html").write_text(header)
+    release.release(reports, run_dir, [site.Page(file="a.html", title="a", run_id="r1")], run_id="r1",
+                    status="success", snapshot=42)  # fmt: skip
+    assert '<span class="snapshot" data-duckbook-snapshot="42">snapshot 42</span>' in (reports / "a.html").read_text()
+    assert (run_dir / "a.html").read_text() == header, "the run directory keeps the page as rendered"
+
+
+def test_a_page_without_the_placeholder_is_published_as_rendered(tmp_path):
+    assert release.fill_snapshot("<p>no header</p>", 3) == "<p>no header</p>"
+    assert release.fill_snapshot('<b data-duckbook-snapshot="">x</b>', None) == '<b data-duckbook-snapshot="">x</b>'
