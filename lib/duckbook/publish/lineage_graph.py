@@ -143,7 +143,8 @@ def _at_layer(line: Sequence[tuple[float, float]], lay: int) -> float:
 
 def svg(nodes: Sequence[Node], lay: Layout, *, css_class: str = "lineage-graph") -> str:
     """``lay`` as an SVG element: edges (with an arrowhead marker) under boxes, every label escaped.
-    Nodes are ``<a class="node" data-id=...>``, edges ``<path class="edge" data-from data-to>``
+    Nodes are ``<a class="node" data-id=... href=...>`` (``data-id`` first: ``id="x">`` finds only the panel),
+    edges ``<path class="edge" data-from data-to>``
     (the page's script hides what a focus view leaves out)."""
     esc = html.escape
     by_id = {n.id: n for n in nodes}
@@ -170,7 +171,7 @@ def svg(nodes: Sequence[Node], lay: Layout, *, css_class: str = "lineage-graph")
     for node_id, box in lay.boxes.items():
         n = by_id[node_id]
         out.append(
-            f'<a class="node band-{esc(n.band)}" href="{esc(n.href)}" data-id="{esc(n.id)}"><title>{esc(n.id)}</title>'
+            f'<a class="node band-{esc(n.band)}" data-id="{esc(n.id)}" href="{esc(n.href)}"><title>{esc(n.id)}</title>'
             f'<rect x="{box.x:.1f}" y="{box.y:.1f}" width="{box.w:.0f}" height="{box.h}" rx="4"/>'
             f'<text x="{box.x + 7:.1f}" y="{box.y + 16:.1f}">{esc(n.label)}</text></a>'
         )

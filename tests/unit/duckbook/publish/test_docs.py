@@ -258,7 +258,7 @@ def test_model_panel_shows_sql_tests_downstream_and_exposures(warehouse, descrip
     assert "declared in <code>sources.yml</code>" in raw and "Compiled SQL" not in raw  # "-- read" is no query
     svg = page.split('<div class="lineage">', 1)[1].split("</div>", 1)[0]
     assert 'data-from="staging.stg_customers" data-to="report:customers"' in svg
-    assert '<a class="node band-report" href="../customers.html" data-id="report:customers">' in svg
+    assert '<a class="node band-report" data-id="report:customers" href="../customers.html">' in svg
     assert "report:marts" not in svg and "30_marts" not in svg
 
 
