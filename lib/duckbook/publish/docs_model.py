@@ -126,7 +126,9 @@ def collect(
         cols = []
         for c in columns:
             lineage = col_lineage.get(c["name"], [])
-            pii = f"{key}.{c['name']}" in pii_columns or any(x in pii_columns for x in lineage)
+            # traced to a PII column; through a star sqlglot could not expand, to the one of the same name
+            traced = {x[:-1] + c["name"] if x.endswith(".*") else x for x in lineage}
+            pii = f"{key}.{c['name']}" in pii_columns or bool(traced & pii_columns)
             if pii:  # PII downstream of a PII column too
                 pii_columns.add(f"{key}.{c['name']}")
             cols.append(

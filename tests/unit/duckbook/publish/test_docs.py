@@ -328,3 +328,17 @@ def test_built_from_names_the_snapshot_and_the_run_that_published_it(tmp_path):
         assert docs.built_from(reader, "r9").startswith("run r9, snapshot ")
     finally:
         reader.disconnect()
+
+
+def test_a_column_behind_an_unexpanded_star_is_pii_when_its_namesake_is():
+    con = ibis.duckdb.connect()
+    try:
+        fill_warehouse(con)
+        con.create_table("people", ibis.memtable({"name": ["Cy Starred"]}), database="staging")
+        sql = "SELECT t.name FROM (SELECT * FROM raw.customers) AS t"  # a star sqlglot cannot expand
+        lineage.record(con, "staging", {"people": {"upstream": ["raw.customers"], "sql": sql}}, run_id="r1")
+        page = docs.render(con, docs.Descriptions.from_table_docs({"raw.customers": DECLARED["raw.customers"]}, {}))
+    finally:
+        con.disconnect()
+    people = section(page, "staging.people")
+    assert "raw.customers.*" in people and people.count("PII, hidden") == 2 and "Cy Starred" not in page
