@@ -12,7 +12,9 @@ import datetime as dt
 import functools
 import json
 import secrets
+from collections.abc import Iterator, Mapping
 
+import ibis
 import ibis.expr.types as ir
 
 from duckbook import config as _config
@@ -38,14 +40,17 @@ class StageContext:
     as_of: str | None = None
     #: when the stage started (UTC): a stage run by hand records its duration from it
     opened_at: dt.datetime = dataclasses.field(default_factory=lambda: dt.datetime.now(dt.UTC).replace(tzinfo=None))
+    #: ``schema.table`` of every table the stage read through :meth:`table` / :meth:`tables`
+    reads: set[str] = dataclasses.field(default_factory=set, init=False, repr=False)
 
     @property
     def end_of_run_date(self) -> dt.datetime:
         """The end of ``run_date``: what freshness and "no future dates" checks compare with."""
         return dt.datetime.combine(self.run_date, dt.time(23, 59, 59))
 
-    def tables(self, schema: str) -> dict[str, ir.Table]:
-        """Every published table of ``schema`` by name (hidden ``_`` tables excluded)."""
+    def tables(self, schema: str) -> Mapping[str, ir.Table]:
+        """Every published table of ``schema`` by name (hidden ``_`` tables excluded); the ones
+        the stage looks up (or iterates over) count as read (:attr:`reads`)."""
         if schema not in self.con.list_databases():
             raise LookupError(f"schema {schema!r} does not exist in {self.cfg.warehouse}: run the earlier stages first")
         names = [n for n in self.con.list_tables(database=schema) if not n.startswith("_")]
@@ -53,13 +58,14 @@ class StageContext:
             raise LookupError(
                 f"schema {schema!r} in {self.cfg.warehouse} has no published tables: run the earlier stages first"
             )
-        return {n: self.con.table(n, database=schema) for n in names}
+        return _Reads({n: self.con.table(n, database=schema) for n in names}, schema, self.reads)
 
     def table(self, qualified: str) -> ir.Table:
         """The published table ``schema.table``; ``LookupError`` says which stage to run first."""
         schema, _, name = qualified.partition(".")
         if schema not in self.con.list_databases() or name not in self.con.list_tables(database=schema):
             raise LookupError(f"table {qualified} is not in {self.cfg.warehouse}: run the stage that builds it first")
+        self.reads.add(qualified)
         return self.con.table(name, database=schema)
 
     @functools.cached_property
@@ -83,11 +89,20 @@ class StageContext:
         if self.as_of is not None:
             self.con.disconnect()
             return
+        self._record_reads()
         if engine.in_run():
             return
         self._record_hand_run()
         engine.publish(self.con, message=f"stage {self.stage}", extra={"run_id": self.run_id, "stage": self.stage})
         engine.close_writer(self.cfg)
+
+    def _record_reads(self) -> None:
+        """Keep what the stage read in ``ops.stage_reads`` (replacing its previous rows): the docs
+        site shows a report stage's as the report's exposures, so they cannot drift from the notebook."""
+        if not self.reads:
+            return
+        rows = [{"stage": self.stage, "table_name": t, "run_id": self.run_id} for t in sorted(self.reads)]
+        ops.record(self.con, "stage_reads", ibis.memtable(rows), replace_where={"stage": self.stage})
 
     def _record_hand_run(self) -> None:
         """A stage run by hand (JupyterLab, plain papermill) is in the run log too: one row, its
@@ -145,3 +160,21 @@ def start_stage(
     elif not engine.in_transaction(con):
         engine.begin(con)  # the run's transaction, if the runner has not opened it
     return StageContext(stage=stage, run_id=run_id, run_started_at=started, run_date=day, cfg=cfg, con=con)
+
+
+class _Reads(Mapping[str, ir.Table]):
+    """A schema's tables by name that adds each table looked up (or iterated over) to ``reads``."""
+
+    def __init__(self, tables: dict[str, ir.Table], schema: str, reads: set[str]) -> None:
+        self._tables, self._schema, self._reads = tables, schema, reads
+
+    def __getitem__(self, name: str) -> ir.Table:
+        table = self._tables[name]
+        self._reads.add(f"{self._schema}.{name}")
+        return table
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._tables)
+
+    def __len__(self) -> int:
+        return len(self._tables)

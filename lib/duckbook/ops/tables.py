@@ -161,6 +161,11 @@ COLUMNS: dict[str, dict[str, str]] = {
         "run_id": "string",
         "stage": "string",
     },
+    "stage_reads": {  # duckbook.build.context: the tables a stage read (a report's are its exposures)
+        "stage": "string",
+        "table_name": "string",  # schema.table
+        "run_id": "string",
+    },
 }
 
 #: What each table holds, for the docs site.
@@ -176,6 +181,7 @@ DESCRIPTIONS = {
     "schema_history": "Column changes of raw tables (added, widened, missing) with the batch that brought them.",
     "lineage": "Tables each table is built from, and the SQL it was built with.",
     "model_runs": "What each run did to each declared model (rebuilt, incremental, unchanged, stale) and why.",
+    "stage_reads": "The tables each stage read when it last ran: for a report stage, what the report uses (its exposures).",
 }
 assert DESCRIPTIONS.keys() == COLUMNS.keys(), "every ops table is described"
 

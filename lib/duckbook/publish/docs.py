@@ -13,28 +13,26 @@ shared shell.
 from __future__ import annotations
 
 import dataclasses
-import html
+import datetime as dt
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, cast
 
 from markupsafe import Markup
 
 from duckbook import config as _config
 from duckbook import engine, ops
+from duckbook.errors import ProjectError
 from duckbook.project import Model, TableDoc
-from duckbook.publish import site
-from duckbook.publish.column_lineage import cached_column_lineage
+from duckbook.project.model import resolve_inputs
+from duckbook.publish import docs_model, lineage_graph, site
 
-LAYERS = ("source", "raw", "staging", "marts", "metrics")
 #: Columns the toolkit itself adds.
 TOOLKIT_COLUMNS = {
     "_batch_id": "Ingestion batch (table and content hash of the source file).",
     "_source_file": "File the row was read from.",
     "_ingested_at": "When the batch was ingested (the run's timestamp).",
 }
-#: The sections of the project's declarations that describe tables: sources land in schema raw.
 
 
 @dataclasses.dataclass
@@ -48,6 +46,12 @@ class Descriptions:
     pii: dict[str, set[str]] = dataclasses.field(default_factory=dict)
     metrics: dict[str, str] = dataclasses.field(default_factory=dict)
     materializations: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: the declared DAG (``{model: inputs}``), the models, each raw table's source file, and the
+    #: project file each table is declared in
+    edges: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    models: dict[str, Model] = dataclasses.field(default_factory=dict)
+    sources: dict[str, str] = dataclasses.field(default_factory=dict)
+    origins: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def from_table_docs(
@@ -73,7 +77,16 @@ class Descriptions:
             d.columns[qualified] = {name: c.description for name, c in doc.columns.items()}
             if doc.pii:
                 d.pii[qualified] = doc.pii
+            d.origins[qualified] = doc.origin
+            if qualified.startswith("raw.") and isinstance(file := doc.spec.get("file"), str):
+                d.sources[qualified] = file
+        models = list(models)
         d.materializations = {m.qualified: line for m in models if (line := materialization_line(m))}
+        d.models = {m.qualified: m for m in models}
+        try:
+            d.edges = dict(resolve_inputs(models, [q.split(".", 1)[1] for q in docs if q.startswith("raw.")]))
+        except ProjectError:  # the loader reports it; the docs draw the recorded lineage only
+            d.edges = {}
         return d
 
     def column(self, table: str, column: str) -> str:
@@ -131,8 +144,10 @@ def materialization_line(m: Model) -> str:
     return ""
 
 
-def build(cfg: _config.Config, descriptions: Descriptions, *, out_dir: Path | None = None) -> Path:
-    """Write the docs site from the warehouse (opened read-only).
+def build(
+    cfg: _config.Config, descriptions: Descriptions, *, out_dir: Path | None = None, run_id: str | None = None
+) -> Path:
+    """Write the docs site from the warehouse (opened read-only, at its newest snapshot).
 
     Parameters
     ----------
@@ -143,6 +158,9 @@ def build(cfg: _config.Config, descriptions: Descriptions, *, out_dir: Path | No
     out_dir
         Where to write ``index.html`` (default: ``<reports>/docs``); the column-lineage cache
         is kept there too.
+    run_id
+        The run that writes the site (stated on the page); default: the run that committed the
+        snapshot it reads, if any.
 
     Returns
     -------
@@ -157,7 +175,7 @@ def build(cfg: _config.Config, descriptions: Descriptions, *, out_dir: Path | No
         cache = {}
     con = engine.connect(cfg.warehouse, read_only=True, cfg=cfg)
     try:
-        page = render(con, descriptions, cache)
+        page = render(con, descriptions, cache, roots=(cfg.warehouse, cfg.source_dir, cfg.root), run_id=run_id)
     finally:
         con.disconnect()
     out = out_dir / "index.html"
@@ -166,130 +184,77 @@ def build(cfg: _config.Config, descriptions: Descriptions, *, out_dir: Path | No
     return out
 
 
-def collect(
-    con: engine.DuckDBBackend, descriptions: Descriptions, cache: dict[str, dict[str, list[str]]] | None = None
-) -> list[dict[str, Any]]:
-    """Everything the page shows, per table, sorted by layer then name.
+def built_from(con: engine.DuckDBBackend, run_id: str | None = None) -> str:
+    """What the page states it was built from: the snapshot the connection reads and its run.
 
-    ``cache`` memoizes column lineage by SQL text (see
-    :func:`~duckbook.publish.column_lineage.cached_column_lineage`).
+    >>> import ibis
+    >>> built_from(ibis.duckdb.connect(), "r1")
+    'run r1'
     """
-    cache = {} if cache is None else cache
-    tables = [
-        (s, t)
-        for s in con.list_databases()
-        if s in LAYERS or s == ops.SCHEMA
-        for t in con.list_tables(database=s)
-        if not t.startswith("_")
-    ]
-    recorded = {}
-    if (lineage_log := ops.read(con, "lineage")) is not None:
-        for row in lineage_log.to_pyarrow().to_pylist():
-            recorded[f"{row['schema_name']}.{row['table_name']}"] = row
-    checks: dict[str, list[dict[str, Any]]] = {}
-    if (r := ops.read(con, "check_results")) is not None:
-        latest = r.filter(r.checked_at == r.checked_at.max().over(group_by=[r.schema_name, r.check_name]))
-        for row in latest.order_by("check_name").to_pyarrow().to_pylist():
-            checks.setdefault(f"{row['schema_name']}.{row['table_name']}", []).append(row)
-    out = []
-    for schema, table in sorted(tables, key=lambda st: (_layer_rank(st[0]), st[1])):
-        key = f"{schema}.{table}"
-        prof = engine.profile(con, schema, table)
-        rows, columns = prof["rows"], cast(list[dict[str, Any]], prof["columns"])
-        rec = recorded.get(key)
-        col_lineage = cached_column_lineage(rec["sql"], [c["name"] for c in columns], cache) if rec else {}
-        pii = descriptions.pii.get(key, set())
-        out.append(
-            {
-                "key": key,
-                "schema": schema,
-                "table": table,
-                "description": descriptions.tables.get(key, ""),
-                "materialization": descriptions.materializations.get(key, ""),
-                "rows": rows,
-                "upstream": json.loads(rec["upstream"]) if rec else [],
-                "checks": checks.get(key, []),
-                "columns": [
-                    {
-                        **c,
-                        "description": descriptions.column(key, c["name"]),
-                        "pii": c["name"] in pii,
-                        "null_share": (c["nulls"] / rows) if rows else 0.0,
-                        "lineage": col_lineage.get(c["name"], []),
-                    }
-                    for c in columns
-                ],
-            }
-        )
-    return out
+    import duckdb
+
+    from duckbook.engine import lake
+
+    try:
+        snapshot = lake.current(engine.raw(con))
+        kept = lake.snapshots(engine.raw(con))
+    except duckdb.Error:  # a plain DuckDB database: no snapshots
+        snapshot, kept = None, []
+    if not run_id and snapshot is not None:  # the last run published at or before it (a run log snapshot has none)
+        runs = [s.run_id for s in kept if s.snapshot_id <= snapshot and s.run_id and not s.failed]
+        run_id = runs[-1] if runs else None
+    parts = [f"run {run_id}"] if run_id else []
+    if snapshot is not None:
+        parts.append(f"snapshot {snapshot}")
+    return ", ".join(parts)
 
 
-def _layer_rank(schema: str) -> int:
-    return LAYERS.index(schema) if schema in LAYERS else len(LAYERS)
+def relative_paths(text: str, roots: Sequence[Path]) -> str:
+    """``text`` with every path under one of ``roots`` made relative to it (the longest root first),
+    so the page shows no machine paths.
+
+    >>> relative_paths("file /srv/p/data/a.csv in /srv/p", [Path("/srv/p"), Path("/srv/p/data")])
+    'file a.csv in .'
+    """
+    for root in sorted({str(Path(r).resolve()) for r in roots} | {str(r) for r in roots}, key=len, reverse=True):
+        if root not in ("/", "."):
+            text = text.replace(root + "/", "").replace(root, ".")
+    return text
 
 
 def render(
-    con: engine.DuckDBBackend, descriptions: Descriptions, cache: dict[str, dict[str, list[str]]] | None = None
+    con: engine.DuckDBBackend,
+    descriptions: Descriptions,
+    cache: dict[str, dict[str, list[str]]] | None = None,
+    *,
+    roots: Sequence[Path] = (),
+    run_id: str | None = None,
 ) -> str:
-    """The docs page as one self-contained HTML string (it lives at ``<reports>/docs/``)."""
-    tables = collect(con, descriptions, cache)
-    return site.render_page(
+    """The docs page as one self-contained HTML string (it lives at ``<reports>/docs/``): paths
+    under ``roots`` (the warehouse, source directory and project root) shown relative to them."""
+    tables = docs_model.collect(con, descriptions, cache)
+    roots = [*roots, *docs_model.source_roots(con)]
+    for t in tables:  # before values are shortened for display; the page as a whole again below
+        for c in t["columns"]:
+            c.update({k: relative_paths(c[k], roots) for k in ("min", "max") if isinstance(c[k], str)})
+    nodes, edges = docs_model.graph(tables)
+    lay = lineage_graph.layout(nodes, edges)
+    page = site.render_page(
         "docs.html.j2",
         tables=tables,
-        lineage_svg=Markup(lineage_svg(tables)),  # built here with every label escaped
+        models=[t for t in tables if t["schema"] != ops.SCHEMA],
+        nodes=nodes,
+        lineage_svg=Markup(lineage_graph.svg(nodes, lay)),  # built with every label escaped
+        search_index=Markup(docs_model.script_json(docs_model.search_index(tables))),
+        built_from=built_from(con, run_id),
+        built_at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         short=_short,
         index_href="../index.html",
         docs_href="index.html",
     )
+    return relative_paths(page, roots)
 
 
 def _short(value: object, width: int = 40) -> str:
     text = "" if value is None else str(value)
     return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def lineage_svg(tables: list[dict[str, Any]]) -> str:
-    """Table lineage as a layered SVG: one column per layer (sources, raw, staging, marts,
-    metrics), an edge from every upstream table to the table built from it."""
-    nodes: dict[str, tuple[int, int]] = {}
-    columns: dict[int, list[str]] = {}
-    sources = sorted({u for t in tables for u in t["upstream"] if u.startswith("file:")})
-    for s in sources:
-        columns.setdefault(0, []).append(s)
-    for t in tables:
-        if t["schema"] == ops.SCHEMA:
-            continue
-        columns.setdefault(_layer_rank(t["schema"]), []).append(t["key"])
-    box_w, box_h, gap_x, gap_y, pad = 190, 22, 60, 8, 10
-    for col, names in columns.items():
-        for row, name in enumerate(names):
-            nodes[name] = (pad + col * (box_w + gap_x), pad + row * (box_h + gap_y))
-    width = pad * 2 + (max(columns, default=0) + 1) * (box_w + gap_x)
-    height = pad * 2 + max((len(v) for v in columns.values()), default=0) * (box_h + gap_y)
-    edges = []
-    for t in tables:
-        if t["key"] not in nodes:
-            continue
-        x2, y2 = nodes[t["key"]]
-        for u in t["upstream"]:
-            if u in nodes:
-                x1, y1 = nodes[u]
-                a, b = (x1 + box_w, y1 + box_h / 2), (x2, y2 + box_h / 2)
-                mid = (a[0] + b[0]) / 2
-                edges.append(
-                    f"<path d='M{a[0]},{a[1]} C{mid},{a[1]} {mid},{b[1]} {b[0]},{b[1]}' "
-                    "fill='none' stroke='#8c959f' stroke-width='1'/>"
-                )
-    boxes = []
-    for name, (x, y) in nodes.items():
-        label = name.removeprefix("file:").split("/")[-1] if name.startswith("file:") else name
-        fill = "#fff8c5" if name.startswith("file:") else "#ddf4ff"
-        inner = (
-            f"<rect x='{x}' y='{y}' width='{box_w}' height='{box_h}' rx='4' fill='{fill}' stroke='#54aeff'/>"
-            f"<text x='{x + 6}' y='{y + 15}' font-size='11' font-family='monospace'>{html.escape(label)}</text>"
-        )
-        boxes.append(inner if name.startswith("file:") else f"<a href='#{html.escape(name)}'>{inner}</a>")
-    return (
-        f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' viewBox='0 0 {width} {height}' "
-        f"role='img' aria-label='table lineage'>{''.join(edges)}{''.join(boxes)}</svg>"
-    )

@@ -30,6 +30,7 @@ def test_the_ops_schema_and_its_tables():
         "quarantine",
         "run_log",
         "schema_history",
+        "stage_reads",
     ]
 
 
