@@ -108,12 +108,12 @@ def docs(
 ) -> None:
     """Write the docs site (data dictionary and lineage) to reports/docs/index.html."""
     from duckbook import config, project
-    from duckbook.errors import WarehouseNotFound
+    from duckbook.errors import RUN_FIRST, WarehouseNotFound
     from duckbook.publish import docs as docs_site
 
     cfg = config.load(warehouse=warehouse, reports_dir=reports_dir)
     if not cfg.warehouse.exists():
-        raise WarehouseNotFound(f"warehouse {cfg.warehouse} does not exist: run `duckbook run` first")
+        raise WarehouseNotFound(f"warehouse {cfg.warehouse} does not exist yet: {RUN_FIRST}")
     loaded = project.load(cfg)
     descriptions = docs_site.Descriptions.from_table_docs(
         loaded.docs, loaded.metric_descriptions(), loaded.models.values()

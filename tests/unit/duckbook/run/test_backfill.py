@@ -209,7 +209,7 @@ def test_a_locked_warehouse_stops_with_the_lock_error(con, tmp_path):
     [
         (D(2024, 1, 5), D(2024, 1, 1), {}, r"--start 2024-01-05 is after --end 2024-01-01"),
         (D(2024, 1, 1), D(2024, 1, 2), {"parameters": {"run_date": "2024-01-01"}}, r"run_date: set by backfill .*-p"),
-        (D(2024, 1, 1), D(2024, 1, 2), {"stages": ["nope"]}, r"unknown stage\(s\) \['nope'\]; stages are: 10_ingest"),
+        (D(2024, 1, 1), D(2024, 1, 2), {"stages": ["nope"]}, r"--stage: unknown stage 'nope'; choose from: 10_ingest"),
         (D(2024, 1, 1), D(2024, 1, 2), {"parameters": {"bogus": "1"}}, r"unknown parameter 'bogus'"),
     ],
 )
