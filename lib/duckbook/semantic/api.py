@@ -39,6 +39,7 @@ from ibis.common.exceptions import TableNotFound
 from duckbook.errors import RUN_FIRST, unknown_name
 from duckbook.expressions import ExpressionError
 from duckbook.expressions import names as expression_names
+from duckbook.params import ParameterError, parse_date
 from duckbook.semantic import planner
 from duckbook.semantic.spec import GRAINS, PERIOD, MetricError
 
@@ -217,6 +218,6 @@ def _as_date(value: str | _dt.date, name: str) -> _dt.date:
     if isinstance(value, _dt.date):
         return value
     try:
-        return _dt.date.fromisoformat(value)
-    except ValueError:
-        raise MetricError(f"{name}: {value!r} is not a date (YYYY-MM-DD)") from None
+        return parse_date(name, value)
+    except ParameterError as exc:
+        raise MetricError(str(exc)) from None

@@ -332,11 +332,11 @@ def test_the_command_sums_up_a_successful_backfill(con, tmp_path, monkeypatch):
     [
         (
             ["--start", "2024-02-30", "--end", "2024-03-01"],
-            "error: --start: '2024-02-30' is not a date (expected YYYY-MM-DD)",
+            "error: --start: '2024-02-30' is not a date (expected YYYY-MM-DD, today or yesterday)",
         ),
         (
             ["--start", "2024-03-01", "--end", "tomorrow"],
-            "error: --end: 'tomorrow' is not a date (expected YYYY-MM-DD)",
+            "error: --end: 'tomorrow' is not a date (expected YYYY-MM-DD, today or yesterday)",
         ),
         (
             ["--start", "2024-03-02", "--end", "2024-03-01"],

@@ -55,7 +55,7 @@ def test_plus_selects_downstream_or_upstream_stages_and_exclude_removes():
     ]  # fmt: skip
     with pytest.raises(params.ParameterError, match=r"^--stage: unknown stage 'mart'; did you mean marts or 30_marts\? choose from: 10_ing"):
         select_stages(stages(), ["mart+"])
-    with pytest.raises(params.ParameterError, match=r"^--exclude: unknown stage 'overveiw'; did you mean overview\?"):
+    with pytest.raises(params.ParameterError, match=r"^--exclude: unknown stage 'overveiw'; did you mean overview"):
         select_stages(stages(), [], exclude=["overveiw"])
 
 
