@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from duckbook.cli.common import WarehouseOption, app, error_handler, runs_app
+from duckbook.cli.common import WarehouseOption, app, error_handler, runs_app, setting_help
 
 
 @runs_app.callback(invoke_without_command=True)
@@ -51,14 +51,17 @@ def runs_show(
 def maintain(
     warehouse: WarehouseOption = None,
     retention_days: Annotated[
-        int | None, typer.Option(help="Expire snapshots older than this [setting retention_days; default 7].")
+        int | None, typer.Option(help=setting_help("Expire snapshots older than this many days.", "retention_days", 7))
     ] = None,
     keep_runs: Annotated[
-        int | None, typer.Option(help="Always keep the last N successful runs' snapshots [keep_runs; default 3].")
+        int | None,
+        typer.Option(help=setting_help("Always keep the last N successful runs' snapshots.", "keep_runs", 3)),
     ] = None,
     grace_minutes: Annotated[
         int | None,
-        typer.Option(help="Delete released files only after this long [cleanup_grace_minutes; default 60]."),
+        typer.Option(
+            help=setting_help("Delete released files only this many minutes after.", "cleanup_grace_minutes", 60)
+        ),
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="List what would be expired and deleted; change nothing.")
@@ -83,10 +86,10 @@ def export(
     to: Annotated[Path, typer.Option("--to", help="The DuckDB file, or the directory of Parquet files.")],
     output: Annotated[
         str | None,
-        typer.Option("--format", help="duckdb or parquet [default: duckdb when --to ends with .duckdb, else parquet]."),
+        typer.Option("--format", help="duckdb or parquet. [default: duckdb when --to ends with .duckdb, else parquet]"),
     ] = None,
     as_of: Annotated[
-        str | None, typer.Option(help="A run id, snapshot id or timestamp to export [default: the newest].")
+        str | None, typer.Option(help="A run id, snapshot id or timestamp to export. [default: the newest]")
     ] = None,
     warehouse: WarehouseOption = None,
 ) -> None:
@@ -104,7 +107,10 @@ def export(
 @error_handler
 def docs(
     warehouse: WarehouseOption = None,
-    reports_dir: Annotated[Path | None, typer.Option(help="Reports directory; the site goes to <dir>/docs.")] = None,
+    reports_dir: Annotated[
+        Path | None,
+        typer.Option(help=setting_help("Reports directory; the site goes to <dir>/docs.", "reports_dir", "reports")),
+    ] = None,
 ) -> None:
     """Write the docs site (data dictionary and lineage) to reports/docs/index.html."""
     from duckbook import config, project
@@ -125,10 +131,16 @@ def docs(
 @error_handler
 def check(
     select: Annotated[
-        list[str] | None, typer.Option("--select", "-s", help="Only these tables (schema.table or table; repeatable).")
+        list[str] | None,
+        typer.Option(
+            "--select", "-s", help="Only these tables (schema.table or table; repeatable). [default: every table]"
+        ),
     ] = None,
     run_date: Annotated[
-        str | None, typer.Option(help="Date freshness and 'no future' checks compare with [default: today].")
+        str | None,
+        typer.Option(
+            help="Date freshness and 'no future' checks compare with (YYYY-MM-DD, today or yesterday). [default: today]"
+        ),
     ] = None,
     warehouse: WarehouseOption = None,
 ) -> None:
