@@ -17,7 +17,7 @@ KERNEL_ARGS := --name duckbook --display-name "Python (duckbook)"
 
 .PHONY: help setup kernel run runs backfill test test-fast lint format postgres maintain lab notebooks sync data drops bench bench-daily clean browser docs
 
-help: ## Show this help
+help: ## List every target with what it does (the default target)
 	@awk 'BEGIN {FS = ":.*?## "} /^[a-zA-Z_-]+:.*?## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(STAMP): pyproject.toml constraints.txt

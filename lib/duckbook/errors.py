@@ -58,6 +58,6 @@ def unknown_name(argument: str, kind: str, value: str, choices: Iterable[str], *
     "METRIC: unknown metric 'zzz'; choose from: revenue"
     """
     valid = list(dict.fromkeys(choices))  # in the order given: grains day..year, names sorted by the caller
-    close = difflib.get_close_matches(value, list(dict.fromkeys([*valid, *aliases])), n=3, cutoff=0.6)
+    close = difflib.get_close_matches(value, list(dict.fromkeys([*valid, *aliases])), n=3, cutoff=0.75)
     hint = f"did you mean {' or '.join(close)}? " if close else ""
     return f"{argument}: unknown {kind} {value!r}; {hint}choose from: {', '.join(valid) or '(none)'}"

@@ -237,7 +237,9 @@ def test_metrics_cli_list_and_query(run):
     assert json.loads(as_json.stdout) == [{"orders": SAMPLE_ROWS["raw_orders"]}]
     bad = duckbook("metrics", "query", "revenu", "--warehouse", wh)
     assert (
-        bad.returncode == 2 and "unknown metric 'revenu'; did you mean revenue" in bad.stderr and "revenue" in bad.stderr
+        bad.returncode == 2
+        and "unknown metric 'revenu'; did you mean revenue" in bad.stderr
+        and "revenue" in bad.stderr
     )
     bad_dim = duckbook("metrics", "query", "average_tax_rate", "--by", "product_type", "--warehouse", wh)
     assert bad_dim.returncode == 2 and "it allows: location_name" in bad_dim.stderr

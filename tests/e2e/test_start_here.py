@@ -22,7 +22,9 @@ def test_the_starter_notebook_runs_read_only_and_shows_the_metrics(run, monkeypa
     nb = nbformat.read(NOTEBOOK, as_version=4)
     assert nb.metadata.kernelspec.name == "duckbook"
     # the test's own python (as nbval's --nbval-current-env), whatever kernel is registered here
-    NotebookClient(nb, kernel_name="python3", timeout=300, resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
+    NotebookClient(
+        nb, kernel_name="python3", timeout=300, resources={"metadata": {"path": str(NOTEBOOK.parent)}}
+    ).execute()
     outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     shown = json.dumps([o.get("data", {}) for o in outputs] + [o.get("text", "") for o in outputs])

@@ -78,7 +78,9 @@ def test_a_relative_date_parameter_reaches_the_notebook_as_an_iso_date():
 
 @pytest.mark.parametrize("value", ["2023-02-29", "tomorrow", "", None])
 def test_parse_date_rejects(value):
-    with pytest.raises(ParameterError, match=r"^run_date: .* is not a date \(expected YYYY-MM-DD, today or yesterday\)$"):
+    with pytest.raises(
+        ParameterError, match=r"^run_date: .* is not a date \(expected YYYY-MM-DD, today or yesterday\)$"
+    ):
         parse_date("run_date", value)
 
 

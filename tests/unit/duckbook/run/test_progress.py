@@ -81,7 +81,9 @@ def test_an_unknown_model_is_named_with_the_closest_names():
              "staging.stg_orders": ("raw.raw_orders",), "other.orders": ()}  # fmt: skip
     with pytest.raises(ParameterError, match=r"^--select: unknown model or source 'ordrs'; did you mean orders"):
         selection.resolve(edges, ["ordrs+"])
-    with pytest.raises(ParameterError, match=r"^--exclude: unknown model or source 'stg_ordrs'; did you mean stg_orders"):
+    with pytest.raises(
+        ParameterError, match=r"^--exclude: unknown model or source 'stg_ordrs'; did you mean stg_orders"
+    ):
         selection.resolve(edges, [], exclude=["stg_ordrs"])
     with pytest.raises(ParameterError, match="'orders' is ambiguous: marts.orders, other.orders"):
         selection.resolve(edges, ["orders"])

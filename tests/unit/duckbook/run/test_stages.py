@@ -53,9 +53,13 @@ def test_plus_selects_downstream_or_upstream_stages_and_exclude_removes():
     assert names(select_stages(stages(), [], exclude=["report_customers", "report_quality"])) == [
         "10_ingest", "20_staging", "30_marts", "40_metrics", "50_report_overview"
     ]  # fmt: skip
-    with pytest.raises(params.ParameterError, match=r"^--stage: unknown stage 'mart'; did you mean marts or 30_marts\? choose from: 10_ing"):
+    with pytest.raises(
+        params.ParameterError, match=r"^--stage: unknown stage 'mart'; did you mean marts\? choose from: 10_ing"
+    ):
         select_stages(stages(), ["mart+"])
-    with pytest.raises(params.ParameterError, match=r"^--exclude: unknown stage 'overveiw'; did you mean overview"):
+    with pytest.raises(
+        params.ParameterError, match=r"^--exclude: unknown stage 'overveiw'; did you mean overview\? choose"
+    ):
         select_stages(stages(), [], exclude=["overveiw"])
 
 

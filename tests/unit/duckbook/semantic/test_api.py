@@ -74,7 +74,9 @@ def test_a_grain_the_time_dimension_does_not_allow(tables):
 
 
 def test_where_over_an_unknown_name(tables):
-    with pytest.raises(MetricError, match=r"^where: unknown dimension 'nope'; choose from: channel, location_name, period$"):
+    with pytest.raises(
+        MetricError, match=r"^where: unknown dimension 'nope'; choose from: channel, location_name, period$"
+    ):
         LAYER.query(["revenue"], tables, where="nope == 1")
     with pytest.raises(MetricError, match=r"^where: unknown dimension 'nope'; choose from: channel, is_food,"):
         LAYER.query([], tables, by=["channel"], where="nope == 1")
