@@ -156,8 +156,8 @@ def validate(layer: SemanticLayer, metrics: Sequence[str], **options: Unpack[Que
         raise MetricError(unknown_name("grain", "grain", grain, GRAINS))
     if where is not None:
         _check_where(layer, metrics, where, grain)
-    for key in ("start", "end"):
-        if (value := options.get(key)) is not None:
+    for key, value in (("start", options.get("start")), ("end", options.get("end"))):
+        if value is not None:
             _as_date(value, key)
     if not metrics:
         if len({layer.model_of_dimension(d).name for d in by}) != 1:

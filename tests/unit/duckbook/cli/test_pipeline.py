@@ -18,16 +18,16 @@ def invoke(*args: str):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["run", "--stage", "stagng"], "error: --stage: unknown stage 'stagng'; did you mean staging or 20_staging? "
-         "choose from: 10_ingest, 20_staging, 30_marts,"),
+        (["run", "--stage", "stagng"], ("error: --stage: unknown stage 'stagng'; did you mean staging or 20_staging? "
+         "choose from: 10_ingest, 20_staging, 30_marts,")),
         (["run", "--select", "ordrs+"], "error: --select: unknown model or source 'ordrs'; did you mean orders"),
         (["run", "--exclude", "stg_ordrs"], "error: --exclude: unknown model or source 'stg_ordrs'; did you mean stg_orders"),
-        (["run", "-p", "run_dat=2024-01-01"], "error: invalid parameter(s):\n- -p: unknown parameter 'run_dat'; "
-         "did you mean run_date or run_id? choose from: "),
-        (["run", "-p", "run_date=tomorow"], "error: invalid parameter(s):\n- run_date: 'tomorow' is not a date "
-         "(expected YYYY-MM-DD, today or yesterday)"),
-        (["backfill", "--start", "2024-01-01", "--end", "next week"], "error: --end: 'next week' is not a date "
-         "(expected YYYY-MM-DD, today or yesterday)"),
+        (["run", "-p", "run_dat=2024-01-01"], ("error: invalid parameter(s):\n- -p: unknown parameter 'run_dat'; "
+         "did you mean run_date or run_id? choose from: ")),
+        (["run", "-p", "run_date=tomorow"], ("error: invalid parameter(s):\n- run_date: 'tomorow' is not a date "
+         "(expected YYYY-MM-DD, today or yesterday)")),
+        (["backfill", "--start", "2024-01-01", "--end", "next week"], ("error: --end: 'next week' is not a date "
+         "(expected YYYY-MM-DD, today or yesterday)")),
         (["check", "--run-date", "tomorow"], "error: --run-date: 'tomorow' is not a date (expected YYYY-MM-DD, today"),
         (["check", "--select", "ordrs"], "error: --select: unknown table with checks 'ordrs'; did you mean orders"),
     ],
