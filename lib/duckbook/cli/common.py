@@ -44,7 +44,8 @@ def setting_help(text: str, setting: str, default: object) -> str:
 
 
 WarehouseOption = Annotated[
-    Path | None, typer.Option(help=setting_help("Warehouse root directory.", "warehouse", "data/warehouse"))
+    Path | None,
+    typer.Option(metavar="DIR", help=setting_help("Warehouse root directory.", "warehouse", "data/warehouse")),
 ]
 
 
@@ -109,5 +110,8 @@ def main(
 
 
 ReportsDirOption = Annotated[
-    Path | None, typer.Option(help=setting_help("Where HTML reports and run artifacts go.", "reports_dir", "reports"))
+    Path | None,
+    typer.Option(
+        metavar="DIR", help=setting_help("Where HTML reports and run artifacts go.", "reports_dir", "reports")
+    ),
 ]

@@ -30,23 +30,38 @@ def metrics_list() -> None:
 def metrics_query(
     names: Annotated[
         list[str] | None,
-        typer.Argument(help="Metric names (`duckbook metrics list`). [default: none, list the members of --by]"),
+        typer.Argument(
+            metavar="METRIC...",
+            help="Metric names (`duckbook metrics list`). [default: none, list the members of --by]",
+        ),
     ] = None,
     by: Annotated[
-        list[str] | None, typer.Option("--by", help="Dimension to slice by (repeatable). [default: none]")
+        list[str] | None,
+        typer.Option("--by", metavar="DIMENSION", help="Dimension to slice by (repeatable). [default: none]"),
     ] = None,
-    grain: Annotated[str, typer.Option(help="day, week, month, quarter, year, or none for totals.")] = "month",
+    grain: Annotated[
+        str, typer.Option(metavar="GRAIN", help="day, week, month, quarter, year, or none for totals.")
+    ] = "month",
     where: Annotated[
-        str | None, typer.Option(help="Filter over dimensions, e.g. \"location_name == 'Brooklyn'\". [default: none]")
+        str | None,
+        typer.Option(
+            metavar="EXPRESSION", help="Filter over dimensions, e.g. \"location_name == 'Brooklyn'\". [default: none]"
+        ),
     ] = None,
     start: Annotated[
-        str | None, typer.Option(help="First period (YYYY-MM-DD, today or yesterday), inclusive. [default: the first]")
+        str | None,
+        typer.Option(
+            metavar="DATE", help="First period (YYYY-MM-DD, today or yesterday), inclusive. [default: the first]"
+        ),
     ] = None,
     end: Annotated[
-        str | None, typer.Option(help="Last period (YYYY-MM-DD, today or yesterday), inclusive. [default: the last]")
+        str | None,
+        typer.Option(
+            metavar="DATE", help="Last period (YYYY-MM-DD, today or yesterday), inclusive. [default: the last]"
+        ),
     ] = None,
     keep_empty: Annotated[bool, typer.Option(help="Keep dimension members and periods without facts.")] = False,
-    output: Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")] = "table",
+    output: Annotated[str, typer.Option("--format", "-f", metavar="FORMAT", help="table, csv or json.")] = "table",
     warehouse: WarehouseOption = None,
 ) -> None:
     """Query metrics from the warehouse: `duckbook metrics query revenue orders --by location_name`."""
