@@ -9,10 +9,15 @@ STAMP := $(VENV)/.installed
 YEARS ?= 1
 ARGS ?=
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+# The Jupyter kernel every notebook names: the venv's python, for the venv's own tools (papermill,
+# nbval, make lab) and, --user, for a global JupyterLab or VS Code. No env in it: the package is
+# installed editable and the project is found from the notebook's directory.
+KERNEL_SPEC := $(VENV)/share/jupyter/kernels/duckbook/kernel.json
+KERNEL_ARGS := --name duckbook --display-name "Python (duckbook)"
 
-.PHONY: help setup run runs backfill test test-fast lint format postgres maintain lab notebooks sync data drops bench bench-daily clean browser docs
+.PHONY: help setup kernel run runs backfill test test-fast lint format postgres maintain lab notebooks sync data drops bench bench-daily clean browser docs
 
-help: ## Show this help
+help: ## List every target with what it does (the default target)
 	@awk 'BEGIN {FS = ":.*?## "} /^[a-zA-Z_-]+:.*?## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(STAMP): pyproject.toml constraints.txt
@@ -21,7 +26,15 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
-setup: $(STAMP) ## Create .venv and install the pinned dependencies (idempotent)
+$(KERNEL_SPEC): $(STAMP)
+	$(BIN)/python -m ipykernel install --sys-prefix $(KERNEL_ARGS) >/dev/null
+	$(BIN)/python -m ipykernel install --user $(KERNEL_ARGS) >/dev/null
+	@echo "Jupyter kernel 'duckbook' registered ($(abspath $(BIN)/python))"
+
+setup: $(STAMP) $(KERNEL_SPEC) ## Create .venv, install the pinned dependencies, register the Jupyter kernel `duckbook` (idempotent)
+
+kernel: $(STAMP) ## Register the Jupyter kernel `duckbook` again (e.g. after removing it, or for this checkout's .venv)
+	@rm -f $(KERNEL_SPEC) && $(MAKE) --no-print-directory $(KERNEL_SPEC)
 
 run: setup ## Run the pipeline on data/sample (skips what did not change), write reports/ and docs (ARGS="--stage marts+", "--select orders+", "--force", "--when-new-data")
 	$(BIN)/duckbook run $(ARGS)
@@ -63,21 +76,21 @@ test: setup lint browser postgres ## Lint gates, then unit tests, doctests, nbva
 test-fast: setup ## Only the fast unit tests and doctests (no notebooks, no CLI runs)
 	$(BIN)/python -m pytest -m "not slow" $(ARGS)
 
-lab: setup ## Start JupyterLab with the project's kernel
-	cd notebooks && ../$(BIN)/jupyter lab
+lab: setup ## Start JupyterLab in notebooks/ with the `duckbook` kernel (start with explore/start_here.ipynb)
+	cd notebooks && ../$(BIN)/jupyter lab $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 notebooks: setup ## Re-execute the stage notebooks in place on the sample (refreshes nbval baselines)
 	$(BIN)/python -m duckbook.run.refresh $(NOTEBOOKS)
 
-sync: setup ## Pair notebooks with their py:percent twins (edit either, then run this)
-	$(BIN)/jupytext --sync notebooks/[0-9][0-9]_*.ipynb
+sync: setup ## Pair notebooks (stages and explore/) with their py:percent twins (edit either, then run this)
+	$(BIN)/jupytext --sync notebooks/[0-9][0-9]_*.ipynb notebooks/explore/*.ipynb
 
-data: setup ## Generate a larger raw dataset with jafgen into data/jaffle-$(YEARS)y (YEARS=N)
+data: setup ## Generate a larger raw dataset with jafgen into data/jaffle-<N>y (YEARS=N, default 1)
 	mkdir -p data/jaffle-$(YEARS)y && cd data/jaffle-$(YEARS)y && ../../$(BIN)/jafgen $(YEARS) --pre raw >/dev/null \
 	  && mv jaffle-data/raw_*.csv . && rm -rf jaffle-data raw_tweets.csv
 	@echo "run on it: $(BIN)/duckbook run -p source_dir=data/jaffle-$(YEARS)y --warehouse data/jaffle-$(YEARS)y-warehouse"
 
-drops: setup ## Split data/jaffle-$(YEARS)y into daily deliveries with defects in data/jaffle-$(YEARS)y-drops (ARGS="--days 30 --force")
+drops: setup ## Split data/jaffle-<N>y (YEARS=N) into daily deliveries with defects in data/jaffle-<N>y-drops (ARGS="--days 30 --force")
 	@test -f data/jaffle-$(YEARS)y/raw_orders.csv || $(MAKE) data YEARS=$(YEARS)
 	$(BIN)/duckbook drops data/jaffle-$(YEARS)y data/jaffle-$(YEARS)y-drops $(ARGS)
 

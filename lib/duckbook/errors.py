@@ -8,6 +8,9 @@ missing warehouse, an unreadable source) exits 1.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 
 class DuckbookError(Exception):
     """Base class of every error duckbook raises deliberately."""
@@ -36,3 +39,25 @@ class WarehouseNotFound(UserError, FileNotFoundError):
 class ContractError(DuckbookError, ValueError):
     """A source file cannot be read under its contract (missing file, missing column), or a
     delivery cannot be ingested (re-exported by :mod:`duckbook.ingest.contracts`)."""
+
+
+#: the one hint every "the warehouse has no data yet / this table does not exist yet" message ends with
+RUN_FIRST = "run `duckbook run` (or `make run`) first"
+
+
+def unknown_name(argument: str, kind: str, value: str, choices: Iterable[str], *, aliases: Iterable[str] = ()) -> str:
+    """The message for a name that is not one of ``choices``: the argument, the bad value, the
+    closest choices (``difflib``; ``aliases`` are other names the choices answer to, suggested but
+    not listed) and every valid choice, so a typo is fixed without looking it up.
+
+    >>> unknown_name("--by", "dimension", "locaton_name", ["location_name", "ordered_at"])
+    "--by: unknown dimension 'locaton_name'; did you mean location_name? choose from: location_name, ordered_at"
+    >>> unknown_name("--stage", "stage", "overveiw", ["10_ingest", "50_report_overview"], aliases=["overview"])
+    "--stage: unknown stage 'overveiw'; did you mean overview? choose from: 10_ingest, 50_report_overview"
+    >>> unknown_name("METRIC", "metric", "zzz", ["revenue"])
+    "METRIC: unknown metric 'zzz'; choose from: revenue"
+    """
+    valid = list(dict.fromkeys(choices))  # in the order given: grains day..year, names sorted by the caller
+    close = difflib.get_close_matches(value, list(dict.fromkeys([*valid, *aliases])), n=3, cutoff=0.75)
+    hint = f"did you mean {' or '.join(close)}? " if close else ""
+    return f"{argument}: unknown {kind} {value!r}; {hint}choose from: {', '.join(valid) or '(none)'}"

@@ -14,6 +14,7 @@ import ibis.expr.types as ir
 
 from duckbook import engine, project
 from duckbook.semantic import GRAINS, MetricError, QueryOptions, SemanticLayer, query_warehouse
+from duckbook.semantic.api import validate
 
 __all__ = ["GRAINS", "MetricError", "SemanticLayer", "load", "query"]
 
@@ -49,7 +50,10 @@ def query(
     duckbook.errors.WarehouseNotFound
         The warehouse does not exist yet.
     MetricError
-        An unknown metric, dimension or grain, or an invalid semantic layer.
+        An unknown metric, dimension or grain (checked before the warehouse is opened; the message
+        names the argument, the closest names and every valid one), or an invalid semantic layer.
     """
+    layer = layer or load()
+    validate(layer, metrics, **options)  # a typo is reported before the warehouse is opened
     con = engine.connect(warehouse, read_only=True)
-    return query_warehouse(con, layer or load(), metrics, **options)
+    return query_warehouse(con, layer, metrics, **options)

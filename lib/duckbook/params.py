@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from duckbook.errors import UserError
+from duckbook.errors import UserError, unknown_name
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -63,12 +63,29 @@ def validate_token(param: str, value: str) -> str:
     return value
 
 
+#: the relative dates every date option and ``*_date`` parameter accepts, as days before today
+RELATIVE_DATES = {"today": 0, "yesterday": 1}
+
+
 def parse_date(param: str, value: str) -> dt.date:
-    """Parse an ISO date (``YYYY-MM-DD``) or raise :class:`ParameterError` naming ``param``."""
+    """Parse an ISO date (``YYYY-MM-DD``), ``today`` or ``yesterday`` (the local date) or raise
+    :class:`ParameterError` naming ``param`` and the expected format.
+
+    >>> parse_date("--start", "2024-02-29")
+    datetime.date(2024, 2, 29)
+    >>> parse_date("--run-date", "yesterday") == dt.date.today() - dt.timedelta(days=1)
+    True
+    >>> parse_date("--run-date", "29.02.2024")
+    Traceback (most recent call last):
+    ...
+    duckbook.params.ParameterError: --run-date: '29.02.2024' is not a date (expected YYYY-MM-DD, today or yesterday)
+    """
+    if isinstance(value, str) and value.strip().lower() in RELATIVE_DATES:
+        return dt.date.today() - dt.timedelta(days=RELATIVE_DATES[value.strip().lower()])
     try:
         return dt.date.fromisoformat(value)
     except (TypeError, ValueError):
-        raise ParameterError(f"{param}: {value!r} is not a date (expected YYYY-MM-DD)") from None
+        raise ParameterError(f"{param}: {value!r} is not a date (expected YYYY-MM-DD, today or yesterday)") from None
 
 
 def parse_timestamp(param: str, value: str) -> dt.datetime:
@@ -86,8 +103,9 @@ _UNSUPPORTED = object()
 def coerce(name: str, raw: str, type_name: str) -> object:
     """Convert the command-line text ``raw`` to the type declared in the notebook.
 
-    Names ending in ``_date`` must be ISO dates and names ending in ``_at`` ISO timestamps; they
-    stay strings (papermill passes literals) but are checked here.
+    Names ending in ``_date`` must be ISO dates (or ``today`` / ``yesterday``, passed on as the
+    ISO date) and names ending in ``_at`` ISO timestamps; they stay strings (papermill passes
+    literals) but are checked here.
     """
     type_name = (type_name or "str").strip()
     try:
@@ -112,7 +130,7 @@ def coerce(name: str, raw: str, type_name: str) -> object:
         )
     if isinstance(value, str) and value:
         if name.endswith("_date"):
-            parse_date(name, value)
+            value = parse_date(name, value).isoformat()  # the notebook gets YYYY-MM-DD, also for `yesterday`
         elif name.endswith("_at"):
             parse_timestamp(name, value)
     return value
@@ -133,7 +151,7 @@ def validate(given: Mapping[str, str], declared: Mapping[str, Mapping[str, str]]
         if not _IDENT.match(name) or keyword.iskeyword(name):
             errors.append(f"{name!r} is not a valid parameter name")
         elif name not in types:
-            errors.append(f"unknown parameter {name!r}; the stages declare: {', '.join(sorted(types))}")
+            errors.append(unknown_name("-p", "parameter", name, sorted(types)))
         else:
             try:
                 typed[name] = coerce(name, raw, types[name])

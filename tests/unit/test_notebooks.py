@@ -45,3 +45,23 @@ def test_runner_reads_the_common_parameters(path: Path):
     declared = declared_in_notebook(path)
     for name in ("run_id", "run_started_at", "run_date", "warehouse"):
         assert declared.get(name) == "str"
+
+
+EXPLORE = sorted((Path(__file__).resolve().parents[2] / "notebooks" / "explore").glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS + EXPLORE, ids=lambda p: p.stem)
+def test_every_notebook_names_the_duckbook_kernel(path: Path):
+    """The kernel `make setup` registers (the venv's python), in the notebook and its twin's header."""
+    expected = {"display_name": "Python (duckbook)", "language": "python", "name": "duckbook"}
+    assert nbformat.read(path, as_version=4).metadata.kernelspec == expected
+    assert jupytext.read(path.with_suffix(".py")).metadata["kernelspec"] == expected
+
+
+@pytest.mark.parametrize("path", EXPLORE, ids=lambda p: p.stem)
+def test_explore_notebooks_are_paired_and_committed_without_outputs(path: Path):
+    from_ipynb = nbformat.read(path, as_version=4).cells
+    assert [(c.cell_type, c.source.strip()) for c in from_ipynb] == [
+        (c.cell_type, c.source.strip()) for c in jupytext.read(path.with_suffix(".py")).cells
+    ], f"{path.name} and its twin differ: run `make sync`"
+    assert not [c for c in from_ipynb if c.cell_type == "code" and c.outputs]

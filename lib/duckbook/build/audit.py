@@ -11,7 +11,7 @@ import ibis.expr.types as ir
 import polars as pl
 
 from duckbook import engine, ops
-from duckbook.errors import UserError
+from duckbook.errors import RUN_FIRST, UserError, unknown_name
 from duckbook.project import Project
 from duckbook.quality import evaluate
 from duckbook.quality.registry import HISTORY
@@ -33,9 +33,8 @@ def check_warehouse(project: Project, *, select: Sequence[str] = (), run_date: d
     if select:
         wanted = {_qualify(s, declared) for s in select}
         if missing := sorted(wanted - declared.keys()):
-            raise UserError(
-                f"no checks declared for {', '.join(missing)}; tables with checks: {', '.join(sorted(declared))}"
-            )
+            short = sorted({q.partition(".")[2] for q in declared})
+            raise UserError(unknown_name("--select", "table with checks", missing[0], sorted(declared), aliases=short))
         declared = {q: cs for q, cs in declared.items() if q in wanted}
     cfg = project.config
     con = engine.connect(cfg.warehouse, read_only=True, cfg=cfg)
@@ -59,7 +58,7 @@ def _qualify(name: str, declared: dict[str, list[Check]]) -> str:
 def _run_schema(con: engine.DuckDBBackend, schema: str, declared: dict[str, list[Check]], where: str) -> pl.DataFrame:
     checks = [c for q, cs in declared.items() if q.split(".")[0] == schema for c in cs]
     if schema not in con.list_databases():
-        raise LookupError(f"schema {schema} is not in {where}: run the pipeline first")
+        raise LookupError(f"schema {schema} is not in {where}: {RUN_FIRST}")
     tables: dict[str, ir.Table] = {n: con.table(n, database=schema) for n in con.list_tables(database=schema)}
     if (history := ops.read(con, HISTORY)) is not None:
         tables[HISTORY] = history

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import decimal
+import json
+import math
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -24,14 +28,40 @@ def metrics_list() -> None:
 @metrics_app.command("query")
 @error_handler
 def metrics_query(
-    names: Annotated[list[str] | None, typer.Argument(help="Metric names (none: list the members of --by).")] = None,
-    by: Annotated[list[str] | None, typer.Option("--by", help="Dimension to slice by (repeatable).")] = None,
-    grain: Annotated[str, typer.Option(help="day, week, month, quarter, year, or none for totals.")] = "month",
-    where: Annotated[str | None, typer.Option(help="Filter, e.g. \"location_name == 'Brooklyn'\".")] = None,
-    start: Annotated[str | None, typer.Option(help="First period (YYYY-MM-DD), inclusive.")] = None,
-    end: Annotated[str | None, typer.Option(help="Last period (YYYY-MM-DD), inclusive.")] = None,
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="METRIC...",
+            help="Metric names (`duckbook metrics list`). [default: none, list the members of --by]",
+        ),
+    ] = None,
+    by: Annotated[
+        list[str] | None,
+        typer.Option("--by", metavar="DIMENSION", help="Dimension to slice by (repeatable). [default: none]"),
+    ] = None,
+    grain: Annotated[
+        str, typer.Option(metavar="GRAIN", help="day, week, month, quarter, year, or none for totals.")
+    ] = "month",
+    where: Annotated[
+        str | None,
+        typer.Option(
+            metavar="EXPRESSION", help="Filter over dimensions, e.g. \"location_name == 'Brooklyn'\". [default: none]"
+        ),
+    ] = None,
+    start: Annotated[
+        str | None,
+        typer.Option(
+            metavar="DATE", help="First period (YYYY-MM-DD, today or yesterday), inclusive. [default: the first]"
+        ),
+    ] = None,
+    end: Annotated[
+        str | None,
+        typer.Option(
+            metavar="DATE", help="Last period (YYYY-MM-DD, today or yesterday), inclusive. [default: the last]"
+        ),
+    ] = None,
     keep_empty: Annotated[bool, typer.Option(help="Keep dimension members and periods without facts.")] = False,
-    output: Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")] = "table",
+    output: Annotated[str, typer.Option("--format", "-f", metavar="FORMAT", help="table, csv or json.")] = "table",
     warehouse: WarehouseOption = None,
 ) -> None:
     """Query metrics from the warehouse: `duckbook metrics query revenue orders --by location_name`."""
@@ -50,13 +80,36 @@ def metrics_query(
         keep_empty=keep_empty,
         warehouse=warehouse,
     )
+    if output == "json":
+        typer.echo(json_rows(result.to_pyarrow().to_pylist()))
+        return
     df = result.to_polars()
     if output == "csv":
         df.write_csv(sys.stdout)
-    elif output == "json":
-        typer.echo(df.write_json())
     else:
         import polars as pl
 
         with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_hide_dataframe_shape=True, tbl_width_chars=200):
             typer.echo(df)
+
+
+def json_rows(rows: list[dict[str, Any]]) -> str:
+    """Rows as a JSON array that keeps numbers numbers: integers as integers, decimals (money,
+    ``decimal(16,2)``) as JSON numbers (exact up to 15 significant digits), dates and timestamps as ISO
+    strings, null and NaN as null.
+
+    >>> import datetime as dt, decimal
+    >>> json_rows([{"period": dt.date(2024, 1, 1), "revenue": decimal.Decimal("12.30"), "orders": 3, "x": None}])
+    '[{"period": "2024-01-01", "revenue": 12.3, "orders": 3, "x": null}]'
+    """
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, decimal.Decimal):
+            return float(value)
+        if isinstance(value, float) and math.isnan(value):
+            return None
+        if isinstance(value, dt.date | dt.datetime | dt.time):
+            return value.isoformat()
+        return value
+
+    return json.dumps([{key: plain(value) for key, value in row.items()} for row in rows], default=str)

@@ -19,23 +19,34 @@ def run(
         typer.Option(
             "--stage",
             "-s",
+            metavar="STAGE",
             help="Run only this stage (repeatable): staging, 20_staging, overview; marts+ adds every stage downstream, "
-            "+marts every stage upstream.",
+            "+marts every stage upstream. [default: every stage]",
         ),
     ] = None,
     select: Annotated[
         list[str] | None,
         typer.Option(
+            metavar="MODEL",
             help="Build only this model (repeatable): orders, marts.orders; orders+ adds its downstream models "
-            "and the reports, +orders its upstream models and sources.",
+            "and the reports, +orders its upstream models and sources. [default: every model]",
         ),
     ] = None,
     exclude: Annotated[
-        list[str] | None, typer.Option(help="Leave out this stage or model (repeatable; the same forms).")
+        list[str] | None,
+        typer.Option(
+            metavar="NAME", help="Leave out this stage or model (repeatable; the same forms). [default: none]"
+        ),
     ] = None,
     param: Annotated[
         list[str] | None,
-        typer.Option("--param", "-p", help="NAME=VALUE passed to every stage that declares NAME (repeatable)."),
+        typer.Option(
+            "--param",
+            "-p",
+            metavar="NAME=VALUE",
+            help="NAME=VALUE passed to every stage that declares NAME (repeatable; `duckbook stages` lists them; "
+            "dates YYYY-MM-DD, today or yesterday). [default: none; run_date: today]",
+        ),
     ] = None,
     warehouse: WarehouseOption = None,
     reports_dir: ReportsDirOption = None,
@@ -109,14 +120,29 @@ def run(
 @app.command()
 @error_handler
 def backfill(
-    start: Annotated[str, typer.Option(help="First date (YYYY-MM-DD), inclusive.")],
-    end: Annotated[str, typer.Option(help="Last date (YYYY-MM-DD), inclusive.")],
+    start: Annotated[
+        str, typer.Option(metavar="DATE", help="First date (YYYY-MM-DD, today or yesterday), inclusive. [required]")
+    ],
+    end: Annotated[
+        str, typer.Option(metavar="DATE", help="Last date (YYYY-MM-DD, today or yesterday), inclusive. [required]")
+    ],
     stage: Annotated[
-        list[str] | None, typer.Option("--stage", "-s", help="Run only this stage (repeatable): 20_staging or staging.")
+        list[str] | None,
+        typer.Option(
+            "--stage",
+            "-s",
+            metavar="STAGE",
+            help="Run only this stage (repeatable): 20_staging or staging. [default: every stage]",
+        ),
     ] = None,
     param: Annotated[
         list[str] | None,
-        typer.Option("--param", "-p", help="NAME=VALUE passed to every stage that declares NAME (not run_date)."),
+        typer.Option(
+            "--param",
+            "-p",
+            metavar="NAME=VALUE",
+            help="NAME=VALUE passed to every stage that declares NAME (not run_date). [default: none]",
+        ),
     ] = None,
     warehouse: WarehouseOption = None,
     reports_dir: ReportsDirOption = None,
@@ -160,12 +186,20 @@ def stages() -> None:
 def drops(
     source_dir: Annotated[Path, typer.Argument(help="A jafgen directory (raw_orders.csv, raw_items.csv, ...).")],
     out_dir: Annotated[Path, typer.Argument(help="Where the daily folders YYYY-MM-DD/ and deliveries.json go.")],
-    seed: Annotated[int, typer.Option(help="Chooses the late rows and the changed members.")] = 0,
-    start: Annotated[str | None, typer.Option(help="First day, YYYY-MM-DD (default: the first event day).")] = None,
-    days: Annotated[int | None, typer.Option(help="Number of days (default: to the last event day).")] = None,
-    late_fraction: Annotated[float, typer.Option(help="Share of the orders delivered 1-3 days late.")] = 0.02,
+    seed: Annotated[int, typer.Option(metavar="N", help="Chooses the late rows and the changed members.")] = 0,
+    start: Annotated[
+        str | None,
+        typer.Option(metavar="DATE", help="First day (YYYY-MM-DD, today or yesterday). [default: the first event day]"),
+    ] = None,
+    days: Annotated[
+        int | None, typer.Option(metavar="N", help="Number of days. [default: to the last event day]")
+    ] = None,
+    late_fraction: Annotated[
+        float, typer.Option(metavar="FRACTION", help="Share of the orders delivered 1-3 days late.")
+    ] = 0.02,
     skip_day: Annotated[
-        list[str] | None, typer.Option("--skip-day", help="A day without delivery (repeatable).")
+        list[str] | None,
+        typer.Option("--skip-day", metavar="DATE", help="A day without delivery (repeatable). [default: none]"),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace OUT_DIR if it is not empty.")] = False,
 ) -> None:

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from duckbook import config as _config
-from duckbook.errors import DuckbookError, UserError, WarehouseNotFound
+from duckbook.errors import RUN_FIRST, DuckbookError, UserError, WarehouseNotFound
 
 if TYPE_CHECKING:
     import duckdb
@@ -95,7 +95,7 @@ def open_plain(
                 f"restore {cfg.catalog_file.name} from a backup, or move the warehouse away to start a new one"
             )
         if read_only:
-            raise WarehouseNotFound(f"warehouse {cfg.warehouse} does not exist yet: run `duckbook run` first")
+            raise WarehouseNotFound(f"warehouse {cfg.warehouse} does not exist yet: {RUN_FIRST}")
         _create_sqlite_catalog(cfg.catalog_file)
     cfg.temp_directory.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(
@@ -203,7 +203,7 @@ def resolve(con: duckdb.DuckDBPyConnection, as_of: str | int | dt.datetime | Non
     run id the snapshot that run committed; a datetime (or ISO text) the newest at that time."""
     kept = snapshots(con)
     if not kept:
-        raise SnapshotNotFound("the warehouse has no snapshot yet: run `duckbook run` first")
+        raise SnapshotNotFound(f"the warehouse has no snapshot yet: {RUN_FIRST}")
     if as_of is None:
         return kept[-1].snapshot_id
     if isinstance(as_of, int) or (isinstance(as_of, str) and as_of.isdigit()):

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from duckbook import engine
+from duckbook.errors import RUN_FIRST
 from duckbook.ops.tables import SCHEMA, OpsTableError, OpsTableNotFound, columns, schema
 
 if TYPE_CHECKING:
@@ -79,5 +80,5 @@ def table(con: engine.DuckDBBackend, name: str) -> ir.Table:
     """
     found = read(con, name)
     if found is None:
-        raise OpsTableNotFound(f"{SCHEMA}.{name} is not in the warehouse yet: run the pipeline first (`make run`)")
+        raise OpsTableNotFound(f"{SCHEMA}.{name} is not in the warehouse yet: {RUN_FIRST}")
     return found

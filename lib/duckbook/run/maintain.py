@@ -28,7 +28,7 @@ from duckbook import config as _config
 from duckbook import engine
 from duckbook.engine import lake, maintenance
 from duckbook.engine.lock import run_lock
-from duckbook.errors import WarehouseNotFound
+from duckbook.errors import RUN_FIRST, WarehouseNotFound
 
 if TYPE_CHECKING:
     import duckdb
@@ -102,7 +102,7 @@ def maintain(cfg: _config.Config, *, dry_run: bool = False) -> MaintainSummary:
         A run (or another writer) holds the run lock.
     """
     if not lake.exists(cfg):
-        raise WarehouseNotFound(f"warehouse {cfg.warehouse} does not exist yet: run `duckbook run` first")
+        raise WarehouseNotFound(f"warehouse {cfg.warehouse} does not exist yet: {RUN_FIRST}")
     grace = dt.timedelta(minutes=cfg.cleanup_grace_minutes)
     with run_lock(cfg.lock_file, "maintain"):
         before = disk_usage(cfg.warehouse)

@@ -18,6 +18,7 @@ import graphlib
 from collections.abc import Mapping, Sequence
 
 from duckbook import params
+from duckbook.errors import unknown_name
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,7 +34,7 @@ def resolve(edges: Mapping[str, Sequence[str]], select: Sequence[str], exclude: 
     """Resolve ``select`` and ``exclude`` terms over ``edges`` (``{model: inputs}``, qualified).
     A term names a model by ``schema.name`` or ``name``, or a source by ``raw.name`` or ``name``.
     No ``select`` terms: every model. Raises :class:`duckbook.params.ParameterError` naming an
-    unknown model with the closest names.
+    unknown model or source with the closest names and every model and source.
 
     >>> edges = {"staging.stg_orders": ("raw.raw_orders",), "marts.orders": ("staging.stg_orders",),
     ...          "marts.customers": ("marts.orders",)}
@@ -55,11 +56,11 @@ def resolve(edges: Mapping[str, Sequence[str]], select: Sequence[str], exclude: 
     chosen: set[str] = set(edges) if not select else set()
     downstream = False
     for term in select:
-        found = _walk(_node(term, nodes), term, edges, children)
+        found = _walk(_node(term, nodes, "--select"), term, edges, children)
         chosen |= found
         downstream |= term.endswith("+")
     for term in exclude:
-        chosen -= _walk(_node(term, nodes), term, edges, children)
+        chosen -= _walk(_node(term, nodes, "--exclude"), term, edges, children)
     return Selection(
         models=frozenset(n for n in chosen if n in edges),
         sources=frozenset(n for n in chosen if n not in edges),
@@ -87,7 +88,7 @@ def _closure(node: str, step: Mapping[str, Sequence[str] | set[str]]) -> set[str
     return seen
 
 
-def _node(term: str, nodes: set[str]) -> str:
+def _node(term: str, nodes: set[str], option: str) -> str:
     name = term.strip("+")
     if name in nodes:
         return name
@@ -95,9 +96,6 @@ def _node(term: str, nodes: set[str]) -> str:
     if len(matches) == 1:
         return matches[0]
     if matches:
-        raise params.ParameterError(f"--select {term}: {name!r} is ambiguous: {', '.join(sorted(matches))}")
-    import difflib
-
-    close = difflib.get_close_matches(name, sorted({n.partition(".")[2] for n in nodes} | nodes), n=3)
-    hint = f"; did you mean {' or '.join(close)}?" if close else ""
-    raise params.ParameterError(f"--select {term}: no model or source named {name!r}{hint}")
+        raise params.ParameterError(f"{option} {term}: {name!r} is ambiguous: {', '.join(sorted(matches))}")
+    short = {n.partition(".")[2] for n in nodes}
+    raise params.ParameterError(unknown_name(option, "model or source", name, sorted(nodes), aliases=sorted(short)))

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from duckbook import config as _config
 from duckbook import params
+from duckbook.errors import unknown_name
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,7 +40,7 @@ def select(stages: Sequence[Stage], names: Sequence[str], exclude: Sequence[str]
     The stages form a DAG: each data stage reads every data stage before it; each report reads
     every data stage, and no report reads another.
 
-    Raises :class:`duckbook.params.ParameterError` listing the stages for an unknown name.
+    Raises :class:`duckbook.params.ParameterError` for an unknown name: the closest names and every stage.
 
     >>> stages = [Stage(n, Path(n)) for n in ("10_ingest", "20_staging", "30_marts", "50_report_a", "50_report_b")]
     >>> [s.name for s in select(stages, ["marts+"])]
@@ -50,9 +51,11 @@ def select(stages: Sequence[Stage], names: Sequence[str], exclude: Sequence[str]
     ['20_staging', '30_marts', '50_report_a']
     """
     by_name = names_of(stages)
-    unknown = [n for n in [*names, *exclude] if n.strip("+") not in by_name]
-    if unknown:
-        raise params.ParameterError(f"unknown stage(s) {unknown}; stages are: {', '.join(s.name for s in stages)}")
+    for option, terms in (("--stage", names), ("--exclude", exclude)):
+        if unknown := [n for n in terms if n.strip("+") not in by_name]:
+            raise params.ParameterError(
+                unknown_name(option, "stage", unknown[0].strip("+"), [s.name for s in stages], aliases=by_name)
+            )
     chosen = {s.name for s in stages} if not names else set()
     for name in names:
         stage = by_name[name.strip("+")]

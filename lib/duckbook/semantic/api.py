@@ -24,7 +24,7 @@ Examples
 >>> query_warehouse(con, layer, ["revenu"])
 Traceback (most recent call last):
 ...
-duckbook.semantic.spec.MetricError: unknown metric(s) ['revenu']; choose from: revenue
+duckbook.semantic.spec.MetricError: metrics: unknown metric 'revenu'; did you mean revenue? choose from: revenue
 """
 
 from __future__ import annotations
@@ -36,10 +36,12 @@ from typing import TYPE_CHECKING, TypedDict, Unpack
 import ibis.expr.types as ir
 from ibis.common.exceptions import TableNotFound
 
+from duckbook.errors import RUN_FIRST, unknown_name
 from duckbook.expressions import ExpressionError
 from duckbook.expressions import names as expression_names
+from duckbook.params import ParameterError, parse_date
 from duckbook.semantic import planner
-from duckbook.semantic.spec import GRAINS, MetricError
+from duckbook.semantic.spec import GRAINS, PERIOD, MetricError
 
 if TYPE_CHECKING:
     from ibis.backends import BaseBackend
@@ -107,38 +109,12 @@ def query(layer: SemanticLayer, metrics: Sequence[str], tables: Tables, **option
     QueryArgumentError
         A keyword argument that is not one of the :class:`QueryOptions`.
     """
-    if unknown := sorted(set(options) - set(QueryOptions.__annotations__)):
-        raise QueryArgumentError(
-            f"unknown query argument(s) {unknown}; choose from: {', '.join(QueryOptions.__annotations__)}"
-        )
+    validate(layer, metrics, **options)
     by, grain, where = list(options.get("by", ())), options.get("grain", "month"), options.get("where")
     start, end = options.get("start"), options.get("end")
-    if unknown := [m for m in metrics if m not in layer.metrics]:
-        raise MetricError(f"unknown metric(s) {unknown}; choose from: {', '.join(sorted(layer.metrics))}")
-    if unknown := [d for d in by if d not in layer.dimension_names()]:
-        raise MetricError(f"unknown dimension(s) {unknown}; choose from: {', '.join(sorted(layer.dimension_names()))}")
-    if grain is not None and grain not in GRAINS:
-        raise MetricError(f"unknown grain {grain!r}; choose from: {', '.join(GRAINS)}")
-    if where is not None:
-        try:
-            expression_names(where)
-        except ExpressionError as exc:
-            raise MetricError(f"where: {exc}") from None
     resolve = tables if callable(tables) else tables.__getitem__
     if not metrics:
-        if len({layer.model_of_dimension(d).name for d in by}) != 1:
-            raise MetricError("a dimension-only query takes dimensions of one semantic model")
         return planner.compile_members(layer, resolve, by, where)
-    for name in metrics:
-        if bad := set(by) - layer.dimensions(name):
-            raise MetricError(
-                f"metric {name} cannot be sliced by {sorted(bad)}; it allows: "
-                f"{', '.join(sorted(layer.dimensions(name))) or 'no dimension'}"
-            )
-        if grain is None and layer.compares_periods(name):
-            raise MetricError(f"metric {name} compares periods (an offset), so it needs a grain")
-        if grain is not None and grain not in (allowed := layer.grains(name)):
-            raise MetricError(f"metric {name} allows grains {', '.join(allowed)}, not {grain!r}")
     return planner.compile_query(
         layer,
         resolve,
@@ -150,6 +126,69 @@ def query(layer: SemanticLayer, metrics: Sequence[str], tables: Tables, **option
         end=_as_date(end, "end") if end is not None else None,
         keep_empty=options.get("keep_empty", False),
     )
+
+
+def validate(layer: SemanticLayer, metrics: Sequence[str], **options: Unpack[QueryOptions]) -> None:
+    """Check a query's arguments against ``layer`` without reading a table (so a typo is
+    reported before the warehouse is opened); :func:`query` calls it first.
+
+    Raises
+    ------
+    MetricError
+        An unknown metric, dimension or grain (with the closest names and every valid one), a
+        ``where`` naming anything but the dimensions the query can filter by, a dimension or grain
+        a metric does not allow, or a malformed date.
+    QueryArgumentError
+        A keyword argument that is not one of the :class:`QueryOptions`.
+    """
+    if unknown := sorted(set(options) - set(QueryOptions.__annotations__)):
+        raise QueryArgumentError(
+            f"unknown query argument(s) {unknown}; choose from: {', '.join(QueryOptions.__annotations__)}"
+        )
+    by, grain, where = list(options.get("by", ())), options.get("grain", "month"), options.get("where")
+    for name in metrics:
+        if name not in layer.metrics:
+            raise MetricError(unknown_name("metrics", "metric", name, sorted(layer.metrics)))
+    for name in by:
+        if name not in layer.dimension_names():
+            raise MetricError(unknown_name("by", "dimension", name, sorted(layer.dimension_names())))
+    if grain is not None and grain not in GRAINS:
+        raise MetricError(unknown_name("grain", "grain", grain, GRAINS))
+    if where is not None:
+        _check_where(layer, metrics, where, grain)
+    for key, value in (("start", options.get("start")), ("end", options.get("end"))):
+        if value is not None:
+            _as_date(value, key)
+    if not metrics:
+        if len({layer.model_of_dimension(d).name for d in by}) != 1:
+            raise MetricError("by: a dimension-only query takes dimensions of one semantic model")
+        return
+    for name in metrics:
+        if bad := set(by) - layer.dimensions(name):
+            raise MetricError(
+                f"by: metric {name} cannot be sliced by {sorted(bad)}; it allows: "
+                f"{', '.join(sorted(layer.dimensions(name))) or 'no dimension'}"
+            )
+        if grain is None and layer.compares_periods(name):
+            raise MetricError(f"grain: metric {name} compares periods (an offset), so it needs a grain")
+        if grain is not None and grain not in (allowed := layer.grains(name)):
+            raise MetricError(f"grain: metric {name} allows grains {', '.join(allowed)}, not {grain!r}")
+
+
+def _check_where(layer: SemanticLayer, metrics: Sequence[str], where: str, grain: str | None) -> None:
+    """``where`` filters by dimensions only: name the ones these metrics allow, not the columns
+    the planner builds internally."""
+    try:
+        used = expression_names(where)
+    except ExpressionError as exc:
+        raise MetricError(f"where: {exc}") from None
+    known = set(layer.dimension_names()) | ({PERIOD} if grain else set())
+    if metrics:
+        allowed = set.intersection(*(layer.dimensions(m) for m in metrics)) | ({PERIOD} if grain else set())
+    else:
+        allowed = known
+    if unknown := sorted(used - known):
+        raise MetricError(unknown_name("where", "dimension", unknown[0], sorted(allowed)))
 
 
 def query_warehouse(
@@ -170,7 +209,7 @@ def query_warehouse(
         try:
             return con.table(table, database=schema or None)
         except TableNotFound:
-            raise MetricError(f"table {name} of the semantic layer is not in the warehouse (build it first)") from None
+            raise MetricError(f"table {name} of the semantic layer is not in the warehouse yet: {RUN_FIRST}") from None
 
     return query(layer, metrics, resolve, **options)
 
@@ -179,6 +218,6 @@ def _as_date(value: str | _dt.date, name: str) -> _dt.date:
     if isinstance(value, _dt.date):
         return value
     try:
-        return _dt.date.fromisoformat(value)
-    except ValueError:
-        raise MetricError(f"{name}: {value!r} is not a date (YYYY-MM-DD)") from None
+        return parse_date(name, value)
+    except ParameterError as exc:
+        raise MetricError(str(exc)) from None

@@ -46,6 +46,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Unpack
 
+from duckbook.errors import unknown_name
 from duckbook.semantic.spec import GRAINS, PERIOD, Dimension, Measure, Metric, MetricError, SemanticModel, parse
 
 if TYPE_CHECKING:
@@ -159,24 +160,24 @@ class SemanticLayer:
     # -- lookups ----------------------------------------------------------------------------
     def _metric(self, name: str) -> Metric:
         if name not in self.metrics:
-            raise MetricError(f"unknown metric {name!r}; choose from: {', '.join(sorted(self.metrics))}")
+            raise MetricError(unknown_name("metric", "metric", name, sorted(self.metrics)))
         return self.metrics[name]
 
     def _model(self, name: str) -> SemanticModel:
         if name not in self.models:
-            raise MetricError(f"unknown semantic model {name!r}; choose from: {', '.join(sorted(self.models))}")
+            raise MetricError(unknown_name("model", "semantic model", name, sorted(self.models)))
         return self.models[name]
 
     def model_of_measure(self, name: str) -> SemanticModel:
         """The semantic model declaring measure ``name``."""
         if name not in self._measure_owner:
-            raise MetricError(f"unknown measure {name!r}; choose from: {', '.join(sorted(self._measure_owner))}")
+            raise MetricError(unknown_name("measure", "measure", name, sorted(self._measure_owner)))
         return self.models[self._measure_owner[name]]
 
     def model_of_dimension(self, name: str) -> SemanticModel:
         """The semantic model declaring dimension ``name``."""
         if name not in self._dimension_owner:
-            raise MetricError(f"unknown dimension {name!r}; choose from: {', '.join(sorted(self._dimension_owner))}")
+            raise MetricError(unknown_name("dimension", "dimension", name, sorted(self._dimension_owner)))
         return self.models[self._dimension_owner[name]]
 
     def agg_time(self, model: str) -> Dimension:

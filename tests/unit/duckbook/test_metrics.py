@@ -100,7 +100,7 @@ def test_query_reads_the_warehouse(warehouse, tmp_path, monkeypatch):
 def test_query_errors(warehouse, tmp_path):
     with pytest.raises(WarehouseNotFound, match="does not exist yet"):
         metrics.query(["revenue"], warehouse=str(tmp_path / "none"), layer=LAYER)
-    with pytest.raises(metrics.MetricError, match=r"unknown metric\(s\) \['revenu'\]"):
+    with pytest.raises(metrics.MetricError, match=r"^metrics: unknown metric 'revenu'; did you mean revenue"):
         metrics.query(["revenu"], warehouse=str(warehouse), layer=LAYER)
     with pytest.raises(TypeError, match=r"unknown query argument\(s\) \['grian'\]; choose from: by, grain,"):
         metrics.query(["revenue"], grian="day", warehouse=str(warehouse), layer=LAYER)

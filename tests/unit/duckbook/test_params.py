@@ -67,11 +67,20 @@ def test_validate_token_rejects_non_strings():
 
 def test_parse_date():
     assert parse_date("run_date", "2024-02-29") == dt.date(2024, 2, 29)
+    assert parse_date("run_date", "today") == dt.date.today()
+    assert parse_date("run_date", " Yesterday") == dt.date.today() - dt.timedelta(days=1)
 
 
-@pytest.mark.parametrize("value", ["2023-02-29", "yesterday", "", None])
+def test_a_relative_date_parameter_reaches_the_notebook_as_an_iso_date():
+    assert coerce("run_date", "yesterday", "str") == (dt.date.today() - dt.timedelta(days=1)).isoformat()
+    assert coerce("run_date", "2024-01-02", "str") == "2024-01-02"
+
+
+@pytest.mark.parametrize("value", ["2023-02-29", "tomorrow", "", None])
 def test_parse_date_rejects(value):
-    with pytest.raises(ParameterError, match=r"^run_date: .* is not a date \(expected YYYY-MM-DD\)$"):
+    with pytest.raises(
+        ParameterError, match=r"^run_date: .* is not a date \(expected YYYY-MM-DD, today or yesterday\)$"
+    ):
         parse_date("run_date", value)
 
 
@@ -163,7 +172,7 @@ def test_validate_unknown_name_lists_declared_names():
     with pytest.raises(ParameterError) as exc:
         validate({"yeras": "2"}, DECLARED)
     assert str(exc.value) == (
-        "invalid parameter(s):\n- unknown parameter 'yeras'; the stages declare: run_date, strict, threads, years"
+        "invalid parameter(s):\n- -p: unknown parameter 'yeras'; did you mean years? choose from: run_date, strict, threads, years"
     )
 
 
@@ -180,10 +189,10 @@ def test_validate_reports_every_error_at_once():
     assert lines[0] == "invalid parameter(s):"
     assert lines[1:] == [
         "- years: 'two' is not a valid int",
-        "- unknown parameter 'bogus'; the stages declare: run_date, strict, threads, years",
+        "- -p: unknown parameter 'bogus'; choose from: run_date, strict, threads, years",
         "- 'x-y' is not a valid parameter name",
         "- 'class' is not a valid parameter name",
-        "- run_date: '2024-99-01' is not a date (expected YYYY-MM-DD)",
+        "- run_date: '2024-99-01' is not a date (expected YYYY-MM-DD, today or yesterday)",
     ]
 
 

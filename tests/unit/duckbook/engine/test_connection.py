@@ -41,7 +41,9 @@ def test_the_writer_applies_the_configured_engine_settings_and_is_one_per_proces
 
 def test_read_only_connect_to_a_missing_warehouse_names_it(cfg, tmp_path):
     missing = tmp_path / "nowhere"
-    with pytest.raises(WarehouseNotFound, match=f"warehouse {missing} does not exist yet: run `duckbook run` first"):
+    with pytest.raises(
+        WarehouseNotFound, match=f"warehouse {missing} does not exist yet: run `duckbook run` \\(or `make run`\\) first"
+    ):
         connection.connect(missing, read_only=True, cfg=cfg)
     assert issubclass(WarehouseNotFound, FileNotFoundError)  # callers catching FileNotFoundError still do
     assert not missing.exists()

@@ -149,7 +149,8 @@ def test_readers_of_a_table_not_recorded_yet(con):
     assert not ops.exists(con, "quarantine")
     assert ops.read(con, "quarantine") is None
     with pytest.raises(
-        ops.OpsTableNotFound, match=r"ops\.quarantine is not in the warehouse yet: run the pipeline first"
+        ops.OpsTableNotFound,
+        match=r"ops\.quarantine is not in the warehouse yet: run `duckbook run` \(or `make run`\) first",
     ):
         ops.table(con, "quarantine")
     with pytest.raises(ops.OpsTableError, match="not an ops table"):

@@ -209,7 +209,7 @@ def test_a_locked_warehouse_stops_with_the_lock_error(con, tmp_path):
     [
         (D(2024, 1, 5), D(2024, 1, 1), {}, r"--start 2024-01-05 is after --end 2024-01-01"),
         (D(2024, 1, 1), D(2024, 1, 2), {"parameters": {"run_date": "2024-01-01"}}, r"run_date: set by backfill .*-p"),
-        (D(2024, 1, 1), D(2024, 1, 2), {"stages": ["nope"]}, r"unknown stage\(s\) \['nope'\]; stages are: 10_ingest"),
+        (D(2024, 1, 1), D(2024, 1, 2), {"stages": ["nope"]}, r"--stage: unknown stage 'nope'; choose from: 10_ingest"),
         (D(2024, 1, 1), D(2024, 1, 2), {"parameters": {"bogus": "1"}}, r"unknown parameter 'bogus'"),
     ],
 )
@@ -332,11 +332,11 @@ def test_the_command_sums_up_a_successful_backfill(con, tmp_path, monkeypatch):
     [
         (
             ["--start", "2024-02-30", "--end", "2024-03-01"],
-            "error: --start: '2024-02-30' is not a date (expected YYYY-MM-DD)",
+            "error: --start: '2024-02-30' is not a date (expected YYYY-MM-DD, today or yesterday)",
         ),
         (
             ["--start", "2024-03-01", "--end", "tomorrow"],
-            "error: --end: 'tomorrow' is not a date (expected YYYY-MM-DD)",
+            "error: --end: 'tomorrow' is not a date (expected YYYY-MM-DD, today or yesterday)",
         ),
         (
             ["--start", "2024-03-02", "--end", "2024-03-01"],

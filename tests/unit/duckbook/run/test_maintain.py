@@ -49,7 +49,9 @@ def test_snapshots_younger_than_the_retention_are_kept():
 
 def test_a_warehouse_not_created_yet_is_named(tmp_path):
     cfg = dataclasses.replace(config.load(), warehouse=tmp_path / "none")
-    with pytest.raises(WarehouseNotFound, match=r"warehouse .*none does not exist yet: run `duckbook run` first"):
+    with pytest.raises(
+        WarehouseNotFound, match=r"warehouse .*none does not exist yet: run `duckbook run` \(or `make run`\) first"
+    ):
         maintain(cfg)
     assert not (tmp_path / "none").exists()
 

@@ -79,8 +79,12 @@ def test_a_run_without_ops_tables_has_an_empty_summary():
 def test_an_unknown_model_is_named_with_the_closest_names():
     edges = {"marts.orders": ("staging.stg_orders",), "marts.order_items": ("staging.stg_orders",),
              "staging.stg_orders": ("raw.raw_orders",), "other.orders": ()}  # fmt: skip
-    with pytest.raises(ParameterError, match=r"no model or source named 'ordrs'; did you mean orders"):
+    with pytest.raises(ParameterError, match=r"^--select: unknown model or source 'ordrs'; did you mean orders"):
         selection.resolve(edges, ["ordrs+"])
+    with pytest.raises(
+        ParameterError, match=r"^--exclude: unknown model or source 'stg_ordrs'; did you mean stg_orders"
+    ):
+        selection.resolve(edges, [], exclude=["stg_ordrs"])
     with pytest.raises(ParameterError, match="'orders' is ambiguous: marts.orders, other.orders"):
         selection.resolve(edges, ["orders"])
     assert selection.resolve(edges, ["raw_orders+"]).models == {

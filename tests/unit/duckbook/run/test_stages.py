@@ -53,8 +53,14 @@ def test_plus_selects_downstream_or_upstream_stages_and_exclude_removes():
     assert names(select_stages(stages(), [], exclude=["report_customers", "report_quality"])) == [
         "10_ingest", "20_staging", "30_marts", "40_metrics", "50_report_overview"
     ]  # fmt: skip
-    with pytest.raises(params.ParameterError, match=r"unknown stage\(s\) \['mart\+'\]"):
+    with pytest.raises(
+        params.ParameterError, match=r"^--stage: unknown stage 'mart'; did you mean marts\? choose from: 10_ing"
+    ):
         select_stages(stages(), ["mart+"])
+    with pytest.raises(
+        params.ParameterError, match=r"^--exclude: unknown stage 'overveiw'; did you mean overview\? choose"
+    ):
+        select_stages(stages(), [], exclude=["overveiw"])
 
 
 def test_declared_parameters_and_validation():
