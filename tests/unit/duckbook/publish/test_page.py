@@ -33,6 +33,7 @@ def test_header_records_run_data_date_and_freshness(shown):
             "data_date": "2019-08-01",
             "freshness": "10 day(s) old on 2019-08-11",
             "run_started_at": "2019-08-11T06:30:00",
+            "snapshot": None,  # not known before the run commits
         }
     }
     assert html == (
