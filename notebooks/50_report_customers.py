@@ -39,6 +39,8 @@ marts = ctx.tables("marts")
 metrics_tables = {name: t.to_polars().with_columns(pl.col(pl.Decimal).cast(pl.Float64)) for name, t in ctx.tables("metrics").items()}
 cohorts = analysis.cohorts(marts["orders"]).to_polars().with_columns(pl.col(pl.Decimal).cast(pl.Float64))
 spend = analysis.spend_distribution(marts["customers"]).to_polars()  # bands sized to the data
+spenders = marts["customers"].filter(marts["customers"].lifetime_spend.notnull())
+spend_by_type = spenders.group_by("customer_type").agg(customers=spenders.count(), average=spenders.lifetime_spend.mean(), total=spenders.lifetime_spend.sum()).order_by("customer_type").to_polars()
 customer_types = marts["customers"].group_by("customer_type").agg(customers=marts["customers"].count()).order_by("customer_type").to_polars()
 orders = marts["orders"]
 first_order, data_date = orders.aggregate(first=orders.ordered_at.min(), last=orders.ordered_at.max()).to_polars().row(0)
@@ -136,6 +138,11 @@ alt.Chart(spend).mark_bar().encode(
 
 # %%
 report.table(
-    spend.group_by("customer_type").agg(customers=pl.col("customers").sum()).sort("customer_type"),
-    {"customer_type": Column("text", "Customer type"), "customers": Column("integer", "Customers who ordered")},
+    spend_by_type,
+    {
+        "customer_type": Column("text", "Customer type"),
+        "customers": Column("integer", "Customers who ordered"),
+        "average": Column("currency", "Average lifetime spend"),
+        "total": Column("currency", "Total lifetime spend"),
+    },
 )
