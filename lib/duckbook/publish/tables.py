@@ -160,7 +160,7 @@ def pivot(
     total: str | None = None,
 ) -> Grid:
     """A long table of months (``rows``, any day of the month) by ``columns`` pivoted: a row per
-    month, a column per ``columns`` value, the cells ``value`` formatted as ``fmt``.
+    month (headed "Month"), a column per ``columns`` value, the cells ``value`` formatted as ``fmt``.
 
     A cell without a value shows ``not open`` for a month before the column's opening (its date
     in ``opened``, else its first month with a value) and zero after it, never a blank.
@@ -189,7 +189,7 @@ def pivot(
     }
     months = coverage.months() if coverage else sorted({m for m, _ in cells})
     numeric = fmt in NUMERIC
-    header = [Cell(label(rows)), *(Cell(str(k), numeric=True) for k in keys)]
+    header = [Cell("Month"), *(Cell(str(k), numeric=True) for k in keys)]
     header += [Cell(total, numeric=True)] if total else []
     grid = []
     for month in months:

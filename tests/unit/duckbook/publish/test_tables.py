@@ -84,7 +84,7 @@ def test_pivot_shows_not_open_before_a_store_opened_mid_range_and_never_a_blank(
     grid = tables.pivot(
         df, rows="period", columns="location", value="revenue", fmt="currency", opened=opened, total="All locations"
     )
-    assert [c.text for c in grid.header] == ["Period", "Brooklyn", "Philadelphia", "All locations"]
+    assert [c.text for c in grid.header] == ["Month", "Brooklyn", "Philadelphia", "All locations"]
     assert cells(grid) == [
         ["Jul 2019", "not open", "$10.00", "$10.00"],
         ["Aug 2019", "not open", "$20.00", "$20.00"],
