@@ -155,10 +155,9 @@ def _reproduce(stage: str, *, run_id: str, as_of: str | None, snapshot: int | No
         f"{html.escape(shown)}</span>"
     )
     command = f"duckbook run --stage {stage} -p as_of={as_of or run_id}"
-    source = f"<code>{html.escape(as_of)}</code>: " if as_of else ""
+    source = f"as of <code>{html.escape(as_of)}</code> from " if as_of else "from "
     return (
-        f"<p class='run-meta reproduce'>Built from {source}{span} · reproduce with "
-        f"<code>{html.escape(command)}</code></p>"
+        f"<p class='run-meta reproduce'>Built {source}{span} · reproduce with <code>{html.escape(command)}</code></p>"
     )
 
 

@@ -122,7 +122,7 @@ def test_header_of_a_reproduced_report_names_its_snapshot(shown):
     [(html, metadata)] = shown
     assert metadata[page.META_KEY]["snapshot"] == 7
     assert (
-        '<code>r1</code>: <span class="snapshot" data-duckbook-snapshot="7">snapshot 7</span>'
+        'Built as of <code>r1</code> from <span class="snapshot" data-duckbook-snapshot="7">snapshot 7</span>'
         " · reproduce with <code>duckbook run --stage overview -p as_of=r1</code>"
     ) in html
 
