@@ -31,21 +31,27 @@ import polars as pl
 
 import duckbook  # first: it spares altair's jsonschema a slow optional import
 from duckbook.publish import page as report
+from duckbook.publish.page import Column
 from jaffle_shop import analysis
 
 ctx = duckbook.start_stage("50_report_customers", run_id=run_id, run_started_at=run_started_at, run_date=run_date, warehouse=warehouse, as_of=as_of)
 marts = ctx.tables("marts")
 metrics_tables = {name: t.to_polars().with_columns(pl.col(pl.Decimal).cast(pl.Float64)) for name, t in ctx.tables("metrics").items()}
 cohorts = analysis.cohorts(marts["orders"]).to_polars().with_columns(pl.col(pl.Decimal).cast(pl.Float64))
-spend = analysis.spend_distribution(marts["customers"]).to_polars()
+spend = analysis.spend_distribution(marts["customers"]).to_polars()  # bands sized to the data
+spenders = marts["customers"].filter(marts["customers"].lifetime_spend.notnull())
+spend_by_type = spenders.group_by("customer_type").agg(customers=spenders.count(), average=spenders.lifetime_spend.mean(), total=spenders.lifetime_spend.sum()).order_by("customer_type").to_polars()
 customer_types = marts["customers"].group_by("customer_type").agg(customers=marts["customers"].count()).order_by("customer_type").to_polars()
-data_date = marts["orders"].ordered_at.max().to_pyarrow().as_py()
+orders = marts["orders"]
+first_order, data_date = orders.aggregate(first=orders.ordered_at.min(), last=orders.ordered_at.max()).to_polars().row(0)
+snapshot = report.snapshot_of(ctx)
 ctx.close()
 report.setup_charts()
+coverage = report.Coverage.of(first_order, data_date)  # the days the data covers: partial months are flagged
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-report.header("Jaffle Shop · Customers", run_id=ctx.run_id, data_date=data_date, run_started_at=ctx.run_started_at, run_date=ctx.run_date)
+report.header("Jaffle Shop · Customers", run_id=ctx.run_id, data_date=data_date, run_started_at=ctx.run_started_at, run_date=ctx.run_date, stage=ctx.stage, as_of=ctx.as_of, snapshot=snapshot)
 
 # %% [markdown]
 # ## New and returning customers
@@ -53,56 +59,90 @@ report.header("Jaffle Shop · Customers", run_id=ctx.run_id, data_date=data_date
 # yet count as *new*.
 
 # %%
-report.table(customer_types)
+report.table(
+    customer_types.with_columns(share=pl.col("customers") / pl.col("customers").sum()),
+    {"customer_type": Column("text", "Customer type"), "customers": "integer", "share": Column("percent", "Share of customers")},
+)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-weekly = (
-    metrics_tables["weekly"]
+grain = report.grain_for(first_order, data_date)  # daily, weekly or monthly: readable over the data's span
+unit = {"daily": "day", "weekly": "week", "monthly": "month"}[grain]
+by_period = (
+    metrics_tables[grain]
     .select("period", pl.col("new_customer_orders").alias("new"), pl.col("returning_customer_orders").alias("returning"))
     .unpivot(index="period", variable_name="customer", value_name="orders")
-    .with_columns(pl.col("period").dt.strftime("%Y-%m-%d").alias("week"))
+    .sort("period")
+    .with_columns(pl.col("period").dt.strftime("%b %Y" if grain == "monthly" else "%b %d").alias("label"))
 )
-alt.Chart(weekly).mark_bar().encode(
-    x=alt.X("week:O", title="Week starting"),
+alt.Chart(by_period).mark_bar().encode(
+    x=alt.X("label:O", sort=None, title="Day" if grain == "daily" else f"{unit.capitalize()} starting", axis=alt.Axis(labelOverlap="greedy")),
     y=alt.Y("orders:Q", title="Orders"),
     color=alt.Color("customer:N", title="Customer"),
-).properties(width=700, height=240, title="Orders from new and returning customers, by week")
+).properties(
+    width=700,
+    height=240,
+    title=alt.TitleParams(
+        f"Orders from new and returning customers, per {unit}",
+        subtitle=[f"The first and last {unit} may be partial."] if grain != "daily" else [],
+    ),
+)
 
 # %% [markdown]
 # ## Cohorts by first-order month
-# Customers active in each month after their first order, as a share of the cohort.
+# Each row is the customers whose first order fell in that month; each cell the share of them who
+# ordered again that many months later (month 0: the month of the first order, 100%). Darker is
+# higher; the lower right is empty because those months have not happened yet.
 
 # %%
-retention = cohorts.with_columns(
-    (pl.col("active_customers") / pl.col("cohort_size") * 100).alias("retained_%"),
-    pl.col("cohort_month").dt.strftime("%Y-%m"),
+retention = cohorts.with_columns(retained=pl.col("active_customers") / pl.col("cohort_size"))
+later = retention.filter(pl.col("months_since_first") > 0)["retained"]
+report.heatmap(
+    retention,
+    rows="cohort_month",
+    columns="months_since_first",
+    value="retained",
+    sizes="cohort_size",
+    column_label="Month {}",
+    scale=(later.min(), later.max()) if later.len() else None,  # month 0 is always 100%: scale to the later months
+    coverage=coverage,
 )
-report.table(retention.select("cohort_month", "months_since_first", "cohort_size", "active_customers", "retained_%", "orders", "revenue"))
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-alt.Chart(retention).mark_rect().encode(
+curve = (
+    retention.group_by("months_since_first")
+    .agg(active=pl.col("active_customers").sum(), size=pl.col("cohort_size").sum())
+    .with_columns(retained=pl.col("active") / pl.col("size"))
+    .sort("months_since_first")
+)
+alt.Chart(curve).mark_line(point=True).encode(
     x=alt.X("months_since_first:O", title="Months since first order"),
-    y=alt.Y("cohort_month:O", title="Cohort (first order)"),
-    color=alt.Color("retained_%:Q", title="Retained %", scale=alt.Scale(scheme="blues")),
-    tooltip=["cohort_month", "months_since_first", "active_customers", "retained_%"],
-).properties(width=300, height=200, title="Retention by cohort")
+    y=alt.Y("retained:Q", title="Customers ordering", axis=alt.Axis(format="%")),
+    tooltip=[alt.Tooltip("months_since_first:O", title="Month"), alt.Tooltip("retained:Q", title="Retained", format=".1%")],
+).properties(width=500, height=220, title="Retention over all cohorts")
 
 # %% [markdown]
 # ## Lifetime spend
-# Customers who have ordered, by lifetime spend (with tax), in $25 bands.
+# Customers who have ordered, by lifetime spend (with tax), in bands sized to the data.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
+band = spend["spend_to"][0] - spend["spend_from"][0] if spend.height else 0
 alt.Chart(spend).mark_bar().encode(
-    x=alt.X("spend_from:Q", bin="binned", title="Lifetime spend ($)"),
+    x=alt.X("spend_from:Q", bin="binned", title="Lifetime spend", axis=alt.Axis(format="$,.0f")),
     x2="spend_to:Q",
     y=alt.Y("customers:Q", title="Customers"),
     color=alt.Color("customer_type:N", title="Customer"),
-).properties(width=700, height=240, title="Customers by lifetime spend")
+).properties(width=700, height=240, title=f"Customers by lifetime spend, in ${band:,.0f} bands")
 
 # %%
 report.table(
-    spend.group_by("customer_type").agg(customers=pl.col("customers").sum()).sort("customer_type")
+    spend_by_type,
+    {
+        "customer_type": Column("text", "Customer type"),
+        "customers": Column("integer", "Customers who ordered"),
+        "average": Column("currency", "Average lifetime spend"),
+        "total": Column("currency", "Total lifetime spend"),
+    },
 )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import ibis
 import ibis.expr.types as ir
 
@@ -29,10 +31,43 @@ def cohorts(orders: ir.Table, /) -> ir.Table:
     return per.inner_join(sizes, "cohort_month").order_by("cohort_month", "months_since_first")
 
 
-def spend_distribution(customers: ir.Table, /, *, bin_width: float = 25.0) -> ir.Table:
+#: Bin widths a person reads at a glance: these times a power of ten.
+NICE_STEPS = (1.0, 2.0, 2.5, 5.0)
+
+
+def nice_bin_width(low: float, high: float, *, max_bins: int = 25) -> float:
+    """The smallest round width (1, 2, 2.5 or 5 times a power of ten) whose bins, aligned on
+    multiples of the width, cover ``low`` to ``high`` in at most ``max_bins`` bins (so ~12 to 25).
+
+    Examples
+    --------
+    >>> nice_bin_width(2.0, 390.0), nice_bin_width(0.0, 12_000.0), nice_bin_width(5.0, 5.0)
+    (20.0, 500.0, 1.0)
+    """
+    if max_bins < 1:
+        raise ValueError(f"max_bins must be at least 1, got {max_bins}")
+    power = 10.0 ** math.floor(math.log10(max(high - low, 1e-9) / max_bins))
+    for scale in (power / 10, power, power * 10):
+        for step in NICE_STEPS:
+            width = step * scale
+            if math.floor(high / width) - math.floor(low / width) + 1 <= max_bins:
+                return max(width, 1.0)  # never below a dollar: a cent-wide band says nothing
+    raise AssertionError("unreachable: a width of ten times the span makes at most two bins")
+
+
+def spend_distribution(customers: ir.Table, /, *, bin_width: float | None = None, max_bins: int = 25) -> ir.Table:
     """Customers with at least one order, counted per ``bin_width``-dollar band of lifetime
-    spend: ``spend_from``, ``spend_to``, ``customers``, ``customer_type``."""
+    spend: ``spend_from``, ``spend_to``, ``customers``, ``customer_type``.
+
+    Without ``bin_width`` the bands are sized to the data (:func:`nice_bin_width` of the lowest
+    and highest spend, at most ``max_bins``), which costs one small query.
+    """
     c = customers.filter(customers.lifetime_spend.notnull())
+    if bin_width is None:
+        low, high = (
+            c.aggregate(low=c.lifetime_spend.min(), high=c.lifetime_spend.max()).to_pyarrow().to_pylist()[0].values()
+        )
+        bin_width = 1.0 if low is None else nice_bin_width(float(low), float(high), max_bins=max_bins)
     band = (c.lifetime_spend.cast("float64") / bin_width).floor().cast("int64")
     grouped = c.group_by(band=band, customer_type=c.customer_type).agg(customers=ibis._.count())
     return grouped.select(

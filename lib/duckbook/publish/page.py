@@ -2,7 +2,9 @@
 
 Charts are rendered to inline SVG by vl-convert (no Vega scripts, no CDN), so a published page
 makes no network request and opens from a file share or an e-mail attachment. The runner turns
-the executed notebook into the page itself (:mod:`duckbook.publish.site`).
+the executed notebook into the page itself (:mod:`duckbook.publish.site`). Formatted tables,
+pivots, heat maps and headline cards live in :mod:`duckbook.publish.tables` (re-exported here),
+the formats and periods in :mod:`duckbook.publish.formatting`.
 """
 
 from __future__ import annotations
@@ -13,8 +15,34 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from duckbook.publish.formatting import Column, Coverage, Format, as_date, grain_for
+from duckbook.publish.tables import Grid, headline, heatmap, pivot
+from duckbook.publish.tables import table as formatted_table
+
 if TYPE_CHECKING:  # the runner imports this module's META_KEY without polars
     import polars as pl
+
+    from duckbook.build.context import StageContext
+
+__all__ = [
+    "CHARTS_IN_RUNNER",
+    "CHART_MIME",
+    "META_KEY",
+    "Column",
+    "Coverage",
+    "Format",
+    "Grid",
+    "Table",
+    "draw",
+    "grain_for",
+    "header",
+    "headline",
+    "heatmap",
+    "pivot",
+    "setup_charts",
+    "snapshot_of",
+    "table",
+]
 
 #: Output metadata key a report's header carries; the runner reads it for the page and the index.
 META_KEY = "duckbook"
@@ -66,8 +94,12 @@ def header(
     data_date: dt.date | dt.datetime | str | None,
     run_started_at: dt.datetime,
     run_date: dt.date | None = None,
+    stage: str | None = None,
+    as_of: str | None = None,
+    snapshot: int | None = None,
 ) -> None:
-    """Show the report's run line and record it for the page header and the index.
+    """Show the report's run line and how to reproduce it; record both for the page header and
+    the index.
 
     Parameters
     ----------
@@ -82,35 +114,61 @@ def header(
     run_date
         The day freshness is measured on (default: the run's day); freshness is this day minus
         the data date, in days.
+    stage
+        The report's stage: a second line shows the command that rebuilds the page from the
+        same data (``duckbook run --stage <stage> -p as_of=<run>``).
+    as_of
+        What a reproduced report reads (``StageContext.as_of``); None: this run's own data.
+    snapshot
+        The snapshot the report reads (:func:`snapshot_of`); None while unknown: a run's report
+        executes before the run commits, so the page names "the snapshot run <id> commits" in a
+        ``span.snapshot`` whose ``data-duckbook-snapshot`` attribute the publication fills in.
     """
     from IPython.display import HTML, display
 
-    data_day = _as_date(data_date)
-    as_of = run_date or run_started_at.date()
-    freshness = f"{(as_of - data_day).days} day(s) old on {as_of}" if data_day else "n/a"
-    meta = {
+    data_day = None if data_date is None else as_date(data_date)
+    measured_on = run_date or run_started_at.date()
+    freshness = f"{(measured_on - data_day).days} day(s) old on {measured_on}" if data_day else "n/a"
+    meta: dict[str, str | int | None] = {
         "title": title,
         "run_id": run_id,
         "data_date": str(data_day or "n/a"),
         "freshness": freshness,
         "run_started_at": run_started_at.isoformat(),
+        "snapshot": snapshot,
     }
     body = (
         f"<p class='run-meta'>Run <code>{html.escape(run_id)}</code> · data through "
-        f"<b>{html.escape(meta['data_date'])}</b> ({html.escape(freshness)}) · built "
+        f"<b>{html.escape(str(data_day or 'n/a'))}</b> ({html.escape(freshness)}) · built "
         f"{html.escape(run_started_at.isoformat(sep=' '))} UTC</p>"
     )
+    if stage:
+        body += _reproduce(stage, run_id=run_id, as_of=as_of, snapshot=snapshot)
     display(HTML(body), metadata={META_KEY: meta})
 
 
-def _as_date(value: dt.date | dt.datetime | str | None) -> dt.date | None:
-    if value is None:
+def _reproduce(stage: str, *, run_id: str, as_of: str | None, snapshot: int | None) -> str:
+    """The header's second line: the snapshot read and the command that reads it again."""
+    shown = f"snapshot {snapshot}" if snapshot is not None else f"the snapshot run {run_id} commits"
+    span = (
+        f'<span class="snapshot" data-duckbook-snapshot="{"" if snapshot is None else snapshot}">'
+        f"{html.escape(shown)}</span>"
+    )
+    command = f"duckbook run --stage {stage} -p as_of={as_of or run_id}"
+    source = f"as of <code>{html.escape(as_of)}</code> from " if as_of else "from "
+    return (
+        f"<p class='run-meta reproduce'>Built {source}{span} · reproduce with <code>{html.escape(command)}</code></p>"
+    )
+
+
+def snapshot_of(ctx: StageContext) -> int | None:
+    """The snapshot a reproduced report (``ctx.as_of`` set) reads; None in a run, whose snapshot
+    is committed after its reports. Call it before ``ctx.close()``."""
+    if ctx.as_of is None:
         return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value)[:10])
+    from duckbook.engine import lake, raw
+
+    return lake.current(raw(ctx.con))
 
 
 class Table:
@@ -138,15 +196,27 @@ def _cell(value: object) -> str:
     return html.escape(f"{value:,}" if isinstance(value, int | float) else str(value))
 
 
-def table(df: pl.DataFrame, *, decimals: int = 2) -> Table:
-    """``df`` with floats and decimals rounded, shown as a plain table (stable notebook output).
+def table(
+    df: pl.DataFrame,
+    formats: Mapping[str, Format | Column] | None = None,
+    *,
+    decimals: int = 2,
+    coverage: Coverage | None = None,
+) -> Table | Grid:
+    """``df`` shown as a table: formatted for people when ``formats`` is given
+    (:func:`duckbook.publish.tables.table`), else with floats and decimals rounded (a plain
+    table, stable notebook output).
 
     Parameters
     ----------
     df
         The rows to show, in the order given.
+    formats
+        A format (or :class:`~duckbook.publish.formatting.Column`) per column.
     decimals
-        Digits kept after the decimal point of float and decimal columns.
+        Without ``formats``: digits kept after the decimal point of float and decimal columns.
+    coverage
+        With ``formats``: the days the data covers, so partial months are flagged.
 
     Examples
     --------
@@ -156,4 +226,6 @@ def table(df: pl.DataFrame, *, decimals: int = 2) -> Table:
     """
     import polars as pl
 
+    if formats is not None:
+        return formatted_table(df, formats, coverage=coverage)
     return Table(df.with_columns(pl.col(pl.Float32, pl.Float64, pl.Decimal).round(decimals)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from decimal import Decimal as D
 
 import ibis
@@ -158,3 +159,40 @@ def test_price_history_on_the_star_schema_after_a_price_change():
     ]
     changes = analysis.product_versions(dim_product)
     assert rows(changes.filter(changes.version > 1).select("valid_from")) == [{"valid_from": CHANGE}]
+
+
+def spenders(*amounts: str | None) -> ibis.Table:
+    """Customers by lifetime spend (None: no order yet)."""
+    import pyarrow as pa
+
+    spend = pa.array([None if a is None else D(a) for a in amounts], pa.decimal128(38, 2))
+    return ibis.memtable(pa.table({"lifetime_spend": spend, "customer_type": ["returning"] * len(amounts)}))
+
+
+def test_spend_bins_are_sized_to_the_data():
+    got = rows(analysis.spend_distribution(spenders("2.00", "55.00", "389.99", None)))
+    assert [(r["spend_from"], r["spend_to"], r["customers"]) for r in got] == [
+        (0.0, 20.0, 1),  # 20-dollar bands: 20 bins cover 2 to 390; the customer without orders is left out
+        (40.0, 60.0, 1),
+        (380.0, 400.0, 1),
+    ]
+    wide = rows(analysis.spend_distribution(spenders("0.00", "12000.00")))
+    assert [r["spend_to"] - r["spend_from"] for r in wide] == [500.0, 500.0]
+    fixed = rows(analysis.spend_distribution(spenders("2.00", "55.00"), bin_width=25.0))
+    assert [r["spend_from"] for r in fixed] == [0.0, 50.0]
+
+
+@pytest.mark.parametrize(("low", "high"), [(0.0, 12.0), (2.0, 390.0), (13.5, 4321.0), (0.0, 1e6), (100.0, 101.0)])
+def test_nice_bin_width_is_round_and_gives_at_most_25_bins(low, high):
+    width = analysis.nice_bin_width(low, high)
+    mantissa = width / 10 ** math.floor(math.log10(width))
+    assert round(mantissa, 9) in (1.0, 2.0, 2.5, 5.0)
+    bins = math.floor(high / width) - math.floor(low / width) + 1
+    assert bins <= 25
+    assert width == 1.0 or bins > 10  # not coarser than it needs to be
+
+
+def test_spend_bins_of_no_spender_and_a_bad_bin_count():
+    assert rows(analysis.spend_distribution(spenders(None))) == []
+    with pytest.raises(ValueError, match="max_bins must be at least 1, got 0"):
+        analysis.nice_bin_width(0.0, 10.0, max_bins=0)

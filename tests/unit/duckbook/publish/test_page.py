@@ -33,6 +33,7 @@ def test_header_records_run_data_date_and_freshness(shown):
             "data_date": "2019-08-01",
             "freshness": "10 day(s) old on 2019-08-11",
             "run_started_at": "2019-08-11T06:30:00",
+            "snapshot": None,  # not known before the run commits
         }
     }
     assert html == (
@@ -103,3 +104,53 @@ def test_under_the_runner_charts_are_left_as_specs_and_drawn_exactly_as_the_svg_
         alt.renderers.enable(before)
     assert list(left) == [page.CHART_MIME] and set(left[page.CHART_MIME]) == {"spec", "vl_version"}
     assert page.draw(left[page.CHART_MIME]) == in_kernel["image/svg+xml"]
+
+
+def test_header_says_how_to_reproduce_before_the_run_commits(shown):
+    page.header("t", run_id="r<1>", data_date=None, run_started_at=STARTED, stage="50_report_overview")
+    [(html, metadata)] = shown
+    assert metadata[page.META_KEY]["snapshot"] is None
+    assert html.endswith(
+        "<p class='run-meta reproduce'>Built from "
+        '<span class="snapshot" data-duckbook-snapshot="">the snapshot run r&lt;1&gt; commits</span>'
+        " · reproduce with <code>duckbook run --stage 50_report_overview -p as_of=r&lt;1&gt;</code></p>"
+    )
+
+
+def test_header_of_a_reproduced_report_names_its_snapshot(shown):
+    page.header("t", run_id="r2", data_date=None, run_started_at=STARTED, stage="overview", as_of="r1", snapshot=7)
+    [(html, metadata)] = shown
+    assert metadata[page.META_KEY]["snapshot"] == 7
+    assert (
+        'Built as of <code>r1</code> from <span class="snapshot" data-duckbook-snapshot="7">snapshot 7</span>'
+        " · reproduce with <code>duckbook run --stage overview -p as_of=r1</code>"
+    ) in html
+
+
+def test_header_without_a_stage_has_no_reproduce_line(shown):
+    page.header("t", run_id="r", data_date=None, run_started_at=STARTED, snapshot=3)
+    [(html, metadata)] = shown
+    assert "reproduce" not in html and metadata[page.META_KEY]["snapshot"] == 3
+
+
+def test_table_with_formats_is_formatted_for_people():
+    df = pl.DataFrame({"revenue": [decimal.Decimal("1234.5")]})
+    assert repr(page.table(df, {"revenue": "currency"})).splitlines()[-1] == "$1,234.50"
+
+
+@pytest.mark.slow
+def test_snapshot_of_a_reproduced_stage_is_the_snapshot_it_reads_and_none_in_a_run(tmp_path):
+    from duckbook import engine
+    from duckbook.build.context import start_stage
+    from duckbook.engine import lake
+
+    warehouse = str(tmp_path / "w")
+    writer = start_stage("s", run_id="r1", warehouse=warehouse)
+    assert page.snapshot_of(writer) is None  # its snapshot is committed after the report
+    writer.close()
+    reader = start_stage("s", run_id="r2", warehouse=warehouse, as_of="r1")
+    try:
+        committed = lake.resolve(engine.raw(reader.con), "r1")
+        assert page.snapshot_of(reader) == committed
+    finally:
+        reader.close()
