@@ -150,7 +150,13 @@ def collect(
                 "table": table,
                 "description": descriptions.tables.get(key, ""),
                 "origin": descriptions.origins.get(key, ""),
-                "materialization": descriptions.materializations.get(key) or (model.materialization if model else ""),
+                "materialization": descriptions.materializations.get(key)
+                or (model.materialization if model else "")
+                or (
+                    f"ingested from {descriptions.sources[key]}, appended per delivery"
+                    if key in descriptions.sources
+                    else ""
+                ),
                 "rows": rows,
                 "upstream": upstream,
                 "exposures": exposures.get(key, []),
