@@ -117,12 +117,12 @@ def streaks(history: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def not_passing(checks: pl.DataFrame, history: pl.DataFrame) -> pl.DataFrame:
+def not_passing(checks: pl.DataFrame, history: pl.DataFrame, run_id: str) -> pl.DataFrame:
     """The checks that warned or failed, failed ones first (then error severity, table, check),
-    with their result and since when they have not passed.
+    with their result and since when they have not passed (``this run`` when it is ``run_id``).
 
     ``checks`` holds each check's newest result (the ``ops.check_results`` columns and
-    ``run_id``); ``history`` each check's status in the runs up to the reported one (see
+    ``run_id``); ``history`` each check's status in the runs up to ``run_id`` (see
     :func:`streaks`).
     """
     bad = checks.filter(pl.col("status") != "pass").join(streaks(history), on=KEY, how="left")
@@ -138,7 +138,7 @@ def not_passing(checks: pl.DataFrame, history: pl.DataFrame) -> pl.DataFrame:
             "Severity": r["severity"],
             "Result": result(r),
             "Not passing for": _streak(r.get("runs"), r.get("ever_passed")),
-            "Since run": r.get("since_run") or r["run_id"],
+            "Since run": _since(r.get("since_run") or r["run_id"], run_id),
             "What it tests": r["description"] or "",
         }
         for r in bad.iter_rows(named=True)
@@ -332,6 +332,10 @@ def _streak(runs: object, ever_passed: object) -> str:
     if n == 1:
         return "1 run (first time)" if ever_passed else "1 run"
     return f"{n:,} runs in a row" + ("" if ever_passed else " (every run recorded)")
+
+
+def _since(run: str, reported: str) -> str:
+    return "this run" if run == reported else run
 
 
 def _table(row: dict[str, object]) -> str:

@@ -89,7 +89,7 @@ def run_summary(
         verdict=digest.verdict(statuses),
         coverage=digest.coverage(checks, run_id),
         worst=digest.worst(statuses),
-        not_passing=digest.not_passing(checks, streak_history),
+        not_passing=digest.not_passing(checks, streak_history, run_id),
         stale=stale,
         fresh_line=fresh_line,
         quarantine=digest.quarantine(_quarantine_groups(con, latest, shown_sources), shown_sources),
