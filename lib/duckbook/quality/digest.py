@@ -175,7 +175,7 @@ def result(row: dict[str, object]) -> str:
     observed = row.get("observed")
     if str(row["check_name"]).startswith("freshness__") and isinstance(observed, float):
         limits = "; ".join(f"{kind} after {days}" for kind, days in _hours_to_days(threshold).items())
-        return f"{observed / 24:.1f} days old" + (f" ({limits})" if limits else "")
+        return f"{observed / 24:,.1f} days old" + (f" ({limits})" if limits else "")
     if isinstance(observed, float) and "%" not in threshold:  # an aggregate check's value
         return f"observed {observed:,.2f} ({threshold})"
     n = int(row.get("failing_rows") or 0)  # type: ignore[call-overload]
@@ -196,7 +196,7 @@ def stale_sources(checks: pl.DataFrame) -> tuple[pl.DataFrame, str]:
     fresh = checks.filter(pl.col("check_name").str.starts_with("freshness__")).sort(KEY)
     rows, ok = [], []
     for r in fresh.iter_rows(named=True):
-        age = f"{r['observed'] / 24:.1f} days old" if r["observed"] is not None else "no data"
+        age = f"{r['observed'] / 24:,.1f} days old" if r["observed"] is not None else "no data"
         limits = _hours_to_days(r["threshold"] or "")
         if r["status"] == "pass":
             ok.append(f"{_table(r)} {age}")
@@ -324,7 +324,7 @@ def quarantine(groups: pl.DataFrame, shown: Collection[str]) -> pl.DataFrame:
 
 def _hours_to_days(threshold: str) -> dict[str, str]:
     """``{"warn": "2.0 days"}`` of ``"warn if >48 hours"``."""
-    return {kind: f"{float(hours) / 24:.1f} days" for kind, hours in _HOURS.findall(threshold)}
+    return {kind: f"{float(hours) / 24:,.1f} days" for kind, hours in _HOURS.findall(threshold)}
 
 
 def _streak(runs: object, ever_passed: object) -> str:

@@ -167,6 +167,8 @@ def test_result_in_words(row, expected):
 def test_freshness_result_is_in_days_against_both_thresholds():
     row = {"check_name": "freshness__t__at", "observed": 100.0, "threshold": "error if >96 hours; warn if >48 hours"}
     assert digest.result(row) == "4.2 days old (error after 4.0 days; warn after 2.0 days)"
+    years = {**row, "observed": 2645.0 * 24}
+    assert digest.result(years) == "2,645.0 days old (error after 4.0 days; warn after 2.0 days)"
 
 
 def test_stale_sources_in_days_and_a_line_for_the_fresh_ones():
