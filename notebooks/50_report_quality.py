@@ -38,8 +38,8 @@ ctx = duckbook.start_stage("50_report_quality", run_id=run_id, run_started_at=ru
 project = ctx.project
 # A raw line of a source with a PII column is PII too: only the other sources' lines are shown.
 shown_sources = sorted(name for name in project.sources if not project.docs[f"raw.{name}"].pii)
-reported = quality.latest_checked_run(ctx.con) if ctx.as_of else ctx.run_id  # as_of: the run that snapshot holds
-summary = quality.run_summary(ctx.con, reported, shown_sources=shown_sources)
+# this run, or the last one that checked anything (every check skipped; a notebook run by hand)
+summary = quality.run_summary(ctx.con, quality.latest_checked_run(ctx.con, prefer=ctx.run_id), shown_sources=shown_sources)
 data_date = ctx.table("marts.orders").ordered_at.max().to_pyarrow().as_py()
 ctx.close()
 report.setup_charts()

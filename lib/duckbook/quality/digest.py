@@ -76,15 +76,13 @@ def coverage(checks: pl.DataFrame, run_id: str) -> str:
 
     >>> checks = pl.DataFrame({"run_id": ["r2", "r1", "r2"]})
     >>> coverage(checks, "r2")
-    '2 of the 3 checks ran in this run; the others stand as an earlier run left them (their tables did not change).'
+    '2 of the 3 checks ran in run r2; the others stand as earlier runs left them (their tables did not change).'
     """
     ran = checks.filter(pl.col("run_id") == run_id).height
     if ran == checks.height:
         return ""
-    if not ran:
-        return f"No check ran in this run (nothing they read changed): the newest results of {checks.height:,} checks stand."
     return (
-        f"{ran:,} of the {checks.height:,} checks ran in this run; the others stand as an earlier run left them "
+        f"{ran:,} of the {checks.height:,} checks ran in run {run_id}; the others stand as earlier runs left them "
         "(their tables did not change)."
     )
 

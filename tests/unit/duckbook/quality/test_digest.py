@@ -122,9 +122,9 @@ def test_latest_keeps_each_checks_newest_result_and_coverage_says_which_ran():
     h = history({"a": "pw", "b": "p-"})
     latest = digest.latest(h)
     assert dict(latest.select("check_name", "run_id").rows()) == {"a": "r2", "b": "r1"}
-    assert digest.coverage(latest, "r2").startswith("1 of the 2 checks ran in this run")
+    assert digest.coverage(latest, "r2").startswith("1 of the 2 checks ran in run r2")
     assert digest.coverage(latest.filter(pl.col("check_name") == "a"), "r2") == ""
-    assert digest.coverage(latest, "r9").startswith("No check ran in this run")
+    assert digest.coverage(latest, "r9").startswith("0 of the 2 checks ran in run r9")
 
 
 def test_compact_history_lists_only_checks_that_did_not_pass_and_collapses_the_rest():

@@ -102,7 +102,7 @@ def con():
 def test_verdict_and_not_passing_from_the_newest_result_of_each_check(con):
     s = summary.run_summary(con, "r4", shown_sources=["raw_orders"])
     assert s.run_id == "r4" and s.verdict == "1 check needs attention: 1 warned" and s.worst == "warn"
-    assert s.coverage.startswith("1 of the 4 checks ran in this run")
+    assert s.coverage.startswith("1 of the 4 checks ran in run r4")
     assert s.not_passing.select("Check", "Not passing for", "Since run").rows() == [
         ("w_volume", "2 runs in a row", "r2")
     ]
@@ -131,7 +131,7 @@ def test_an_earlier_run_is_reported_as_it_was(con):
 def test_a_run_that_checked_nothing_reports_the_newest_results(con):
     s = summary.run_summary(con, "r5-skipped-everything")
     assert s.verdict == "1 check needs attention: 1 warned"
-    assert s.coverage.startswith("No check ran in this run")
+    assert s.coverage.startswith("0 of the 4 checks ran in run r5-skipped-everything")
 
 
 def test_quarantine_of_the_latest_ingest_never_shows_a_pii_sources_line(con):
