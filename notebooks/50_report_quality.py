@@ -57,11 +57,14 @@ if summary.coverage:
 
 # %% [markdown]
 # ## Checks not passing
-# Failed first. *Not passing for* counts the runs in a row that checked it and did not pass it.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-report.table(summary.not_passing) if summary.not_passing.height else Markdown("Every check of this run passed.")
+if summary.not_passing.height:
+    display(Markdown("Failed first. *Not passing for* counts the runs in a row that checked it and did not pass it."))
+    display(report.table(summary.not_passing))
+else:
+    display(Markdown("Every check passed."))
 
 # %% [markdown]
 # ## Stale sources
@@ -92,7 +95,7 @@ alt.Chart(summary.trend).mark_bar().encode(
     y=alt.Y("Checks:Q", title="Checks"),
     color=alt.Color("Status:N", scale=alt.Scale(domain=["passed", "warned", "failed"], range=[COLOURS["pass"], COLOURS["warn"], COLOURS["fail"]])),
     tooltip=["Run", "Checked at", "Status", "Checks"],
-).properties(width=500, height=140, title="Checks per run")
+).properties(width=alt.Step(40), height=140, title="Checks per run")
 
 # %%
 # NBVAL_IGNORE_OUTPUT
