@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 import json
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,7 +32,8 @@ class Page:
     run_id: str
     data_date: str = "n/a"
     freshness: str = "n/a"
-    status: str = "success"
+    status: str = "success"  #: success | stale (not rebuilt though its inputs changed)
+    description: str = ""  #: one line: the first sentence of the notebook's first markdown cell
 
     @classmethod
     def from_dict(cls, entry: Mapping[str, object]) -> Page:
@@ -44,9 +47,42 @@ class Page:
         Examples
         --------
         >>> Page.from_dict({"file": "a.html", "title": "A", "run_id": "r1"})
-        Page(file='a.html', title='A', run_id='r1', data_date='n/a', freshness='n/a', status='success')
+        Page(file='a.html', title='A', run_id='r1', data_date='n/a', freshness='n/a', status='success', description='')
         """
         return cls(**{f.name: str(entry[f.name]) for f in dataclasses.fields(cls) if f.name in entry})
+
+    @classmethod
+    def from_notebook(cls, nb: Mapping[str, Any], *, file: str, run_id: str, default_title: str) -> Page:
+        """The page of an executed report notebook (a JSON dict): title, data date and freshness
+        from its header metadata (:func:`notebook_meta`), its :func:`description`."""
+        meta = notebook_meta(nb)
+        return cls(
+            file=file,
+            title=meta.get("title", default_title),
+            run_id=run_id,
+            data_date=meta.get("data_date", "n/a"),
+            freshness=meta.get("freshness", "n/a"),
+            description=description(nb),
+        )
+
+
+def description(nb: Mapping[str, Any], *, limit: int = 200) -> str:
+    """A report's one-line description: the first sentence of its first markdown cell after the
+    title, without markdown emphasis and links ("" if there is none); cut after ``limit`` characters.
+
+    Examples
+    --------
+    >>> description({"cells": [{"cell_type": "markdown", "source": "# Sales\\nThe *month's* revenue. By day."}]})
+    "The month's revenue."
+    """
+    cell = next((c for c in nb.get("cells", []) if c.get("cell_type") == "markdown"), None)
+    if cell is None:
+        return ""
+    lines = [line.strip() for line in "".join(cell.get("source", "")).splitlines() if not line.startswith("#")]
+    paragraph = " ".join(itertools.takewhile(bool, itertools.dropwhile(lambda line: not line, lines)))
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", paragraph).replace("*", "").replace("`", "")
+    sentence = re.split(r"(?<=[.!?])\s", text, maxsplit=1)[0]
+    return sentence if len(sentence) <= limit else sentence[: limit - 1].rstrip() + "…"
 
 
 @functools.cache

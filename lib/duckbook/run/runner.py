@@ -236,14 +236,7 @@ def _run_stage(
         executed = notebook.execute(stage.path, out_nb, values, kernel)
         if stage.report_name:  # rendered into the run directory; published only if the whole run succeeds
             rendered = site.render_notebook(executed, out_nb.name, run_dir / f"{stage.report_name}.html")
-            meta = site.notebook_meta(executed)
-            page = site.Page(
-                file=rendered.name,
-                title=meta.get("title", stage.name),
-                run_id=plan.run_id,
-                data_date=meta.get("data_date", "n/a"),
-                freshness=meta.get("freshness", "n/a"),
-            )
+            page = site.Page.from_notebook(executed, file=rendered.name, run_id=plan.run_id, default_title=stage.name)
     except notebook.StageError as exc:
         error = (
             f"stage {stage.name} failed in cell {exc.cell_index + 1} of {stage.path}:\n"

@@ -18,7 +18,9 @@ from tests.unit.duckbook.publish.conftest import META, write_notebook
 ROOT = Path(__file__).resolve().parents[4]
 TEMPLATES = ROOT / "lib" / "duckbook" / "publish" / "templates"
 PAGES = [
-    site.Page("b.html", "B <script>x</script>", "r1", "2019-08-10", "1 day(s) old on 2019-08-11", "success"),
+    site.Page(
+        "b.html", "B <script>x</script>", "r1", "2019-08-10", "1 day(s) old on 2019-08-11", "success", "Sales <b>."
+    ),
     site.Page("a.html", "A", "r0"),
 ]
 
@@ -73,18 +75,40 @@ def test_index_lists_pages_sorted_escaped_with_the_last_run(tmp_path):
     assert _urls(page) == []
 
 
+def test_index_is_an_entry_point_with_descriptions_states_and_links(tmp_path):
+    stale = dataclasses.replace(PAGES[1], status="stale")
+    page = site.write_index(tmp_path, [PAGES[0], stale], run_id="r2", status="success").read_text(encoding="utf-8")
+    rows = page.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    assert (
+        '<a href="b.html"><b>B &lt;script&gt;x&lt;/script&gt;</b></a><br><span class="description">Sales &lt;b&gt;.</span>'
+        in rows
+    )
+    assert '<a href="a.html"><b>A</b></a></td>' in rows  # no description: no empty line
+    assert '<td class="status-stale">stale</td>' in rows and '<td class="status-fresh">fresh</td>' in rows
+    assert '<a href="runs.html">Runs: history, timings and errors</a>' in page
+    assert '<a href="docs/index.html">Data dictionary and lineage</a></p>' in page
+    assert "The last run failed" not in page
+    failed = site.write_index(tmp_path, [PAGES[0], stale], run_id="r3", status="failed").read_text(encoding="utf-8")
+    assert "The last run failed and published nothing" in failed
+    assert '<td class="status-failed">failed</td>' in failed and '<td class="status-stale">stale</td>' in failed
+    assert "fresh</td>" not in failed
+    empty = site.write_index(tmp_path, [], run_id="r0", status="success").read_text(encoding="utf-8")
+    assert "No report has been published yet" in empty and "<table>" not in empty
+
+
 def test_pages_round_trip_through_index_json(tmp_path):
     site.write_index(tmp_path, PAGES, run_id="r2", status="success")
     raw = json.loads((tmp_path / "index.json").read_text(encoding="utf-8"))
     assert raw == [dataclasses.asdict(p) for p in PAGES]
-    assert list(raw[1]) == ["file", "title", "run_id", "data_date", "freshness", "status"]
+    # backward compatible: the keys of older versions first, in their order, then the added ones
+    assert list(raw[1]) == ["file", "title", "run_id", "data_date", "freshness", "status", "description"]
     assert site.published_pages(tmp_path) == PAGES
 
 
 def test_published_pages_reads_older_entries_with_defaults(tmp_path):
     entry = {"file": "a.html", "title": "A", "run_id": "r0", "data_date": "2019-01-01", "extra": 1}
     (tmp_path / "index.json").write_text(json.dumps([entry]), encoding="utf-8")
-    assert site.published_pages(tmp_path) == [site.Page("a.html", "A", "r0", "2019-01-01", "n/a", "success")]
+    assert site.published_pages(tmp_path) == [site.Page("a.html", "A", "r0", "2019-01-01", "n/a", "success", "")]
 
 
 @pytest.mark.parametrize("content", [None, "{not json", '[{"title": "no file"}]'])
@@ -92,6 +116,35 @@ def test_published_pages_is_empty_without_a_readable_index(tmp_path, content):
     if content is not None:
         (tmp_path / "index.json").write_text(content, encoding="utf-8")
     assert site.published_pages(tmp_path) == []
+
+
+def test_page_from_notebook_takes_the_header_and_the_description(notebook):
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    page = site.Page.from_notebook(nb, file="sales.html", run_id="r9", default_title="50_report_sales")
+    assert page == site.Page(
+        "sales.html", META["title"], "r9", META["data_date"], META["freshness"], "success", "The month's revenue."
+    )
+    bare = site.Page.from_notebook({"cells": []}, file="x.html", run_id="r9", default_title="50_report_x")
+    assert (bare.title, bare.data_date, bare.description) == ("50_report_x", "n/a", "")
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        (
+            "# Data quality\nWhat needs *attention* after a run:\nchecks, `ops.quarantine`. Then history.",
+            "What needs attention after a run: checks, ops.quarantine.",
+        ),
+        ("# Title only", ""),
+        ("# T\n\nSee [the docs](docs/index.html) first! More.", "See the docs first!"),
+        ("No title, one sentence without a stop", "No title, one sentence without a stop"),
+        ("# T\n" + "word " * 100, ("word " * 100)[:199].rstrip() + "…"),
+    ],
+)
+def test_description_is_the_first_sentence_of_the_first_markdown_cell(source, expected):
+    code = {"cell_type": "code", "source": "x = 1", "outputs": []}
+    nb = {"cells": [code, {"cell_type": "markdown", "source": source}, {"cell_type": "markdown", "source": "Later."}]}
+    assert site.description(nb) == expected
 
 
 def test_page_from_dict_needs_file_title_and_run_id():
