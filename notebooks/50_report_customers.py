@@ -75,8 +75,10 @@ by_period = (
     .sort("period")
     .with_columns(pl.col("period").dt.strftime("%b %Y" if grain == "monthly" else "%b %d").alias("label"))
 )
+labels = by_period["label"].unique(maintain_order=True).to_list()
+shown_labels = labels[:: -(-len(labels) // 16)]  # at most 16 axis labels: a year of weeks stays readable
 alt.Chart(by_period).mark_bar().encode(
-    x=alt.X("label:O", sort=None, title="Day" if grain == "daily" else f"{unit.capitalize()} starting", axis=alt.Axis(labelOverlap="greedy")),
+    x=alt.X("label:O", sort=None, title="Day" if grain == "daily" else f"{unit.capitalize()} starting", axis=alt.Axis(values=shown_labels, labelAngle=-45)),
     y=alt.Y("orders:Q", title="Orders"),
     color=alt.Color("customer:N", title="Customer"),
 ).properties(

@@ -41,13 +41,14 @@ shown_sources = sorted(name for name in project.sources if not project.docs[f"ra
 # this run, or the last one that checked anything (every check skipped; a notebook run by hand)
 summary = quality.run_summary(ctx.con, quality.latest_checked_run(ctx.con, prefer=ctx.run_id), shown_sources=shown_sources)
 data_date = ctx.table("marts.orders").ordered_at.max().to_pyarrow().as_py()
+snapshot = report.snapshot_of(ctx)
 ctx.close()
 report.setup_charts()
 COLOURS = {"fail": "#cf222e", "warn": "#9a6700", "pass": "#1a7f37"}
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-report.header("Data quality", run_id=ctx.run_id, data_date=data_date, run_started_at=ctx.run_started_at, run_date=ctx.run_date)
+report.header("Data quality", run_id=ctx.run_id, data_date=data_date, run_started_at=ctx.run_started_at, run_date=ctx.run_date, stage=ctx.stage, as_of=ctx.as_of, snapshot=snapshot)
 
 # %%
 # NBVAL_IGNORE_OUTPUT

@@ -179,8 +179,13 @@ class Table:
         self.df = df
 
     def _repr_html_(self) -> str:
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in self.df.columns)
-        rows = "".join("<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>" for row in self.df.iter_rows())
+        # numbers right-aligned in tabular figures, everything else left (the report template's CSS)
+        align = ["num" if dtype.is_numeric() else "text" for dtype in self.df.dtypes]
+        head = "".join(f"<th class='{a}'>{html.escape(c)}</th>" for c, a in zip(self.df.columns, align, strict=True))
+        rows = "".join(
+            "<tr>" + "".join(f"<td class='{a}'>{_cell(v)}</td>" for v, a in zip(row, align, strict=True)) + "</tr>"
+            for row in self.df.iter_rows()
+        )
         return f"<table class='report-table'><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
     def __repr__(self) -> str:
@@ -222,7 +227,7 @@ def table(
     --------
     >>> import polars as pl
     >>> table(pl.DataFrame({"x": [1.23456]}))._repr_html_()
-    "<table class='report-table'><thead><tr><th>x</th></tr></thead><tbody><tr><td>1.23</td></tr></tbody></table>"
+    "<table class='report-table'><thead><tr><th class='num'>x</th></tr></thead><tbody><tr><td class='num'>1.23</td></tr></tbody></table>"
     """
     import polars as pl
 

@@ -61,6 +61,7 @@ def freshness(
     an error SLA. An empty table has no freshness: it fails (error SLA) or warns."""
     if warn_after_hours is None and error_after_hours is None:
         raise CheckDeclarationError("freshness needs warn_after_hours and/or error_after_hours")
+    limits = (("warn", warn_after_hours), ("error", error_after_hours))
 
     def observe(t: Tables) -> ir.Scalar:
         newest = t[table][column].max().cast("timestamp")
@@ -73,7 +74,9 @@ def freshness(
         unit="hours",
         severity="error" if error_after_hours is not None else "warn",
         description=(
-            f"newest {table}.{column} is recent (warn after {warn_after_hours} h, error after {error_after_hours} h)"
+            f"newest {table}.{column} is recent ("
+            + ", ".join(f"{level} after {hours} h" for level, hours in limits if hours is not None)
+            + ")"
         ),
         observe=observe,
         error_if=f">{error_after_hours}" if error_after_hours is not None else None,

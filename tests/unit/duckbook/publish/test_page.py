@@ -56,12 +56,13 @@ def test_header_freshness_is_run_date_minus_data_date(shown, data_date, run_date
     assert (meta["data_date"], meta["freshness"]) == expected
 
 
-def test_table_html_is_plain_escaped_and_rounded():
+def test_table_html_is_plain_escaped_and_rounded_with_text_left_and_numbers_right():
     df = pl.DataFrame({"name<": ["a & b", None], "n": [1234567, 2], "x": [1.23456, 2.0]})
     assert page.table(df, decimals=1)._repr_html_() == (
-        "<table class='report-table'><thead><tr><th>name&lt;</th><th>n</th><th>x</th></tr></thead><tbody>"
-        "<tr><td>a &amp; b</td><td>1,234,567</td><td>1.2</td></tr>"
-        "<tr><td></td><td>2</td><td>2.0</td></tr></tbody></table>"
+        "<table class='report-table'><thead><tr><th class='text'>name&lt;</th><th class='num'>n</th>"
+        "<th class='num'>x</th></tr></thead><tbody>"
+        "<tr><td class='text'>a &amp; b</td><td class='num'>1,234,567</td><td class='num'>1.2</td></tr>"
+        "<tr><td class='text'></td><td class='num'>2</td><td class='num'>2.0</td></tr></tbody></table>"
     )
 
 

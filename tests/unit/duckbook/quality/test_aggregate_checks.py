@@ -70,6 +70,8 @@ def fresh():
 def test_freshness_declaration(fresh):
     assert (fresh.name, fresh.column, fresh.severity, fresh.unit) == ("freshness__t__ts", "ts", "error", "hours")
     assert fresh.description == "newest t.ts is recent (warn after 12 h, error after 24 h)"
+    only_warn = freshness("t", "ts", now=FRESH_NOW, warn_after_hours=48)
+    assert (only_warn.severity, only_warn.description) == ("warn", "newest t.ts is recent (warn after 48 h)")
 
 
 @pytest.mark.parametrize(
