@@ -14,7 +14,14 @@ from tests.e2e.conftest import ROOT
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = ROOT / "tests" / "artifacts" / "screenshots"
-PAGES = {"index": 0, "overview": 5, "customers": 3, "quality": 1, "runs": 0, "docs/index": 0}  # page -> charts (SVG images)
+PAGES = {
+    "index": 0,
+    "overview": 5,
+    "customers": 3,
+    "quality": 1,
+    "runs": 0,
+    "docs/index": 0,
+}  # page -> charts (SVG images)
 
 pytestmark = [
     pytest.mark.slow,
