@@ -117,7 +117,7 @@ def test_index_is_the_entry_point(run, browser):  # noqa: F811
         title = row.query_selector("td.report a")
         assert (reports / title.get_attribute("href")).is_file()
         assert len(row.query_selector(".description").inner_text()) > 20
-        assert row.query_selector("td:nth-child(2)").inner_text() == "fresh"
+        assert row.query_selector("td:nth-child(2)").inner_text() == "current"
     assert "What needs attention after this run" in page.inner_text("tbody")
     links = page.eval_on_selector_all(".links a", "els => els.map(e => e.getAttribute('href'))")
     assert links == ["runs.html", "docs/index.html"]

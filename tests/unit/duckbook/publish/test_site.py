@@ -84,7 +84,7 @@ def test_index_is_an_entry_point_with_descriptions_states_and_links(tmp_path):
         in rows
     )
     assert '<a href="a.html"><b>A</b></a></td>' in rows  # no description: no empty line
-    assert '<td class="status-stale">stale</td>' in rows and '<td class="status-fresh">fresh</td>' in rows
+    assert '<td class="status-stale">stale</td>' in rows and '<td class="status-current">current</td>' in rows
     assert '<a href="runs.html">Runs: history, timings and errors</a>' in page
     assert '<a href="docs/index.html">Data dictionary and lineage</a></p>' in page
     assert "The last run failed" not in page
