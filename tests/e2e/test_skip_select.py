@@ -210,7 +210,7 @@ def test_a_failed_run_alerts_the_webhook_and_a_dead_mail_server_does_not_fail_it
 
 
 def test_a_full_reports_disk_after_the_commit_keeps_the_pages_and_the_run_a_success(copy, monkeypatch):
-    """The warehouse is committed; the pages cannot be written (ENOSPC on the first copy): the
+    """The warehouse is committed; the pages cannot be written (ENOSPC on the first temp copy): the
     run still succeeds with a warning, no published page changes, and the report reruns next time."""
     import errno
 
@@ -220,10 +220,10 @@ def test_a_full_reports_disk_after_the_commit_keeps_the_pages_and_the_run_a_succ
     wh, reports = copy
     before = {p.name: p.read_bytes() for p in reports.iterdir() if p.is_file()}
 
-    def disk_full(src, dst):
-        raise OSError(errno.ENOSPC, "No space left on device", str(dst))
+    def disk_full(text, target, run_id):
+        raise OSError(errno.ENOSPC, "No space left on device", str(target))
 
-    monkeypatch.setattr(release.shutil, "copyfile", disk_full)
+    monkeypatch.setattr(release, "_temp_text", disk_full)
     plan = runner.plan(stages=["overview"], parameters={"run_date": "2019-08-11"}, warehouse=wh, reports_dir=reports,
                        force=True)  # fmt: skip
     result = runner.run(plan, echo=lambda *a, **k: None)
