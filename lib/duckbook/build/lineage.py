@@ -29,8 +29,8 @@ def upstream_tables(expr: ir.Table, schema: str) -> list[str]:
         if isinstance(node, ops.InMemoryTable):
             continue
         db = node.namespace.database
-        if not db or node.name.startswith(("_validated_", "ibis_")):
-            continue  # temporary views (CSV scans, parquet reads) are recorded by the caller
+        if not db or node.namespace.catalog == "temp" or node.name.startswith(("_validated_", "ibis_")):
+            continue  # temporary tables and views (CSV scans, parquet reads, SCD2 steps): the caller records the inputs
         name = node.name.removeprefix(STAGED_PREFIX)
         found.add(f"{db}.{name}")
     return sorted(found)

@@ -300,7 +300,7 @@ def _snapshot(
         )
         hist = engine.materialize_temp(con, step, prefix="_history")
     assert hist is not None
-    staged = build.add(m.name, hist)
+    staged = build.add(m.name, hist, sources=_edges(ctx, m))  # hist is a temp table: lineage names the inputs
     change = changes.full(m.qualified)
     if old is not None and old.schema() == staged.schema():  # a new column: every member changed
         keys = _keys(staged.difference(old).union(old.difference(staged)), m.unique_key)
