@@ -14,6 +14,7 @@ import dataclasses
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
@@ -21,7 +22,7 @@ import polars as pl
 import pyarrow as pa
 
 from duckbook import engine, ops
-from duckbook.ingest import csvfile, evolution
+from duckbook.ingest import csvfile, evolution, pages
 from duckbook.ingest.contracts import Contract, ContractError, good_rows, quarantine_rows, validate_rows
 
 
@@ -71,7 +72,7 @@ def preflight(
             problems.append(f"{path}: file is missing (source {contract.name})")
             continue
         try:
-            header = csvfile.read_header(path)
+            header = _reader(path).read_header(path)
         except csvfile.FileError as exc:
             problems.append(str(exc))
             continue
@@ -92,8 +93,13 @@ def plan_evolution(
 
     Raises :class:`duckbook.ingest.evolution.SchemaEvolutionError` with the diff.
     """
-    header = csvfile.read_header(path)
+    header = _reader(path).read_header(path)
     return evolution.resolve(evolution.compare(contract, header, current), delivery=delivery)
+
+
+def _reader(path: Path) -> Any:
+    """The module that reads ``path``: an API page (JSON lines) or a delimited text file."""
+    return pages if path.suffix == pages.SUFFIX else csvfile
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,7 +161,7 @@ def land_file(
     path = path.resolve()
     con = landing.con
     try:
-        parsed = csvfile.read_records(path)
+        parsed = _reader(path).read_records(path)
     except csvfile.FileError as exc:
         raise ContractError(str(exc)) from None
     text = ibis.memtable(csvfile.to_arrow(parsed))

@@ -1,0 +1,106 @@
+"""An HTTP API source end to end: the toy bakery project gains ``api_orders`` served by the loopback
+Jaffle orders API; the ingest stage polls it, lands its pages and ingests them into raw with
+quarantine and manifest, a second run takes only what is new, and the token is written nowhere."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from duckbook import config, engine
+from duckbook.build.context import start_stage
+from duckbook.build.ingest import ingest
+from tests.jaffle_api import sample_orders, serve
+
+pytestmark = pytest.mark.slow
+
+TOY = Path(__file__).resolve().parents[1] / "fixtures" / "toy_project"
+TOKEN = "e2e-t0ken-never-written"
+API_SOURCE = {
+    "api": {
+        "base_url": "${TOY_API_URL:-http://127.0.0.1:9}",
+        "endpoint": "/orders",
+        "records": "data.orders",
+        "pagination": {"type": "page", "param": "page", "size_param": "per_page", "size": 10},
+        "watermark": {"param": "updated_since", "field": "updated_at"},
+        "auth": {"bearer_env": "TOY_API_TOKEN"},
+    },
+    "primary_key": ["id"],
+    "duplicates": {"keep": "latest", "by": "updated_at"},
+    "columns": {
+        "id": {"type": "string"},
+        "customer": {"type": "string", "nullable": False},
+        "ordered_at": {"type": "timestamp"},
+        "order_total": {"type": "int64", "nullable": False},
+        "updated_at": {"type": "timestamp"},
+    },
+}
+
+
+@pytest.fixture
+def toy(tmp_path, monkeypatch):
+    for name in [n for n in os.environ if n.startswith("DUCKBOOK_")]:
+        monkeypatch.delenv(name)
+    root = tmp_path / "toy"
+    shutil.copytree(TOY, root)
+    project = root / "toy_bakery" / "project.yml"
+    doc = yaml.safe_load(project.read_text())
+    doc["sources"]["api_orders"] = API_SOURCE
+    project.write_text(yaml.safe_dump(doc, sort_keys=False))
+    monkeypatch.syspath_prepend(str(root))
+    monkeypatch.setenv("DUCKBOOK_PROJECT_DIR", str(root))
+    monkeypatch.setenv("DUCKBOOK_WAREHOUSE", str(tmp_path / "toy-warehouse"))
+    monkeypatch.setenv("TOY_API_TOKEN", TOKEN)
+    yield root
+    for mod in [m for m in sys.modules if m.split(".")[0] == "toy_bakery"]:
+        del sys.modules[mod]
+
+
+def run_ingest(run_id: str, capsys):
+    ctx = start_stage("10_ingest", run_id=run_id, run_started_at="2024-03-04T06:00:00", run_date="2024-03-03")
+    ingested = ingest(ctx, ctx.project.sources, "data")
+    print(ingested.manifest, ingested.warnings, ingested.build.audit())
+    ingested.build.publish()
+    ctx.close()
+    return ingested
+
+
+def test_an_api_source_lands_in_raw_with_quarantine_and_manifest(toy, tmp_path, monkeypatch, capsys):
+    orders = sorted(sample_orders(25), key=lambda o: (o["updated_at"], o["id"]))  # the API's order
+    orders[3] = {**orders[3], "order_total": "lots"}  # breaks the contract: quarantined, on page 1
+    orders[17] = {k: v for k, v in orders[17].items() if k != "customer"}  # a required field left out (page 2)
+    with serve(orders, TOKEN) as server:
+        monkeypatch.setenv("TOY_API_URL", server.url)
+        first = run_ingest("api-run-1", capsys)
+        server.orders.append({**sample_orders(26)[25], "updated_at": "2030-01-01T00:00:00"})
+        second = run_ingest("api-run-2", capsys)
+
+    api_batches = first.manifest.filter(first.manifest["table"] == "api_orders")
+    assert api_batches.height == 3  # one batch per page
+    assert api_batches["rows_read"].sum() == 25 and api_batches["rows_quarantined"].sum() == 2
+    again = second.manifest.filter(second.manifest["table"] == "api_orders")
+    assert again.height == 1 and again["rows_new"].to_list() == [1]  # the boundary record again: not new
+    with engine.connect_plain(config.load(), read_only=True) as con:
+        assert con.execute("select count(*) from raw.api_orders").fetchone() == (24,)
+        quarantined = con.execute(
+            "select reason, source_file, raw_row from ops.quarantine where source_table = 'api_orders' order by reason"
+        ).fetchall()
+        totals = con.execute(
+            "select sum(rows_read), sum(rows_landed + rows_quarantined) from ops.ingest_manifest "
+            "where \"table\" = 'api_orders'"
+        ).fetchone()
+    assert [(r, Path(f).name[:12]) for r, f, _ in quarantined] == [
+        ("invalid_int64:order_total", "000001-page1"),
+        ("missing_value:customer", "000002-page2"),
+    ]
+    assert quarantined[0][2].startswith('{"id":') and '"order_total":"lots"' in quarantined[0][2]
+    assert totals[0] == totals[1] == 27
+
+    written = [p for p in (tmp_path).rglob("*") if p.is_file()]
+    assert written and not [p for p in written if TOKEN.encode() in p.read_bytes()]
+    assert TOKEN not in capsys.readouterr().out
