@@ -104,3 +104,23 @@ def test_an_api_source_lands_in_raw_with_quarantine_and_manifest(toy, tmp_path, 
     written = [p for p in (tmp_path).rglob("*") if p.is_file()]
     assert written and not [p for p in written if TOKEN.encode() in p.read_bytes()]
     assert TOKEN not in capsys.readouterr().out
+
+
+def test_duckbook_pull_lands_pages_that_the_next_ingest_takes(toy, monkeypatch, capsys):
+    from typer.testing import CliRunner
+
+    from duckbook import cli
+
+    with serve(sample_orders(12), TOKEN) as server:
+        monkeypatch.setenv("TOY_API_URL", server.url)
+        typo = CliRunner().invoke(cli.app, ["pull", "api_ordrs"])
+        assert typo.exit_code == 2
+        assert "SOURCE: unknown API source 'api_ordrs'; did you mean api_orders?" in typo.output
+        pulled = CliRunner().invoke(cli.app, ["pull"])
+        assert pulled.exit_code == 0, pulled.output
+        assert pulled.output.startswith("api_orders: 12 record(s) in 2 page(s) landed in ")
+        ingested = run_ingest("api-run-pulled", capsys)
+    api_batches = ingested.manifest.filter(ingested.manifest["table"] == "api_orders")
+    # the run's own poll re-fetched only the boundary record: a page of 1, not new
+    assert api_batches["rows_read"].to_list() == [10, 2, 1] and api_batches["rows_new"].to_list() == [10, 2, 0]
+    assert TOKEN not in pulled.output + capsys.readouterr().out

@@ -169,6 +169,8 @@ def _land(
     batch_id = (
         f"{f.contract.name}-{f.checksum[:16]}" if day is None else f"{f.contract.name}-{day:%Y%m%d}-{f.checksum[:12]}"
     )
+    if f.contract.api is not None:  # the page's number first: batches of one day sort in landing order
+        batch_id = f"{f.contract.name}-{f.path.name.split('-')[0]}-{f.checksum[:12]}"
     current = _raw_columns(ctx, f.contract.name)
     evolved = files.plan_evolution(f.contract, f.path, current, delivery=f.relative)
     if evolve and current is not None and (evolved.add or evolved.widen):

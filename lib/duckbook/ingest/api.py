@@ -18,13 +18,15 @@ asks for that page again.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import email.utils
+import fcntl
 import hashlib
 import json
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
@@ -114,50 +116,68 @@ def poll(
     if spec.auth:
         headers[spec.auth.header] = f"Bearer {secrets[0]}" if spec.auth.bearer else secrets[0]
     fetcher = _Fetcher(contract.name, spec, secrets, headers, sleep, time.monotonic() + spec.max_seconds)
+    own = httpx.Client(follow_redirects=True) if client is None else contextlib.nullcontext(client)
+    with _polling(contract.name, folder), own as http:
+        return _pages(contract, spec, folder, fetcher, http, on_page)
+
+
+@contextlib.contextmanager
+def _polling(source: str, folder: Path) -> Iterator[None]:
+    """Hold the source's poll lock: two pollers of one source would write the same state."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ApiSourceError(f"source {source}: another poll of it is running (lock {folder / '.lock'})") from None
+        yield
+
+
+def _pages(
+    contract: Contract,
+    spec: ApiSpec,
+    folder: Path,
+    fetcher: _Fetcher,
+    http: httpx.Client,
+    on_page: Callable[[Path], None] | None,
+) -> Polled:
+    """The poll's loop: fetch, land, record, until the last page."""
     state, count = PollState.load(folder), 0
     landed: list[Path] = []
-    own = client is None
-    http = client or httpx.Client(follow_redirects=True)
-    try:
-        while True:
-            if time.monotonic() >= fetcher.deadline:
-                raise ApiSourceError(
-                    f"source {contract.name}: max_seconds {spec.max_seconds:g} reached after {len(landed)} page(s) "
-                    "of this poll; they stay landed, the next poll resumes from the next page"
-                )
-            url, params = _request(spec, state)
-            body, records = fetcher.page(http, url, params)
-            ident = _ident(spec, state.position)
-            if records is None:  # malformed after every retry: quarantined by ingest, the poll stops here
-                path = folder / f"{state.pages + 1:06d}-{ident}-invalid-{_digest(body.encode())}{pages.SUFFIX}"
-                pages.write_page(path, None, body=body)
-                return Polled(contract.name, (*landed, path), count, f"invalid_json: {fetcher.show(url, params)}")
-            nxt = _next(spec, state, body, records, url)
-            if nxt is not None and nxt == state.position:
-                raise ApiSourceError(
-                    f"source {contract.name}: {fetcher.show(url, params)} names itself as the next page"
-                )
-            high = _highest(spec, records, state.high if state.position else state.watermark)
-            seq = state.pages
-            if records:
-                text = "".join(pages.dumps(r) + "\n" for r in records).encode("utf-8")
-                path = folder / f"{seq + 1:06d}-{ident}-{_digest(text)}{pages.SUFFIX}"
-                pages.atomic_write(path, text)
-                landed.append(path)
-                count += len(records)
-                seq += 1
-                if on_page is not None:
-                    on_page(path)
-            if nxt is None:  # the poll is complete: only now the watermark moves
-                state = PollState(high, "", None, seq)
-            else:
-                state = PollState(state.watermark, nxt, high, seq)
-            state.save(folder)
-            if nxt is None:
-                return Polled(contract.name, tuple(landed), count)
-    finally:
-        if own:
-            http.close()
+    while True:
+        if time.monotonic() >= fetcher.deadline:
+            raise ApiSourceError(
+                f"source {contract.name}: max_seconds {spec.max_seconds:g} reached after {len(landed)} page(s) "
+                "of this poll; they stay landed, the next poll resumes from the next page"
+            )
+        url, params = _request(spec, state)
+        body, records = fetcher.page(http, url, params)
+        ident = _ident(spec, state.position)
+        if records is None:  # malformed after every retry: quarantined by ingest, the poll stops here
+            path = folder / f"{state.pages + 1:06d}-{ident}-invalid-{_digest(body.encode())}{pages.SUFFIX}"
+            pages.write_page(path, None, body=body)
+            return Polled(contract.name, (*landed, path), count, f"invalid_json: {fetcher.show(url, params)}")
+        nxt = _next(spec, state, body, records, url)
+        if nxt is not None and nxt == state.position:
+            raise ApiSourceError(f"source {contract.name}: {fetcher.show(url, params)} names itself as the next page")
+        high = _highest(spec, records, state.high if state.position else state.watermark)
+        seq = state.pages
+        if records:
+            text = "".join(pages.dumps(r) + "\n" for r in records).encode("utf-8")
+            path = folder / f"{seq + 1:06d}-{ident}-{_digest(text)}{pages.SUFFIX}"
+            pages.atomic_write(path, text)
+            landed.append(path)
+            count += len(records)
+            seq += 1
+            if on_page is not None:
+                on_page(path)
+        if nxt is None:  # the poll is complete: only now the watermark moves
+            state = PollState(high, "", None, seq)
+        else:
+            state = PollState(state.watermark, nxt, high, seq)
+        state.save(folder)
+        if nxt is None:
+            return Polled(contract.name, tuple(landed), count)
 
 
 def _digest(data: bytes) -> str:

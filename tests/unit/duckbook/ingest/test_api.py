@@ -216,3 +216,14 @@ def test_retry_after_reads_seconds_and_http_dates():
     assert api.retry_after("120") == 120.0
     assert api.retry_after("Thu, 01 Jan 1970 00:01:00 GMT", now=30.0) == 30.0
     assert api.retry_after("Thu, 01 Jan 1970 00:01:00 GMT", now=100.0) == 0.0
+
+
+def test_two_polls_of_one_source_never_interleave(tmp_path):
+    with serve(sample_orders(5), TOKEN) as server:
+        c = contract(server.url)
+
+        def poll_again(path: Path) -> None:
+            with pytest.raises(api.ApiSourceError, match=r"source api_orders: another poll of it is running"):
+                api.poll(c, tmp_path)
+
+        assert api.poll(c, tmp_path, on_page=poll_again).records == 5
