@@ -124,3 +124,52 @@ def test_duckbook_pull_lands_pages_that_the_next_ingest_takes(toy, monkeypatch, 
     # the run's own poll re-fetched only the boundary record: a page of 1, not new
     assert api_batches["rows_read"].to_list() == [10, 2, 1] and api_batches["rows_new"].to_list() == [10, 2, 0]
     assert TOKEN not in pulled.output + capsys.readouterr().out
+
+
+def test_duckbook_run_polls_the_api_every_run_and_writes_the_token_nowhere(tmp_path):
+    import subprocess
+
+    root = tmp_path / "toy"
+    shutil.copytree(TOY, root)
+    project = root / "toy_bakery" / "project.yml"
+    doc = yaml.safe_load(project.read_text())
+    doc["sources"]["api_orders"] = API_SOURCE
+    project.write_text(yaml.safe_dump(doc, sort_keys=False))
+    (root / "notebooks").mkdir()
+    shutil.copy(Path(__file__).resolve().parents[2] / "notebooks" / "10_ingest.ipynb", root / "notebooks")
+    lib = Path(__file__).resolve().parents[2] / "lib"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DUCKBOOK_")}
+    orders = sorted(sample_orders(25), key=lambda o: (o["updated_at"], o["id"]))
+    orders[5] = {**orders[5], "ordered_at": "not a time"}
+    args = ["run", "--warehouse", str(tmp_path / "wh"), "--reports-dir", str(tmp_path / "reports")]
+    args += ["-p", "run_date=2024-03-03", "-p", "source_dir=data"]
+    outputs = []
+    with serve(orders, TOKEN) as server:
+        env.update(
+            DUCKBOOK_PROJECT_DIR=str(root), PYTHONPATH=f"{root}:{lib}", TOY_API_URL=server.url, TOY_API_TOKEN=TOKEN
+        )
+        for _ in range(2):
+            proc = subprocess.run(
+                [str(Path(sys.executable).with_name("duckbook")), *args],
+                cwd=root,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            assert proc.returncode == 0, proc.stdout + proc.stderr
+            outputs.append(proc.stdout + proc.stderr)
+            server.orders.append({**sample_orders(26)[25], "updated_at": "2030-01-01T00:00:00"})
+    assert "skipped" not in outputs[1]  # an API source: the ingest stage polls on every run
+    with engine.connect_plain(config.load(root, warehouse=tmp_path / "wh"), read_only=True) as con:
+        assert con.execute("select count(*) from raw.api_orders").fetchone() == (25,)  # 25 + 1 new - 1 broken
+        read, accounted, batches = con.execute(
+            "select sum(rows_read), sum(rows_landed + rows_quarantined), count(*) from ops.ingest_manifest "
+            "where \"table\" = 'api_orders'"
+        ).fetchone()
+        reasons = con.execute("select reason from ops.quarantine where source_table = 'api_orders'").fetchall()
+    assert read == accounted and batches == 4  # 3 pages, then a page of the boundary and the new record
+    assert reasons == [("invalid_timestamp:ordered_at",)]
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert len(written) > 10 and not [p for p in written if TOKEN.encode() in p.read_bytes()]
+    assert TOKEN not in "".join(outputs)
