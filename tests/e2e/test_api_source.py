@@ -79,6 +79,10 @@ def test_an_api_source_lands_in_raw_with_quarantine_and_manifest(toy, tmp_path, 
         first = run_ingest("api-run-1", capsys)
         server.orders.append({**sample_orders(26)[25], "updated_at": "2030-01-01T00:00:00"})
         second = run_ingest("api-run-2", capsys)
+        server.malformed = 3  # every fetch of the next poll's first page: landed for quarantine, the poll stops
+        third = run_ingest("api-run-3", capsys)
+    page = f"{server.url}/orders?updated_since=2030-01-01T00%3A00%3A00&per_page=10&page=1"
+    assert third.warnings == [f"api_orders: polling stopped at a malformed page (invalid_json: {page})"]
 
     api_batches = first.manifest.filter(first.manifest["table"] == "api_orders")
     assert api_batches.height == 3  # one batch per page
@@ -94,12 +98,14 @@ def test_an_api_source_lands_in_raw_with_quarantine_and_manifest(toy, tmp_path, 
             "select sum(rows_read), sum(rows_landed + rows_quarantined) from ops.ingest_manifest "
             "where \"table\" = 'api_orders'"
         ).fetchone()
-    assert [(r, Path(f).name[:12]) for r, f, _ in quarantined] == [
+    assert [(r.split(" ")[0], Path(f).name[:12]) for r, f, _ in quarantined] == [
         ("invalid_int64:order_total", "000001-page1"),
+        ("invalid_json:", "000005-page1"),
         ("missing_value:customer", "000002-page2"),
     ]
+    assert "-invalid-" in quarantined[1][1] and quarantined[1][2].startswith('{"data": {"orders": [{"id"')
     assert quarantined[0][2].startswith('{"id":') and '"order_total":"lots"' in quarantined[0][2]
-    assert totals[0] == totals[1] == 27
+    assert totals[0] == totals[1] == 28
 
     written = [p for p in (tmp_path).rglob("*") if p.is_file()]
     assert written and not [p for p in written if TOKEN.encode() in p.read_bytes()]
