@@ -227,3 +227,11 @@ def test_two_polls_of_one_source_never_interleave(tmp_path):
                 api.poll(c, tmp_path)
 
         assert api.poll(c, tmp_path, on_page=poll_again).records == 5
+
+
+def test_a_poll_slower_than_max_seconds_stops_keeping_the_pages_it_landed(tmp_path):
+    with serve(sample_orders(25), TOKEN) as server:
+        server.slow, server.delay = 2, 0.6  # page 1 lands in time, page 2 cannot
+        with pytest.raises(api.ApiSourceError, match=r"page=2 failed \(max_seconds 1 reached; last: timed out"):
+            api.poll(contract(server.url, max_seconds=1, timeout_seconds=5), tmp_path, sleep=lambda s: None)
+    assert len(api.page_files(tmp_path)) == 1 and api.PollState.load(tmp_path).position == "2"
