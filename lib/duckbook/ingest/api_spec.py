@@ -141,9 +141,9 @@ def parse_api(spec: Any, where: str) -> ApiSpec:
             max_retries=int(spec.get("max_retries", 5)),
             json_retries=int(spec.get("json_retries", 2)),
         )
-    except (TypeError, ValueError, AttributeError) as exc:
-        if isinstance(exc, ApiDeclarationError):
-            raise
+    except ApiDeclarationError:
+        raise
+    except (TypeError, ValueError, AttributeError) as exc:  # a number that is not one, a list for a mapping
         raise ApiDeclarationError(f"{where}: api: {exc}") from None
 
 
