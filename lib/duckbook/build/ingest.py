@@ -30,7 +30,7 @@ from duckbook import engine, events, ops
 from duckbook.build import changes
 from duckbook.build.context import StageContext
 from duckbook.build.wap import Build
-from duckbook.ingest import deliveries, files
+from duckbook.ingest import api, deliveries, files
 from duckbook.ingest.contracts import Contract
 from duckbook.quality.row_checks import ingest_reconciliation
 
@@ -64,6 +64,9 @@ def ingest(
     warnings = [f"no delivery folder for {day} (between deliveries)" for day in deliveries.missing_days(found)]
     ingested = _ingested_files(ctx.con)
     todo = deliveries.plan(found, contracts, run_date=ctx.run_date, ingested=ingested)
+    pages, polled = _api_pages(ctx, contracts, ingested)
+    todo += pages
+    warnings += [f"{p.source}: polling stopped at a malformed page ({p.stopped})" for p in polled if p.stopped]
     skipped = sum(
         1 for d in found if d.date is None or d.date <= ctx.run_date for c in contracts.values() if c.file in d.files
     ) - len(todo)
@@ -113,6 +116,31 @@ def ingest(
     return Ingested(build, manifest, skipped, warnings)
 
 
+def _api_pages(
+    ctx: StageContext, contracts: Mapping[str, Contract], ingested: Mapping[str, str]
+) -> tuple[list[deliveries.DeliveredFile], list[api.Polled]]:
+    """Poll every API source (its pages landed under ``<warehouse>/api/<source>/``), then the page
+    files not ingested yet: delivered on the run's date, identified as ``api/<source>/<file>``.
+
+    Raises :class:`duckbook.ingest.api.ApiSourceError`; the pages landed before it stay and the
+    next run ingests them."""
+    todo, polled = [], []
+    for contract in contracts.values():
+        if contract.api is None:
+            continue
+        folder = api.landing_folder(ctx.cfg.warehouse, contract.name)
+        polled.append(api.poll(contract, folder))
+        files_ = api.page_files(folder)
+        delivery = deliveries.Delivery(ctx.run_date, folder, tuple(p.name for p in files_))
+        for path in files_:
+            relative, checksum = f"api/{contract.name}/{path.name}", deliveries.file_digest(path)
+            if ingested.get(relative) != checksum:
+                todo.append(
+                    deliveries.DeliveredFile(delivery, contract, path, relative, path.stat().st_size, checksum, "new")
+                )
+    return todo, polled
+
+
 def _ingested_files(con: engine.DuckDBBackend) -> dict[str, str]:
     """``{file path under source_dir: checksum}`` of every file ingested so far (its latest batch)."""
     manifest = ops.read(con, "ingest_manifest")
@@ -141,6 +169,8 @@ def _land(
     batch_id = (
         f"{f.contract.name}-{f.checksum[:16]}" if day is None else f"{f.contract.name}-{day:%Y%m%d}-{f.checksum[:12]}"
     )
+    if f.contract.api is not None:  # the page's number first: batches of one day sort in landing order
+        batch_id = f"{f.contract.name}-{f.path.name.split('-')[0]}-{f.checksum[:12]}"
     current = _raw_columns(ctx, f.contract.name)
     evolved = files.plan_evolution(f.contract, f.path, current, delivery=f.relative)
     if evolve and current is not None and (evolved.add or evolved.widen):

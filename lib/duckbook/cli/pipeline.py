@@ -1,4 +1,4 @@
-"""``duckbook run``, ``backfill``, ``stages`` and ``drops``: running the pipeline and making its input."""
+"""``duckbook run``, ``backfill``, ``stages``, ``drops`` and ``pull``: running the pipeline and making its input."""
 
 from __future__ import annotations
 
@@ -220,3 +220,29 @@ def drops(
     )
     for line in summary.lines():
         typer.echo(line)
+
+
+@app.command()
+@error_handler
+def pull(
+    source: Annotated[
+        list[str] | None, typer.Argument(metavar="SOURCE", help="An API source. [default: every API source]")
+    ] = None,
+    warehouse: WarehouseOption = None,
+) -> None:
+    """Poll API sources now: land their new pages under <warehouse>/api/<source>/ for the next run
+    to ingest (`duckbook run` polls them too). Credentials come from the environment only."""
+    from duckbook import config, errors
+    from duckbook.ingest import api
+    from duckbook.project import load
+
+    cfg = config.load(warehouse=warehouse)
+    sources = {name: c for name, c in load(cfg).sources.items() if c.api is not None}
+    for name in source or []:
+        if name not in sources:
+            raise errors.UserError(errors.unknown_name("SOURCE", "API source", name, sorted(sources)))
+    for name in source or sorted(sources):
+        folder = api.landing_folder(cfg.warehouse, name)
+        polled = api.poll(sources[name], folder)
+        stopped = f"; stopped: {polled.stopped}" if polled.stopped else ""
+        typer.echo(f"{name}: {polled.records:,} record(s) in {len(polled.files)} page(s) landed in {folder}{stopped}")

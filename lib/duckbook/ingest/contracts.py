@@ -32,6 +32,7 @@ import ibis
 import ibis.expr.types as ir
 
 from duckbook.errors import ContractError, ProjectError
+from duckbook.ingest.api_spec import ApiDeclarationError, ApiSpec, parse_api
 
 #: Contract type names and the Ibis types they cast to.
 TYPES = {
@@ -128,6 +129,9 @@ class Contract:
     # accept it as a correction that replaces the earlier batch.
     on_changed_file: str = "error"  # error | correct
     schema_evolution: SchemaPolicy = SchemaPolicy()
+    # an HTTP API source (``api:`` instead of ``file:``; ``file`` is then empty): its pages are
+    # landed as deliveries by duckbook.ingest.api and ingested like files
+    api: ApiSpec | None = None
 
     @property
     def column_names(self) -> list[str]:
@@ -163,8 +167,14 @@ def parse_contracts(sources: Mapping[str, Any], *, origin: str) -> dict[str, Con
                     str(col.get("description", "")),
                 )
             )
-        if not cols or "file" not in spec:
-            raise ContractDeclarationError(f"{where}: needs 'file' and at least one column")
+        if not cols or ("file" in spec) == ("api" in spec):
+            raise ContractDeclarationError(
+                f"{where}: needs 'file' and at least one column ('api' instead of 'file' for an HTTP API source, not both)"
+            )
+        try:
+            api = parse_api(spec["api"], where) if "api" in spec else None
+        except ApiDeclarationError as exc:
+            raise ContractDeclarationError(str(exc)) from None
         key = tuple(spec.get("primary_key") or ())
         unknown = set(key) - {c.name for c in cols}
         if unknown:
@@ -177,9 +187,12 @@ def parse_contracts(sources: Mapping[str, Any], *, origin: str) -> dict[str, Con
             )
         if latest_by and latest_by not in {c.name for c in cols}:
             raise ContractDeclarationError(f"{where}: duplicates.by names unknown column {latest_by!r}")
-        policy = _parse_policy(spec, where)
+        # a JSON API leaves out a field that is null: a column no record of a page has is NULL
+        policy = _parse_policy(spec, where, missing="null" if api else "error")
         extra = "error" if policy.new_columns == "error" else "ignore"
-        kind = spec.get("kind", "snapshot")
+        kind = spec.get("kind", "events" if api else "snapshot")
+        if api is not None and kind != "events":
+            raise ContractDeclarationError(f"{where}: an api source is kind events (its pages merge by primary_key)")
         if kind not in ("events", "snapshot"):
             raise ContractDeclarationError(f"{where}: kind must be events or snapshot, not {kind!r}")
         if kind == "events" and not key:
@@ -194,7 +207,7 @@ def parse_contracts(sources: Mapping[str, Any], *, origin: str) -> dict[str, Con
             raise ContractDeclarationError(f"{where}: on_changed_file must be error or correct, not {on_changed!r}")
         out[name] = Contract(
             name,
-            spec["file"],
+            str(spec.get("file", "")),
             tuple(cols),
             key,
             str(spec.get("description", "")),
@@ -205,12 +218,14 @@ def parse_contracts(sources: Mapping[str, Any], *, origin: str) -> dict[str, Con
             event_time,
             on_changed,
             policy,
+            api,
         )
     return out
 
 
-def _parse_policy(spec: Mapping[str, Any], where: str) -> SchemaPolicy:
-    """The ``schema_evolution:`` mapping of a source (with ``extra_columns:``, its older spelling)."""
+def _parse_policy(spec: Mapping[str, Any], where: str, *, missing: str = "error") -> SchemaPolicy:
+    """The ``schema_evolution:`` mapping of a source (with ``extra_columns:``, its older spelling);
+    ``missing`` is the default of ``missing_columns``."""
     given = spec.get("schema_evolution") or {}
     if not isinstance(given, Mapping):
         raise ContractDeclarationError(
@@ -232,6 +247,7 @@ def _parse_policy(spec: Mapping[str, Any], where: str) -> SchemaPolicy:
                 f"{where}: extra_columns: {extra} contradicts schema_evolution.new_columns: "
                 f"{settings['new_columns']}; keep only schema_evolution.new_columns"
             )
+    settings.setdefault("missing_columns", missing)
     try:
         return SchemaPolicy(**settings)
     except ContractDeclarationError as exc:

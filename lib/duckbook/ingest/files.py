@@ -14,6 +14,7 @@ import dataclasses
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
@@ -21,7 +22,7 @@ import polars as pl
 import pyarrow as pa
 
 from duckbook import engine, ops
-from duckbook.ingest import csvfile, evolution
+from duckbook.ingest import csvfile, evolution, pages
 from duckbook.ingest.contracts import Contract, ContractError, good_rows, quarantine_rows, validate_rows
 
 
@@ -71,7 +72,7 @@ def preflight(
             problems.append(f"{path}: file is missing (source {contract.name})")
             continue
         try:
-            header = csvfile.read_header(path)
+            header = _header(contract, path)
         except csvfile.FileError as exc:
             problems.append(str(exc))
             continue
@@ -92,8 +93,22 @@ def plan_evolution(
 
     Raises :class:`duckbook.ingest.evolution.SchemaEvolutionError` with the diff.
     """
-    header = csvfile.read_header(path)
+    header = _header(contract, path)
     return evolution.resolve(evolution.compare(contract, header, current), delivery=delivery)
+
+
+def _reader(path: Path) -> Any:
+    """The module that reads ``path``: an API page (JSON lines) or a delimited text file."""
+    return pages if path.suffix == pages.SUFFIX else csvfile
+
+
+def _header(contract: Contract, path: Path) -> list[str]:
+    """The columns ``path`` delivers. A JSON record leaves out a null field, so a page delivers
+    every contract column (NULL where no record has it) and the fields its records add."""
+    header = _reader(path).read_header(path)
+    if path.suffix != pages.SUFFIX:
+        return header
+    return [*contract.column_names, *(h for h in header if h not in contract.column_names)]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,13 +170,15 @@ def land_file(
     path = path.resolve()
     con = landing.con
     try:
-        parsed = csvfile.read_records(path)
+        parsed = _reader(path).read_records(path)
     except csvfile.FileError as exc:
         raise ContractError(str(exc)) from None
     text = ibis.memtable(csvfile.to_arrow(parsed))
     if evolved is not None:
         contract = evolved.contract
         text = text.mutate(**{c: ibis.null("string") for c in evolved.fill_null if c not in text.columns})
+    if path.suffix == pages.SUFFIX:  # fields no record of the page has (see _header)
+        text = text.mutate(**{c: ibis.null("string") for c in contract.column_names if c not in text.columns})
     # Values after the end of run_date are in the future for this run.
     latest = ibis.literal(dt.datetime.combine(landing.run_date, dt.time.max).replace(microsecond=0), type="timestamp")
     validated = engine.materialize_temp(con, validate_rows(text, contract, latest_allowed=latest), prefix="_validated")

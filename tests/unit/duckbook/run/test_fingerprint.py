@@ -87,3 +87,11 @@ def test_stage_inputs_leave_out_later_stages_schemas():
     versions = {"raw.a": 1, "staging.b": 2, "marts.c": 3}
     assert fingerprint.stage_inputs(versions, ["marts"]) == {"raw.a": 1, "staging.b": 2}
     assert fingerprint.stage_inputs(versions, []) == versions
+
+
+def test_a_project_with_an_api_source_polls_every_run(tmp_path):
+    files = tmp_path / "sources.yml", tmp_path / "models.yml"
+    files[0].write_text("sources:\n  raw_a: {file: a.csv, columns: {id: {type: string}}}\n")
+    assert not fingerprint.polls_api([*files])
+    files[1].write_text("sources:\n  api_a: {api: {base_url: 'http://x'}, columns: {id: {type: string}}}\n")
+    assert fingerprint.polls_api([*files])
