@@ -42,16 +42,22 @@ API_SOURCE = {
 }
 
 
-@pytest.fixture
-def toy(tmp_path, monkeypatch):
-    for name in [n for n in os.environ if n.startswith("DUCKBOOK_")]:
-        monkeypatch.delenv(name)
+def toy_with_api(tmp_path: Path) -> Path:
+    """A copy of the toy project whose YAML also declares the API source :data:`API_SOURCE`."""
     root = tmp_path / "toy"
     shutil.copytree(TOY, root)
     project = root / "toy_bakery" / "project.yml"
     doc = yaml.safe_load(project.read_text())
     doc["sources"]["api_orders"] = API_SOURCE
     project.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return root
+
+
+@pytest.fixture
+def toy(tmp_path, monkeypatch):
+    for name in [n for n in os.environ if n.startswith("DUCKBOOK_")]:
+        monkeypatch.delenv(name)
+    root = toy_with_api(tmp_path)
     monkeypatch.syspath_prepend(str(root))
     monkeypatch.setenv("DUCKBOOK_PROJECT_DIR", str(root))
     monkeypatch.setenv("DUCKBOOK_WAREHOUSE", str(tmp_path / "toy-warehouse"))
@@ -135,12 +141,7 @@ def test_duckbook_pull_lands_pages_that_the_next_ingest_takes(toy, monkeypatch, 
 def test_duckbook_run_polls_the_api_every_run_and_writes_the_token_nowhere(tmp_path):
     import subprocess
 
-    root = tmp_path / "toy"
-    shutil.copytree(TOY, root)
-    project = root / "toy_bakery" / "project.yml"
-    doc = yaml.safe_load(project.read_text())
-    doc["sources"]["api_orders"] = API_SOURCE
-    project.write_text(yaml.safe_dump(doc, sort_keys=False))
+    root = toy_with_api(tmp_path)
     (root / "notebooks").mkdir()
     shutil.copy(Path(__file__).resolve().parents[2] / "notebooks" / "10_ingest.ipynb", root / "notebooks")
     lib = Path(__file__).resolve().parents[2] / "lib"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Sequence
+from typing import Any
 
 import polars as pl
 
@@ -130,11 +131,7 @@ def not_passing(checks: pl.DataFrame, history: pl.DataFrame, run_id: str) -> pl.
     ).sort("_order", "_severity", "schema_name", "table_name", "check_name")
     rows = [
         {
-            "Status": _PAST.get(r["status"], r["status"]),
-            "Table": _table(r),
-            "Check": r["check_name"],
-            "Severity": r["severity"],
-            "Result": result(r),
+            **_identity(r),
             "Not passing for": _streak(r.get("runs"), r.get("ever_passed")),
             "Since run": _since(r.get("since_run") or r["run_id"], run_id),
             "What it tests": r["description"] or "",
@@ -142,6 +139,17 @@ def not_passing(checks: pl.DataFrame, history: pl.DataFrame, run_id: str) -> pl.
         for r in bad.iter_rows(named=True)
     ]
     return _frame(rows, NOT_PASSING_COLUMNS)
+
+
+def _identity(r: dict[str, Any]) -> dict[str, str]:
+    """The first columns of a check's row on the page: status, table, check, severity, result."""
+    return {
+        "Status": _PAST.get(r["status"], r["status"]),
+        "Table": _table(r),
+        "Check": r["check_name"],
+        "Severity": r["severity"],
+        "Result": result(r),
+    }
 
 
 NOT_PASSING_COLUMNS = (
@@ -259,11 +267,7 @@ def every_check(checks: pl.DataFrame, run_id: str) -> pl.DataFrame:
     )
     rows = [
         {
-            "Status": _PAST.get(r["status"], r["status"]),
-            "Table": _table(r),
-            "Check": r["check_name"],
-            "Severity": r["severity"],
-            "Result": result(r),
+            **_identity(r),
             "Checked in": "this run" if r["run_id"] == run_id else r["run_id"],
             "What it tests": r["description"] or "",
         }
