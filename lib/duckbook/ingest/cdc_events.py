@@ -136,15 +136,28 @@ def _row(items: list[dict[str, Any]]) -> dict[str, str | None]:
     return {c["name"]: _text(c["value"]) for c in items}
 
 
-def _loads(line: str) -> dict[str, Any]:
-    return json.loads(line, parse_int=str, parse_float=str)
+# one decoder for every message: numbers stay text, so no float ever rounds a numeric
+_loads = json.JSONDecoder(parse_int=str, parse_float=str).decode
+
+
+_Seen = dict[tuple[str, tuple[str, ...], bool], tuple[str, ...]]
 
 
 def _track(
-    schemas: dict[str, TableSchema], table: str, columns: list[dict[str, Any]], full: bool, commit_lsn: int
+    schemas: dict[str, TableSchema],
+    table: str,
+    columns: list[dict[str, Any]],
+    full: bool,
+    commit_lsn: int,
+    seen: _Seen,
 ) -> tuple[tuple[str, ...], list[SchemaChange]]:
     """Update the known columns of ``table`` from an event; return the columns it left out and
-    the schema changes it shows (an insert carries every column, so a missing one was dropped)."""
+    the schema changes it shows (an insert carries every column, so a missing one was dropped).
+    ``seen`` remembers the answer per column list until a schema changes (most events repeat one)."""
+    names = tuple(c["name"] for c in columns)
+    hit = seen.get((table, names, full))
+    if hit is not None:
+        return hit, []
     schema = schemas.get(table)
     if schema is None:
         schema = schemas[table] = TableSchema({}, ())
@@ -161,6 +174,9 @@ def _track(
         for name in missing:
             changes.append(SchemaChange(table, name, schema.columns.pop(name), "dropped", commit_lsn))
         missing = ()
+    if changes:
+        seen.clear()
+    seen[(table, names, full)] = missing
     return missing, changes
 
 
@@ -189,6 +205,7 @@ def decode(lines: Iterable[str], schemas: dict[str, TableSchema]) -> tuple[list[
     out: list[Transaction] = []
     changes: list[SchemaChange] = []
     tx: Transaction | None = None
+    seen: _Seen = {}
     for line in lines:
         msg = _loads(line)
         action = msg["action"]
@@ -207,8 +224,8 @@ def decode(lines: Iterable[str], schemas: dict[str, TableSchema]) -> tuple[list[
             tx = None
         elif action in ("I", "U"):
             table = f"{msg['schema']}.{msg['table']}"
-            left_out, seen = _track(schemas, table, msg["columns"], action == "I", tx.commit_lsn)
-            changes.extend(seen)
+            left_out, found = _track(schemas, table, msg["columns"], action == "I", tx.commit_lsn, seen)
+            changes.extend(found)
             identity = _row(msg["identity"]) if "identity" in msg else None
             tx.events.append(Event(action, table, parse_lsn(msg["lsn"]), _row(msg["columns"]), identity, left_out))
         elif action == "D":
@@ -223,22 +240,47 @@ def decode(lines: Iterable[str], schemas: dict[str, TableSchema]) -> tuple[list[
     return out, changes
 
 
+def _text_maps(rows: list[dict[str, str | None] | None]) -> pa.Array:
+    """A ``map<string, string>`` array built from flat keys, items and offsets (fast)."""
+    offsets = [0]
+    keys: list[str] = []
+    items: list[str | None] = []
+    valid = []
+    for row in rows:
+        if row is not None:
+            keys.extend(row)
+            items.extend(row.values())
+        offsets.append(len(keys))
+        valid.append(row is not None)
+    mask = None if all(valid) else pa.array([not v for v in valid])
+    return pa.MapArray.from_arrays(
+        pa.array(offsets, pa.int32()), pa.array(keys, pa.string()), pa.array(items, pa.string()), mask=mask
+    )
+
+
 def events_table(transactions: Iterable[Transaction]) -> pa.Table:
     """The landed form of ``transactions``' events (:data:`EVENT_SCHEMA`), in commit order."""
     cols: dict[str, list[Any]] = {name: [] for name in EVENT_SCHEMA.names}
     for tx in transactions:
-        for seq, e in enumerate(tx.events):
-            cols["commit_lsn"].append(tx.commit_lsn)
-            cols["seq"].append(seq)
+        n = len(tx.events)
+        cols["commit_lsn"] += [tx.commit_lsn] * n
+        cols["seq"] += range(n)
+        cols["xid"] += [tx.xid] * n
+        cols["commit_time"] += [tx.commit_time] * n
+        for e in tx.events:
             cols["lsn"].append(e.lsn)
-            cols["xid"].append(tx.xid)
-            cols["commit_time"].append(tx.commit_time)
             cols["op"].append(e.op)
             cols["table_name"].append(e.table)
-            cols["values"].append(None if e.values is None else list(e.values.items()))
-            cols["identity"].append(None if e.identity is None else list(e.identity.items()))
-            cols["unchanged"].append(list(e.unchanged))
-    return pa.table(cols, schema=EVENT_SCHEMA)
+            cols["values"].append(e.values)
+            cols["identity"].append(e.identity)
+            cols["unchanged"].append(e.unchanged)
+    arrays = {
+        name: _text_maps(cols[name])
+        if name in ("values", "identity")
+        else pa.array(cols[name], EVENT_SCHEMA.field(name).type)
+        for name in EVENT_SCHEMA.names
+    }
+    return pa.table(arrays, schema=EVENT_SCHEMA)
 
 
 def snapshot_table(
