@@ -286,9 +286,20 @@ def events_table(transactions: Iterable[Transaction]) -> pa.Table:
 def snapshot_table(
     table: str, names: list[str], rows: Iterable[tuple[str | None, ...]], lsn: int, taken: datetime
 ) -> pa.Table:
-    """Rows of the initial snapshot as ``S`` events at the slot's consistent point ``lsn``."""
-    values = [list(zip(names, row, strict=True)) for row in rows]
-    n = len(values)
+    """Rows of the initial snapshot as ``S`` events at the slot's consistent point ``lsn``.
+
+    >>> t = snapshot_table("public.c", ["id", "name"], [("1", "ann"), ("2", None)], 0x10, datetime(2026, 1, 1))
+    >>> t.column("values").to_pylist(), t.column("seq").to_pylist(), t.column("identity").null_count
+    ([[('id', '1'), ('name', 'ann')], [('id', '2'), ('name', None)]], [0, 1], 2)
+    """
+    rows = list(rows)
+    n, k = len(rows), len(names)
+    items = [value for row in rows for value in row]
+    values = pa.MapArray.from_arrays(
+        pa.array(range(0, n * k + 1, k or 1) if k else [0] * (n + 1), pa.int32()),
+        pa.array(names * n, pa.string()),
+        pa.array(items, pa.string()),
+    )
     return pa.table(
         {
             "commit_lsn": [lsn] * n,
@@ -299,7 +310,7 @@ def snapshot_table(
             "op": ["S"] * n,
             "table_name": [table] * n,
             "values": values,
-            "identity": [None] * n,
+            "identity": pa.nulls(n, EVENT_SCHEMA.field("identity").type),
             "unchanged": [[]] * n,
         },
         schema=EVENT_SCHEMA,
