@@ -21,6 +21,8 @@ the slot's own position can go back, and an advance can be lost.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
+import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -138,6 +140,7 @@ class Consumer:
         self.source = source
         self._on_step = on_step or (lambda step: None)
         self._con: psycopg.Connection[Any] | None = None
+        self._lock: int | None = None
         self.position: cdc_store.Position | None = None
 
     # -- connection and slot ---------------------------------------------------------------
@@ -153,10 +156,27 @@ class Consumer:
         return self._con
 
     def close(self) -> None:
-        """Close the connection (the slot and the landed files stay)."""
+        """Close the connection and release the source (the slot and the landed files stay)."""
         if self._con is not None:
             self._con.close()
             self._con = None
+        if self._lock is not None:
+            os.close(self._lock)  # closing the descriptor releases the flock
+            self._lock = None
+
+    def _take_lock(self) -> None:
+        # two consumers of one source would land the same changes twice
+        directory = self.source.directory
+        directory.mkdir(parents=True, exist_ok=True)
+        fd = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise CdcError(
+                f"CDC source {self.source.name!r}: another consumer is running on {directory} (it holds .lock)"
+            ) from None
+        self._lock = fd
 
     def __enter__(self) -> Consumer:
         return self
@@ -195,14 +215,22 @@ class Consumer:
     # -- snapshot and start ----------------------------------------------------------------
 
     def start(self) -> cdc_store.Position:
-        """Snapshot the first time; else recover from a crash. Returns the landed position."""
+        """Snapshot the first time; else recover from a crash. Returns the landed position.
+
+        Holds the source's lock until :meth:`close` (released at once when starting fails)."""
         directory = self.source.directory
-        cdc_store.remove_partial(directory)
-        position = cdc_store.read_position(directory)
-        if position is None:
-            position = self._snapshot()
+        if self._lock is None:
+            self._take_lock()
+        try:
+            cdc_store.remove_partial(directory)
+            position = cdc_store.read_position(directory)
+            if position is None:
+                position = self._snapshot()
+            self._advance(position.end_lsn)  # a crash after landing left the slot behind
+        except Exception:
+            self.close()
+            raise
         self.position = position
-        self._advance(position.end_lsn)  # a crash after landing left the slot behind
         return position
 
     def _snapshot(self) -> cdc_store.Position:

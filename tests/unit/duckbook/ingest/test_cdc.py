@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from duckbook.ingest import cdc_store
-from duckbook.ingest.cdc import STEPS, CdcSource, Consumer, SlotLost, TableNotCapturable, resnapshot
+from duckbook.ingest.cdc import STEPS, CdcError, CdcSource, Consumer, SlotLost, TableNotCapturable, resnapshot
 from duckbook.ingest.cdc_events import EVENT_SCHEMA
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -121,6 +121,8 @@ def test_a_big_transaction_lands_whole_and_a_restart_does_not_repeat_it(db: tupl
                 copy.write_row((i, "0.5"))
         copied = consumer.poll()
         assert (copied.transactions, copied.events) == (1, 100)
+        with pytest.raises(CdcError, match="another consumer is running on .*holds .lock"):
+            Consumer(src).start()
     with Consumer(src) as again:
         again.start()
         assert again.poll().transactions == 0
