@@ -24,7 +24,7 @@ import datetime as dt
 import fcntl
 import os
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ from psycopg import sql
 
 from duckbook.errors import DuckbookError
 from duckbook.ingest import cdc_store
-from duckbook.ingest.cdc_catalog import TableNotCapturable, split_table, table_schemas
+from duckbook.ingest.cdc_catalog import TableNotCapturable, missing_value, split_table, table_schemas
 from duckbook.ingest.cdc_events import (
     SchemaChange,
     TableSchema,
@@ -305,6 +305,9 @@ class Consumer:
         rows = self.con.execute(peek + ")", (self.source.slot_name, upto[0], limit, *options)).fetchall()
         schemas = position.table_schemas()
         transactions, changes = decode((r[0] for r in rows), schemas)
+        changes = [
+            replace(c, fill=missing_value(self.con, c.table, c.column)) if c.change == "added" else c for c in changes
+        ]
         self._on_step("read")
         fresh = [tx for tx in transactions if tx.end_lsn > position.end_lsn]
         landed = [tx for tx in fresh if tx.events]

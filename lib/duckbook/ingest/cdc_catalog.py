@@ -63,3 +63,16 @@ def table_schemas(con: psycopg.Connection[Any], tables: tuple[str, ...]) -> dict
             )
         out[table] = TableSchema(dict(cols), tuple(k for (k,) in key))
     return out
+
+
+def missing_value(con: psycopg.Connection[Any], table: str, column: str) -> str | None:
+    """The text of the value ``ALTER TABLE ... ADD COLUMN ... DEFAULT`` gave the rows already in
+    ``table`` (``pg_attribute.attmissingval``), or ``None`` (no default, or the column is gone)."""
+    schema, name = split_table(table)
+    row = con.execute(
+        "SELECT (a.attmissingval::text::text[])[1] FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relname = %s AND a.attname = %s AND a.atthasmissing",
+        (schema, name, column),
+    ).fetchone()
+    return None if row is None else row[0]

@@ -112,13 +112,18 @@ class TableSchema:
 
 @dataclass(frozen=True, slots=True)
 class SchemaChange:
-    """A column that appeared (``added``) or disappeared (``dropped``) in the stream of a table."""
+    """A column that appeared (``added``) or disappeared (``dropped``) in the stream of a table.
+
+    ``fill`` is the value an added column has in the rows that existed before it (``ADD COLUMN
+    ... DEFAULT 3`` sends no change for them); PostgreSQL keeps it as the column's missing value.
+    """
 
     table: str
     column: str
     type: str
     change: str
     commit_lsn: int
+    fill: str | None = None
 
 
 def _text(value: Any) -> str | None:

@@ -22,7 +22,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from duckbook.ingest.cdc_events import TableSchema
+from duckbook.ingest.cdc_events import EVENT_SCHEMA, TableSchema
 
 META_KEY = b"duckbook.cdc"
 POSITION_FILE = "position.json"
@@ -129,6 +129,14 @@ def read_position(directory: Path) -> Position | None:
             position.schemas = meta["schemas"]
             position.history = position.history + meta["history"]
     return position
+
+
+def read_landed(directory: Path) -> pa.Table:
+    """Every event landed in ``directory``: the snapshot files, then the batches in commit order
+    (``superseded-*`` files of an earlier snapshot are left out)."""
+    files = sorted(directory.glob("snapshot-*.parquet")) + sorted(directory.glob(BATCH_GLOB))
+    tables = [pq.read_table(f).replace_schema_metadata(None) for f in files]
+    return pa.concat_tables(tables) if tables else EVENT_SCHEMA.empty_table()
 
 
 def commit_time_text(value: datetime) -> str:
