@@ -67,7 +67,7 @@ format: setup ## Apply ruff's formatter and safe fixes
 	$(BIN)/ruff format lib tests benchmarks
 	$(BIN)/ruff check --fix lib tests benchmarks notebooks
 
-postgres: ## Install Debian's PostgreSQL 15 for the catalog tests (needs root; the tests start and stop their own server)
+postgres: ## Install Debian's PostgreSQL 15 and wal2json for the catalog and CDC tests (needs root; the tests start and stop their own server)
 	@bash scripts/postgres.sh install
 
 test: setup lint browser postgres ## Lint gates, then unit tests, doctests, nbval, end-to-end, PostgreSQL, fault and browser tests

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# A private PostgreSQL 15 server for the tests (DuckLake catalog on PostgreSQL).
+# A private PostgreSQL 15 server for the tests (DuckLake catalog on PostgreSQL, change data capture).
 #
-#   scripts/postgres.sh install      install Debian's postgresql-15 if missing (root; exit 3 otherwise)
+#   scripts/postgres.sh install      install Debian's postgresql-15 and postgresql-15-wal2json if missing (root)
 #   scripts/postgres.sh start DIR    initdb DIR if needed, start it, create database duckbook, print the DSN
 #   scripts/postgres.sh stop DIR     stop the server of DIR (fast shutdown; no error if not running)
 #   scripts/postgres.sh status DIR   exit 0 when the server of DIR runs, 3 when not
@@ -12,10 +12,14 @@
 # As root, DIR is chowned to the postgres user and every server command runs as that user
 # (initdb refuses root); otherwise they run as the calling user, who must own DIR.
 # Local connections are trusted; DIR is mode 0700, so only its owner and root can connect.
+# Logical decoding is on (wal_level=logical, replication slots and WAL senders for the CDC source;
+# wal2json allowed in output_plugin_libraries on servers that have that setting, 15.19 and later).
 # Exit codes: 0 ok, 2 usage, 3 PostgreSQL 15 missing / cannot be installed or started.
 set -euo pipefail
 
 PGBIN=/usr/lib/postgresql/15/bin # explicit: other versions may be on PATH (/usr/local/bin)
+PGLIB=/usr/lib/postgresql/15/lib
+PACKAGES=(postgresql-15 postgresql-15-wal2json)
 PORT=${PGPORT:-5433}
 DATABASE=duckbook
 SUPERUSER=postgres
@@ -34,24 +38,46 @@ usage() {
 
 have_server() { [ -x "$PGBIN/postgres" ] && [ -x "$PGBIN/initdb" ] && [ -x "$PGBIN/pg_ctl" ]; }
 
+have_wal2json() { [ -f "$PGLIB/wal2json.so" ]; }
+
 need_server() {
 	have_server || die 3 "PostgreSQL 15 is not installed ($PGBIN/postgres missing): run 'sudo scripts/postgres.sh install'"
 }
 
 cmd_install() {
-	if have_server; then
-		echo "PostgreSQL 15 present: $("$PGBIN/postgres" --version)" >&2
+	if have_server && have_wal2json; then
+		echo "PostgreSQL 15 present: $("$PGBIN/postgres" --version), with wal2json" >&2
 		return 0
 	fi
-	[ "$(id -u)" = 0 ] || die 3 "PostgreSQL 15 is not installed ($PGBIN/postgres missing) and we are not root: run 'sudo scripts/postgres.sh install' (or 'apt-get install postgresql-15')"
-	command -v apt-get >/dev/null 2>&1 || die 3 "PostgreSQL 15 is not installed and apt-get is missing: install postgresql-15 by hand"
-	echo "installing postgresql-15 with apt-get ..." >&2
+	[ "$(id -u)" = 0 ] || die 3 "PostgreSQL 15 with wal2json is not installed ($PGBIN/postgres or $PGLIB/wal2json.so missing) and we are not root: run 'sudo scripts/postgres.sh install' (or 'apt-get install ${PACKAGES[*]}')"
+	command -v apt-get >/dev/null 2>&1 || die 3 "PostgreSQL 15 with wal2json is not installed and apt-get is missing: install ${PACKAGES[*]} by hand"
+	echo "installing ${PACKAGES[*]} with apt-get ..." >&2
 	# The package also creates and may start a `main` cluster on port 5432: we leave it alone.
 	apt-get update -qq >&2 || die 3 "apt-get update failed"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 >/dev/null ||
-		die 3 "apt-get install postgresql-15 failed"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${PACKAGES[@]}" >/dev/null ||
+		die 3 "apt-get install ${PACKAGES[*]} failed"
 	have_server || die 3 "postgresql-15 installed but $PGBIN/postgres is still missing"
-	echo "installed: $("$PGBIN/postgres" --version)" >&2
+	have_wal2json || die 3 "postgresql-15-wal2json installed but $PGLIB/wal2json.so is still missing"
+	echo "installed: $("$PGBIN/postgres" --version), with wal2json" >&2
+}
+
+# Settings for logical decoding, appended once to postgresql.conf (a marker line says they are
+# there). output_plugin_libraries appeared in a 15.x security update: an older server refuses to
+# start with an unknown setting, so it is written only when the server lists it.
+CDC_MARKER="# scripts/postgres.sh: logical decoding"
+configure_cdc() {
+	local conf="$1/postgresql.conf"
+	grep -qxF "$CDC_MARKER" "$conf" && return 1
+	{
+		echo
+		echo "$CDC_MARKER"
+		echo "wal_level = logical"
+		echo "max_replication_slots = 16"
+		echo "max_wal_senders = 16"
+		if "$PGBIN/postgres" --describe-config 2>/dev/null | cut -f1 | grep -qx output_plugin_libraries; then
+			echo "output_plugin_libraries = 'wal2json'"
+		fi
+	} >>"$conf"
 }
 
 # The cluster directory as an absolute path, validated (it is written into postgresql.conf and a
@@ -105,6 +131,12 @@ cmd_start() {
 	fi
 
 	local port=$PORT
+	if configure_cdc "$dir" && running "$dir"; then
+		# a cluster made before logical decoding was configured: wal_level needs a restart
+		as_owner "$PGBIN/pg_ctl" restart -w -t 60 -m fast -D "$dir" -l "$dir/server.log" \
+			-o "-p $(sed -n 4p "$dir/postmaster.pid") -k $dir" >/dev/null ||
+			die 3 "the server of $dir did not restart with logical decoding (log: $dir/server.log)"
+	fi
 	if running "$dir"; then
 		# already up (possibly on another port): report the port it really listens on
 		port=$(sed -n 4p "$dir/postmaster.pid")
