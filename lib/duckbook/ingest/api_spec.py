@@ -105,14 +105,25 @@ class ApiSpec:
         'http://h:1/v1/orders'
         """
 
-        def env(match: re.Match[str]) -> str:
-            value = os.environ.get(match[1])
-            if value is None and match[2] is None:
-                raise ApiDeclarationError(f"base_url {self.base_url}: environment variable {match[1]} is not set")
-            return value if value is not None else match[2]
-
-        base = _ENV.sub(env, self.base_url).rstrip("/")
+        base = expand_env(self.base_url, "base_url").rstrip("/")
         return f"{base}/{self.endpoint.lstrip('/')}" if self.endpoint else base
+
+
+def expand_env(text: str, what: str) -> str:
+    """``text`` with ``${VAR}`` / ``${VAR:-default}`` taken from the environment (``what`` names the
+    setting in the error when a variable without a default is unset).
+
+    >>> expand_env("${NO_SUCH_VAR_X:-dbname=shop} user=me", "dsn")
+    'dbname=shop user=me'
+    """
+
+    def env(match: re.Match[str]) -> str:
+        value = os.environ.get(match[1])
+        if value is None and match[2] is None:
+            raise ApiDeclarationError(f"{what} {text}: environment variable {match[1]} is not set")
+        return value if value is not None else match[2]
+
+    return _ENV.sub(env, text)
 
 
 def parse_api(spec: Any, where: str) -> ApiSpec:

@@ -33,6 +33,7 @@ import ibis.expr.types as ir
 
 from duckbook.errors import ContractError, ProjectError
 from duckbook.ingest.api_spec import ApiDeclarationError, ApiSpec, parse_api
+from duckbook.ingest.cdc_spec import CdcDeclarationError, CdcSpec, parse_cdc
 
 #: Contract type names and the Ibis types they cast to.
 TYPES = {
@@ -122,7 +123,8 @@ class Contract:
     # What a file holds in dated deliveries: new rows (``events``, merged by key) or the whole
     # table as of the delivery date (``snapshot``, replacing the previous one; history is kept by
     # snapshot models).
-    kind: str = "snapshot"  # events | snapshot
+    # ``changes``: a CDC source's versions (its raw table is the current state); only with ``cdc:``
+    kind: str = "snapshot"  # events | snapshot | changes
     # events: the column that dates a row (incremental models recompute from its earliest day)
     event_time: str = ""
     # A file already ingested under the same name comes again with other content: stop, or
@@ -132,6 +134,8 @@ class Contract:
     # an HTTP API source (``api:`` instead of ``file:``; ``file`` is then empty): its pages are
     # landed as deliveries by duckbook.ingest.api and ingested like files
     api: ApiSpec | None = None
+    # a PostgreSQL CDC source (``cdc:`` instead of ``file:``): read by duckbook.ingest.cdc
+    cdc: CdcSpec | None = None
 
     @property
     def column_names(self) -> list[str]:
@@ -167,13 +171,18 @@ def parse_contracts(sources: Mapping[str, Any], *, origin: str) -> dict[str, Con
                     str(col.get("description", "")),
                 )
             )
-        if not cols or ("file" in spec) == ("api" in spec):
+        if not cols or sum(k in spec for k in ("file", "api", "cdc")) != 1:
             raise ContractDeclarationError(
-                f"{where}: needs 'file' and at least one column ('api' instead of 'file' for an HTTP API source, not both)"
+                f"{where}: needs 'file' and at least one column ('api' for an HTTP API source or 'cdc' for a "
+                "PostgreSQL table instead of 'file', only one of them)"
             )
         try:
             api = parse_api(spec["api"], where) if "api" in spec else None
         except ApiDeclarationError as exc:
+            raise ContractDeclarationError(str(exc)) from None
+        try:
+            cdc = parse_cdc(spec["cdc"], where) if "cdc" in spec else None
+        except CdcDeclarationError as exc:
             raise ContractDeclarationError(str(exc)) from None
         key = tuple(spec.get("primary_key") or ())
         unknown = set(key) - {c.name for c in cols}
@@ -190,11 +199,20 @@ def parse_contracts(sources: Mapping[str, Any], *, origin: str) -> dict[str, Con
         # a JSON API leaves out a field that is null: a column no record of a page has is NULL
         policy = _parse_policy(spec, where, missing="null" if api else "error")
         extra = "error" if policy.new_columns == "error" else "ignore"
-        kind = spec.get("kind", "events" if api else "snapshot")
+        kind = spec.get("kind", "events" if api else "changes" if cdc else "snapshot")
         if api is not None and kind != "events":
             raise ContractDeclarationError(f"{where}: an api source is kind events (its pages merge by primary_key)")
-        if kind not in ("events", "snapshot"):
+        if (cdc is not None) != (kind == "changes"):
+            raise ContractDeclarationError(
+                f"{where}: kind changes is the kind of a cdc source, and its only kind (leave kind out)"
+            )
+        if kind not in ("events", "snapshot", "changes"):
             raise ContractDeclarationError(f"{where}: kind must be events or snapshot, not {kind!r}")
+        if cdc is not None and not key:
+            raise ContractDeclarationError(
+                f"{where}: a cdc source needs a primary_key: the columns that identify a row (the table's primary "
+                "key, or with REPLICA IDENTITY FULL columns unique in it)"
+            )
         if kind == "events" and not key:
             raise ContractDeclarationError(
                 f"{where}: kind events needs a primary_key (rows delivered again merge by it)"
@@ -219,6 +237,7 @@ def parse_contracts(sources: Mapping[str, Any], *, origin: str) -> dict[str, Con
             on_changed,
             policy,
             api,
+            cdc,
         )
     return out
 

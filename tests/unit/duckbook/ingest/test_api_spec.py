@@ -61,7 +61,11 @@ def test_the_base_url_reads_the_environment(monkeypatch):
         ({"base_url": "http://x", "auth": {"token": "abc"}}, {}, r"environment variables only"),
         ({"base_url": "http://x", "max_seconds": "soon"}, {}, r"api: could not convert string to float"),
         ({"base_url": "http://x"}, {"kind": "snapshot"}, r"an api source is kind events"),
-        ({"base_url": "http://x"}, {"file": "orders.csv"}, r"needs 'file' and at least one column \('api' instead"),
+        (
+            {"base_url": "http://x"},
+            {"file": "orders.csv"},
+            r"needs 'file' and at least one column \('api' for an HTTP API source",
+        ),
     ],
 )
 def test_a_malformed_api_block_names_file_source_and_choices(api, extra, message):
