@@ -186,7 +186,8 @@ class Writer:
     def step(self, action: str | None = None) -> Change:
         """Commit one transaction (``action`` or one drawn from the mix) and return it.
 
-        Deleting a line or cancelling needs an order this writer placed: without one it places one.
+        Deleting a line or cancelling needs an order this writer placed: without one it places one;
+        deleting an order's only line cancels the order.
         """
         action = action or self._rng.choices(self._actions, self._weights)[0]
         if action not in ACTIONS:
@@ -194,7 +195,7 @@ class Writer:
         if action in ("delete_item", "cancel") and not self._orders:
             action = "order"
         with self._con.transaction():
-            key = getattr(self, f"_{action}")()
+            action, key = getattr(self, f"_{action}")()
         return Change(action, key, dt.datetime.now(dt.UTC).replace(tzinfo=None))
 
     def run(
@@ -215,7 +216,7 @@ class Writer:
             done.append(self.step())
         return done
 
-    # -- the actions: each runs inside the step's transaction and returns the key it touched --
+    # -- the actions: each runs inside the step's transaction and returns what it did and to which key --
 
     def _new_id(self) -> str:
         return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
@@ -223,7 +224,7 @@ class Writer:
     def _new_name(self) -> str:
         return f"{self._rng.choice(self._first)} {self._rng.choice(self._last)}"
 
-    def _order(self) -> str:
+    def _order(self) -> tuple[str, str]:
         now = self._clock()
         customer = self._rng.choice(self._customers)
         if self._rng.random() < 0.1:  # a first-time customer signs up with the order
@@ -248,21 +249,21 @@ class Writer:
                 "INSERT INTO items (id, order_id, sku) VALUES (%s, %s, %s)", [(i, order_id, s) for i, s in lines]
             )
         self._orders[order_id] = order
-        return order_id
+        return "order", order_id
 
-    def _rename_customer(self) -> str:
+    def _rename_customer(self) -> tuple[str, str]:
         customer = self._rng.choice(self._customers)
         self._con.execute("UPDATE customers SET name = %s WHERE id = %s", (self._new_name(), customer))
-        return customer
+        return "rename_customer", customer
 
-    def _change_price(self) -> str:
+    def _change_price(self) -> tuple[str, str]:
         sku = self._rng.choice(sorted(self._prices))
         price = max(100, self._prices[sku] + self._rng.choice((-100, -50, 50, 100)))
         self._con.execute("UPDATE products SET price = %s WHERE sku = %s", (price, sku))
         self._prices[sku] = price
-        return sku
+        return "change_price", sku
 
-    def _delete_item(self) -> str:
+    def _delete_item(self) -> tuple[str, str]:
         order_id = self._rng.choice(sorted(self._orders))
         order = self._orders[order_id]
         if len(order.lines) == 1:  # the last line goes with its order
@@ -275,14 +276,14 @@ class Writer:
             "UPDATE orders SET subtotal = %s, tax_paid = %s, order_total = %s WHERE id = %s",
             (order.subtotal, tax, order.subtotal + tax, order_id),
         )
-        return item
+        return "delete_item", item
 
-    def _cancel(self, order_id: str | None = None) -> str:
+    def _cancel(self, order_id: str | None = None) -> tuple[str, str]:
         order_id = order_id or self._rng.choice(sorted(self._orders))
         del self._orders[order_id]
         self._con.execute("DELETE FROM items WHERE order_id = %s", (order_id,))
         self._con.execute("DELETE FROM orders WHERE id = %s", (order_id,))
-        return order_id
+        return "cancel", order_id
 
 
 def main(argv: Sequence[str] | None = None) -> None:
