@@ -15,7 +15,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 KERNEL_SPEC := $(VENV)/share/jupyter/kernels/duckbook/kernel.json
 KERNEL_ARGS := --name duckbook --display-name "Python (duckbook)"
 
-.PHONY: help setup kernel run runs backfill test test-fast lint format postgres maintain lab notebooks sync data drops bench bench-daily clean browser docs
+.PHONY: help setup kernel run runs backfill test test-fast lint format postgres maintain lab notebooks sync data drops bench bench-daily clean browser docs cdc-demo
 
 help: ## List every target with what it does (the default target)
 	@awk 'BEGIN {FS = ":.*?## "} /^[a-zA-Z_-]+:.*?## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -103,6 +103,9 @@ bench: setup ## Full run, unchanged rerun and one-report change against a SQL fl
 bench-daily: setup ## Only the daily section of make bench: a daily run against a full refresh (jafgen 3-year drops)
 	@test -f data/jaffle-3y/raw_orders.csv || $(MAKE) data YEARS=3
 	$(BIN)/python -m benchmarks.bench --section daily --daily-source data/jaffle-3y $(ARGS)
+
+cdc-demo: setup ## Seed an operational Jaffle Shop in a private PostgreSQL, run a writer, stream its changes for DEMO_SECONDS (default 60; Ctrl-C stops early), then run once: reports in data/cdc-demo/reports
+	BIN=$(abspath $(BIN)) bash scripts/cdc_demo.sh
 
 clean: ## Remove the warehouse and run artifacts (keeps .venv and data/sample)
 	rm -rf data/warehouse reports/*.html reports/index.json reports/runs reports/docs tests/artifacts
