@@ -94,11 +94,12 @@ drops: setup ## Split data/jaffle-<N>y (YEARS=N) into daily deliveries with defe
 	@test -f data/jaffle-$(YEARS)y/raw_orders.csv || $(MAKE) data YEARS=$(YEARS)
 	$(BIN)/duckbook drops data/jaffle-$(YEARS)y data/jaffle-$(YEARS)y-drops $(ARGS)
 
-bench: setup ## Full run, unchanged rerun and one-report change against a SQL floor (1-year jafgen), full run on 3-year
+bench: setup ## Full run, unchanged rerun and one-report change against a SQL floor (1-year jafgen), full run on 3-year, CDC landing and stream latency
 	@test -f data/jaffle-1y/raw_orders.csv || $(MAKE) data YEARS=1
 	@test -f data/jaffle-3y/raw_orders.csv || $(MAKE) data YEARS=3
 	$(BIN)/python -m benchmarks.bench --source data/jaffle-1y --section full --section rerun --section report_change $(ARGS)
 	$(BIN)/python -m benchmarks.bench --source data/jaffle-3y --section full $(ARGS)
+	$(BIN)/python -m benchmarks.bench --section cdc $(ARGS)
 
 bench-daily: setup ## Only the daily section of make bench: a daily run against a full refresh (jafgen 3-year drops)
 	@test -f data/jaffle-3y/raw_orders.csv || $(MAKE) data YEARS=3

@@ -19,6 +19,11 @@ repeatable; default: all):
 * ``daily``: on a jafgen dataset split into daily deliveries (``--daily-source``), one daily run
   against a full refresh of a warehouse holding all but the last month, and a full load from
   scratch, with the floor on the same dataset (:mod:`benchmarks.daily`).
+* ``cdc``: on a private PostgreSQL 15 (scripts/postgres.sh), CDC landing throughput for
+  ``--cdc-changes`` changes against the server's own decoding of them (:mod:`benchmarks.cdc`;
+  target >= 40,000 rows/s), and end-to-end latency from an order's commit in the operational
+  Jaffle Shop database to a reader seeing it in marts.orders under ``duckbook stream --trigger 1s``
+  (:mod:`benchmarks.cdc_latency`; target: a median under 3 triggers).
 
 Results go to benchmarks/results/<time>.json (one key per section).
 Timings on shared 2-core machines are noisy: compare ratios from the same invocation only.
@@ -35,10 +40,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks import daily, rerun
+from benchmarks import cdc, cdc_latency, daily, rerun
 from benchmarks.common import HERE, ROOT, disk_bytes, run_floor, timed_run
 
-SECTIONS = ("full", "rerun", "report_change", "daily")
+SECTIONS = ("full", "rerun", "report_change", "daily", "cdc")
 
 
 def run_full(source: Path, work: Path) -> tuple[float, dict[str, float], int]:
@@ -85,6 +90,22 @@ def bench_full(source: Path, work: Path, repeat: int) -> dict[str, object]:
     return result
 
 
+def bench_cdc(work: Path, changes: int, latency_seconds: float) -> dict[str, object]:
+    """The ``cdc`` section: print its lines and return its result."""
+    landing = cdc.measure(changes, 50_000)
+    latency = cdc_latency.measure(work, seconds=latency_seconds, rate=2, trigger=1)
+    print(f"CDC landing: {landing['changes']} changes in {landing['seconds']:.2f} s")
+    print(f"  rows/s landed                  {landing['rows_per_s']:7d}   (target >= 40000)")
+    print(f"  server decoding alone          {landing['floor_decode_s']:7.2f} s")
+    print(f"ratio landing / decoding       = {landing['ratio_landing_over_decode']:.2f}")
+    print(f"CDC end to end (stream --trigger 1s, {latency['orders']} orders, {latency['seen']} seen)")
+    print(
+        f"  commit -> marts.orders median  {latency['latency_median_s']:7.2f} s   p90 {latency['latency_p90_s']:.2f} s"
+    )
+    print(f"  median in triggers             {latency['latency_median_triggers']:7.2f}     (target < 3)")
+    return {"landing": landing, "latency": latency}
+
+
 def _jafgen(path: Path, years: int) -> Path:
     path = path.resolve()
     if not (path / "raw_orders.csv").is_file():
@@ -106,6 +127,8 @@ def main() -> None:
     )
     parser.add_argument("--daily-repeat", type=int, default=3, help="daily runs and full refreshes; the median")
     parser.add_argument("--seed", type=int, default=0, help="`duckbook drops --seed` of the daily section")
+    parser.add_argument("--cdc-changes", type=int, default=100_000, help="changes the cdc section lands")
+    parser.add_argument("--latency-seconds", type=float, default=30, help="how long the cdc section's writer writes")
     parser.add_argument("--late-fraction", type=float, default=0.02, help="`duckbook drops --late-fraction`")
     parser.add_argument(
         "--catch-up-days",
@@ -140,6 +163,8 @@ def main() -> None:
             )
             print("\n".join(daily.report(measured)))
             result["daily"] = measured.as_json()
+        if "cdc" in sections:
+            result["cdc"] = bench_cdc(work, args.cdc_changes, args.latency_seconds)
     out_dir = HERE / "results"
     out_dir.mkdir(exist_ok=True)
     (out_dir / f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}.json").write_text(json.dumps(result, indent=2))

@@ -3,7 +3,9 @@
 Starts a private PostgreSQL 15 with wal2json (scripts/postgres.sh) in a temp directory, snapshots
 an empty table, writes N changes (inserts in transactions of 1,000 rows, then updates of a tenth
 of them), and times the consumer landing them all (peek, parse, Parquet, advance), then stops the
-server. Prints one JSON line. The issue's target is at least 40,000 rows/s.
+server. The floor, measured on the same changes in the same run: the server alone decoding them
+for a second slot with the consumer's wal2json options, read and discarded (``peek_changes``).
+Prints one JSON line. The issue's target is at least 40,000 rows/s.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from pathlib import Path
 import psycopg
 from tests.postgres import start_server, stop_server
 
-from duckbook.ingest.cdc import CdcSource, Consumer
+from duckbook.ingest.cdc import CdcSource, Consumer, _plugin_options
+
+FLOOR_SLOT = "bench_floor"
 
 
 def measure(changes: int, batch_changes: int) -> dict[str, float | int]:
@@ -34,6 +38,8 @@ def measure(changes: int, batch_changes: int) -> dict[str, float | int]:
         src = CdcSource("bench", dsn, ("public.bench_orders",), base / "raw", batch_changes=batch_changes)
         with Consumer(src) as consumer:
             consumer.start()
+            with psycopg.connect(dsn, autocommit=True) as con:  # the floor's slot sees the same changes
+                con.execute("SELECT pg_create_logical_replication_slot(%s, 'wal2json')", (FLOOR_SLOT,))
             inserts = changes - changes // 10
             with psycopg.connect(dsn, autocommit=True) as con:
                 for lo in range(0, inserts, 1000):
@@ -48,16 +54,31 @@ def measure(changes: int, batch_changes: int) -> dict[str, float | int]:
             started = time.perf_counter()
             batches = consumer.run_until_idle()
             seconds = time.perf_counter() - started
+        floor = _floor_seconds(dsn, src.tables)
         rows = sum(b.events for b in batches)
         return {
             "changes": rows,
             "batches": len(batches),
             "seconds": round(seconds, 3),
             "rows_per_s": round(rows / seconds),
+            "floor_decode_s": round(floor, 3),
+            "ratio_landing_over_decode": round(seconds / floor, 2),
         }
     finally:
         stop_server(base)
         shutil.rmtree(base, ignore_errors=True)
+
+
+def _floor_seconds(dsn: str, tables: tuple[str, ...]) -> float:
+    """Seconds the server takes to decode the floor slot's changes for a client that keeps none."""
+    options = _plugin_options(tables)
+    peek = "SELECT count(*) FROM pg_logical_slot_peek_changes(%s, NULL, NULL, " + ", ".join(["%s"] * len(options))
+    with psycopg.connect(dsn, autocommit=True) as con:
+        started = time.perf_counter()
+        con.execute(peek + ")", (FLOOR_SLOT, *options)).fetchone()
+        seconds = time.perf_counter() - started
+        con.execute("SELECT pg_drop_replication_slot(%s)", (FLOOR_SLOT,))
+    return seconds
 
 
 def main() -> None:
