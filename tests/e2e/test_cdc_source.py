@@ -235,3 +235,23 @@ def test_a_table_without_a_primary_key_is_refused_unless_replica_identity_full(t
     )
     run_ingest("cdc-full-2")
     assert raw_rows(COLUMNS) == pg_rows(dsn, s, COLUMNS) == [(2, "c", None, Decimal(2), 2)]
+
+
+def test_a_lost_slot_names_the_resnapshot_command_and_a_resnapshot_deletes_what_is_gone(toy, pg):
+    from duckbook import project
+    from duckbook.ingest import cdc_spec
+    from duckbook.ingest.cdc import SlotLost, resnapshot
+
+    dsn, s = pg
+    t = f"{s}.customers"
+    sql(dsn, f"INSERT INTO {t} VALUES (1, 'ann', null, 1, 1), (2, 'bob', null, 2, 2)")
+    run_ingest("cdc-r1")
+    sql(dsn, f"SELECT pg_drop_replication_slot('toy_{s}')", f"DELETE FROM {t} WHERE id = 2")
+    sql(dsn, f"INSERT INTO {t} VALUES (3, 'cy', null, 3, 3)")
+    with pytest.raises(SlotLost, match=rf"run `duckbook cdc resnapshot toy_{s}`"):
+        run_ingest("cdc-r2")
+    [(cdc_source, _)] = cdc_spec.consumers(project.load().sources.values(), config.load().warehouse)
+    resnapshot(cdc_source)
+    run_ingest("cdc-r3")
+    assert raw_rows(COLUMNS) == pg_rows(dsn, s, COLUMNS)
+    assert [r[0] for r in raw_rows(["id"])] == [1, 3]
