@@ -27,7 +27,7 @@ import ibis.expr.types as ir
 import polars as pl
 
 from duckbook import engine, events, ops
-from duckbook.build import changes
+from duckbook.build import changes, ingest_cdc
 from duckbook.build.context import StageContext
 from duckbook.build.wap import Build
 from duckbook.ingest import api, deliveries, files
@@ -42,12 +42,14 @@ MAX_CHANGED_KEYS = 50_000
 @dataclasses.dataclass
 class Ingested:
     """What an ingest run did: the build to audit and publish, the manifest of its batches, the
-    files skipped as already ingested, and warnings (missing delivery days)."""
+    files skipped as already ingested, warnings (missing delivery days), and per CDC consumer what
+    it ingested and its slot's health."""
 
     build: Build
     manifest: pl.DataFrame
     skipped: int
     warnings: list[str]
+    cdc: tuple[ingest_cdc.CdcIngested, ...] = ()
 
 
 def ingest(
@@ -59,6 +61,8 @@ def ingest(
     Raises :class:`duckbook.ingest.contracts.ContractError` listing every missing file or column,
     or every changed file its source's policy refuses, before anything is written.
     """
+    changing = {n: c for n, c in contracts.items() if c.cdc is not None}  # CDC: duckbook.build.ingest_cdc
+    contracts = {n: c for n, c in contracts.items() if c.cdc is None}
     source = Path(source_dir) if Path(source_dir).is_absolute() else ctx.cfg.root / source_dir
     found = deliveries.discover(source)
     warnings = [f"no delivery folder for {day} (between deliveries)" for day in deliveries.missing_days(found)]
@@ -107,13 +111,14 @@ def ingest(
         else:
             new_rows.update(_rebuild(ctx, build, contract, batches))
             feed.record(changes.full(f"{RAW_SCHEMA}.{name}"))
+    cdc = ingest_cdc.ingest_changes(ctx, build, feed, landing, changing, ingested, full_refresh=full_refresh)
     feed.flush()
     counted = [
         dataclasses.replace(x.batch, rows_new=new_rows.get(x.batch.batch_id, x.batch.rows_landed)) for x in landed
     ]
-    manifest = files.record_manifest(landing, counted)
+    manifest = files.record_manifest(landing, counted + list(cdc.batches))
     build.add_checks([ingest_reconciliation()], context={"ingest_manifest": ops.table(ctx.con, "ingest_manifest")})
-    return Ingested(build, manifest, skipped, warnings)
+    return Ingested(build, manifest, skipped, warnings, cdc.streams)
 
 
 def _api_pages(

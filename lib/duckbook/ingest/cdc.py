@@ -44,6 +44,7 @@ from duckbook.ingest.cdc_events import (
     parse_lsn,
     snapshot_table,
 )
+from duckbook.ingest.cdc_spec import redacted
 
 __all__ = [
     "STEPS",
@@ -152,7 +153,9 @@ class Consumer:
             try:
                 self._con = psycopg.connect(self.source.dsn, autocommit=True)
             except psycopg.Error as exc:
-                raise CdcError(f"CDC source {self.source.name!r}: cannot connect to PostgreSQL: {exc}") from exc
+                raise CdcError(
+                    f"CDC source {self.source.name!r}: cannot connect to PostgreSQL at {redacted(self.source.dsn)}: {exc}"
+                ) from exc
         return self._con
 
     def close(self) -> None:
@@ -191,8 +194,8 @@ class Consumer:
             (self.source.slot_name,),
         ).fetchone()
         fix = (
-            f"re-snapshot the source with duckbook.ingest.cdc.resnapshot(source) "
-            f"(drops slot {self.source.slot_name!r} and {self.source.directory}/position.json, then lands a new snapshot)"
+            f"run `duckbook cdc resnapshot {self.source.slot_name}` to take a new snapshot (it recreates the slot "
+            f"and lands the tables anew under {self.source.directory}; the next ingest deletes the rows gone since)"
         )
         if row is None:
             raise SlotLost(

@@ -103,6 +103,19 @@ def parse_cdc(spec: Any, where: str) -> CdcSpec:
     return CdcSpec(dsn, table, slot, batch)
 
 
+def redacted(dsn: str) -> str:
+    """A libpq DSN without its password, for messages.
+
+    >>> redacted("host=/tmp port=5433 dbname=shop user=app password=s3cret")
+    'host=/tmp port=5433 dbname=shop user=app password=***'
+    >>> redacted("postgresql://app:s3cret@db:5432/shop")
+    'postgresql://app:***@db:5432/shop'
+    """
+    if "://" in dsn:
+        return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", dsn)
+    return re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", dsn)
+
+
 def landing_folder(warehouse: Path, slot: str) -> Path:
     """Where a slot's changes land: ``<warehouse>/cdc/<slot>/`` (the Parquet batches and position)."""
     return warehouse / "cdc" / slot

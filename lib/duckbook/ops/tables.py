@@ -161,6 +161,19 @@ COLUMNS: dict[str, dict[str, str]] = {
         "run_id": "string",
         "stage": "string",
     },
+    "cdc_health": {  # duckbook.build.ingest_cdc: each CDC consumer's slot after each ingest
+        "run_id": "string",
+        "source": "string",  # the consumer (its slot)
+        "slot": "string",
+        "lag_bytes": "int64",  # current WAL - the slot's confirmed flush
+        "retained_wal_bytes": "int64",  # current WAL - the slot's restart LSN
+        "wal_status": "string",
+        "landed_lsn": "string",  # the last landed commit LSN (X/Y)
+        "landed_commit_time": "timestamp",  # naive UTC
+        "transactions": "int64",  # ingested by this run
+        "events": "int64",
+        "checked_at": "timestamp",
+    },
     "stage_reads": {  # duckbook.build.context: the tables a stage read (a report's are its exposures)
         "stage": "string",
         "table_name": "string",  # schema.table
@@ -181,6 +194,7 @@ DESCRIPTIONS = {
     "schema_history": "Column changes of raw tables (added, widened, missing) with the batch that brought them.",
     "lineage": "Tables each table is built from, and the SQL it was built with.",
     "model_runs": "What each run did to each declared model (rebuilt, incremental, unchanged, stale) and why.",
+    "cdc_health": "Per CDC slot and run: lag and retained WAL in bytes, WAL status, last landed LSN and commit time, transactions and events ingested.",
     "stage_reads": "The tables each stage read when it last ran: for a report stage, what the report uses (its exposures).",
 }
 assert DESCRIPTIONS.keys() == COLUMNS.keys(), "every ops table is described"

@@ -19,6 +19,7 @@ STAMP = ["run_id", "stage", "schema_name"]
 def test_the_ops_schema_and_its_tables():
     assert tables.SCHEMA == "ops"
     assert sorted(tables.COLUMNS) == [
+        "cdc_health",
         "changes",
         "check_failures",
         "check_results",
@@ -43,7 +44,8 @@ def test_each_declaration_is_an_ibis_schema(name):
 
 def test_unknown_table_is_named_with_the_valid_choices():
     with pytest.raises(
-        tables.OpsTableError, match=r"ops\.runlog is not an ops table; ops tables: changes, check_failures, .*run_log"
+        tables.OpsTableError,
+        match=r"ops\.runlog is not an ops table; ops tables: cdc_health, changes, check_failures, .*run_log",
     ):
         tables.columns("runlog")
 
@@ -98,3 +100,10 @@ def test_quarantine_is_what_the_contracts_quarantine():
 def test_stamped_tables_carry_the_run_stage_and_build():
     for name in ("publish_log", "check_results", "check_failures"):
         assert set(STAMP) <= set(tables.columns(name)), name
+
+
+def test_cdc_health_holds_a_slot_health_and_what_the_ingest_took():
+    from duckbook.ingest.cdc import Health
+
+    health = [f.name for f in dataclasses.fields(Health)]
+    assert list(tables.columns("cdc_health")) == ["run_id", *health, "transactions", "events", "checked_at"]
