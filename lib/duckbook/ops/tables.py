@@ -166,6 +166,19 @@ COLUMNS: dict[str, dict[str, str]] = {
         "table_name": "string",  # schema.table
         "run_id": "string",
     },
+    "cdc_health": {  # duckbook.ingest.cdc.Health of each CDC consumer (one slot) per ingest
+        "run_id": "string",
+        "source": "string",
+        "slot": "string",
+        "lag_bytes": "int64",
+        "retained_wal_bytes": "int64",
+        "wal_status": "string",
+        "landed_lsn": "string",
+        "landed_commit_time": "timestamp",
+        "transactions": "int64",
+        "events": "int64",
+        "checked_at": "timestamp",
+    },
 }
 
 #: What each table holds, for the docs site.
@@ -182,6 +195,7 @@ DESCRIPTIONS = {
     "lineage": "Tables each table is built from, and the SQL it was built with.",
     "model_runs": "What each run did to each declared model (rebuilt, incremental, unchanged, stale) and why.",
     "stage_reads": "The tables each stage read when it last ran: for a report stage, what the report uses (its exposures).",
+    "cdc_health": "Per CDC slot per ingest: lag and retained WAL in bytes, WAL status, the last landed LSN and commit time, transactions and events landed.",
 }
 assert DESCRIPTIONS.keys() == COLUMNS.keys(), "every ops table is described"
 

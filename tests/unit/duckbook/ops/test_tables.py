@@ -19,6 +19,7 @@ STAMP = ["run_id", "stage", "schema_name"]
 def test_the_ops_schema_and_its_tables():
     assert tables.SCHEMA == "ops"
     assert sorted(tables.COLUMNS) == [
+        "cdc_health",
         "changes",
         "check_failures",
         "check_results",
@@ -43,7 +44,8 @@ def test_each_declaration_is_an_ibis_schema(name):
 
 def test_unknown_table_is_named_with_the_valid_choices():
     with pytest.raises(
-        tables.OpsTableError, match=r"ops\.runlog is not an ops table; ops tables: changes, check_failures, .*run_log"
+        tables.OpsTableError,
+        match=r"ops\.runlog is not an ops table; ops tables: cdc_health, changes, check_failures, .*run_log",
     ):
         tables.columns("runlog")
 
