@@ -191,8 +191,8 @@ class Consumer:
             (self.source.slot_name,),
         ).fetchone()
         fix = (
-            f"re-snapshot the source with duckbook.ingest.cdc.resnapshot(source) "
-            f"(drops slot {self.source.slot_name!r} and {self.source.directory}/position.json, then lands a new snapshot)"
+            f"re-snapshot the source: `duckbook cdc resnapshot {self.source.slot_name}` "
+            f"(duckbook.ingest.cdc.resnapshot(source): drops slot {self.source.slot_name!r} and {self.source.directory}/position.json, then lands a new snapshot)"
         )
         if row is None:
             raise SlotLost(
@@ -372,7 +372,7 @@ class Consumer:
             "FROM pg_replication_slots WHERE slot_name = %s",
             (self.source.slot_name,),
         ).fetchone()
-        if row is None or row[0] is None:
+        if row is None or row[0] is None or row[2] == "lost":
             self._slot()  # raises SlotLost with the remedy
         assert row is not None
         position = self.position or cdc_store.read_position(self.source.directory)
