@@ -5,10 +5,10 @@ Every command runs under :func:`~duckbook.cli.common.error_handler`: a
 error, 1 for a failed run or check), never a traceback. Heavy imports happen inside the commands
 so ``duckbook --help`` stays fast. The commands live by what they are about: running the pipeline
 (:mod:`~duckbook.cli.pipeline`), the warehouse after its runs (:mod:`~duckbook.cli.warehouse`),
-the semantic layer (:mod:`~duckbook.cli.metrics`).
+the semantic layer (:mod:`~duckbook.cli.metrics`), the CDC sources (:mod:`~duckbook.cli.cdc`).
 """
 
-from duckbook.cli import metrics, pipeline, warehouse
+from duckbook.cli import cdc, metrics, pipeline, warehouse
 from duckbook.cli.common import app, error_handler
 
-__all__ = ["app", "error_handler", "metrics", "pipeline", "warehouse"]
+__all__ = ["app", "cdc", "error_handler", "metrics", "pipeline", "warehouse"]

@@ -375,7 +375,7 @@ class Consumer:
             "FROM pg_replication_slots WHERE slot_name = %s",
             (self.source.slot_name,),
         ).fetchone()
-        if row is None or row[0] is None:
+        if row is None or row[0] is None or row[2] == "lost":
             self._slot()  # raises SlotLost with the remedy
         assert row is not None
         position = self.position or cdc_store.read_position(self.source.directory)

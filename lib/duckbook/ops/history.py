@@ -1,7 +1,8 @@
 """The history of runs as the runs page and ``duckbook runs show`` present it: per run its
-stages (status, seconds, rows, error), its check results and its quarantined rows.
+stages (status, seconds, rows, error), its check results, its quarantined rows and the health of
+its CDC slots.
 
-Reads ``ops.run_log``, ``ops.check_results`` and ``ops.quarantine`` with plain DuckDB (the runner
+Reads ``ops.run_log``, ``ops.check_results``, ``ops.quarantine`` and ``ops.cdc_health`` with plain DuckDB (the runner
 renders the runs page after every run and never imports Ibis); it names the columns it reads, so
 columns added to those tables later change nothing here.
 """
@@ -52,6 +53,22 @@ class CheckCounts:
 
 
 @dataclasses.dataclass(frozen=True)
+class CdcHealth:
+    """A CDC slot as a run's ingest left it (``ops.cdc_health``): lag and retained WAL in bytes,
+    WAL status (``reserved`` is healthy), the last landed commit, what the run landed."""
+
+    source: str
+    slot: str
+    lag_bytes: int
+    retained_wal_bytes: int
+    wal_status: str
+    landed_lsn: str
+    landed_commit_time: dt.datetime | None
+    transactions: int
+    events: int
+
+
+@dataclasses.dataclass(frozen=True)
 class RunRecord:
     """One run with its stages in execution order, its check counts and quarantined rows."""
 
@@ -65,6 +82,7 @@ class RunRecord:
     quarantined: int
     error: str  # the failed stage's error ("" for a run that did not fail)
     failed_stage: str | None
+    cdc: tuple[CdcHealth, ...] = ()  # per CDC slot, by source name (none in a project without CDC)
 
 
 def run_history(con: engine.Connection, limit: int = 30) -> list[RunRecord]:
@@ -138,10 +156,49 @@ def _records(con: engine.Connection, run_ids: Sequence[str]) -> list[RunRecord]:
         ids,
     )
     quarantined = _per_run(con, "quarantine", "count(*)", ids)
+    cdc = _cdc_health(con, ids)
     return [
-        _record(run_id, stages[run_id], CheckCounts(*checks.get(run_id, ())), quarantined.get(run_id, (0,))[0])
+        dataclasses.replace(
+            _record(run_id, stages[run_id], CheckCounts(*checks.get(run_id, ())), quarantined.get(run_id, (0,))[0]),
+            cdc=tuple(cdc.get(run_id, ())),
+        )
         for run_id in ids
     ]
+
+
+def _cdc_health(con: engine.Connection, run_ids: list[str]) -> dict[str, list[CdcHealth]]:
+    """Per run, each CDC source's health as its last check that run found it, with the
+    transactions and events of all its checks summed ({} while ``ops.cdc_health`` is absent)."""
+    if not engine.table_exists(con, SCHEMA, "cdc_health"):
+        return {}
+    last = "arg_max({}, checked_at)"
+    rows = (
+        engine.raw(con)
+        .execute(
+            f"SELECT run_id, source, {last.format('slot')}, {last.format('lag_bytes')}, "
+            f"{last.format('retained_wal_bytes')}, {last.format('wal_status')}, {last.format('landed_lsn')}, "
+            # TRY_CAST: the commit time reads the same whether it was recorded as a timestamp or as ISO text
+            f"{last.format('TRY_CAST(landed_commit_time AS TIMESTAMP)')}, sum(transactions), sum(events) "
+            f"FROM {SCHEMA}.cdc_health WHERE run_id IN ({_literals(run_ids)}) GROUP BY run_id, source ORDER BY source"
+        )
+        .fetchall()
+    )
+    out: dict[str, list[CdcHealth]] = {}
+    for run_id, source, slot, lag, retained, status, lsn, committed, transactions, events in rows:
+        out.setdefault(str(run_id), []).append(
+            CdcHealth(
+                str(source),
+                str(slot or source),
+                int(lag or 0),
+                int(retained or 0),
+                str(status or "unknown"),
+                str(lsn or ""),
+                committed,
+                int(transactions or 0),
+                int(events or 0),
+            )
+        )
+    return out
 
 
 def _per_run(con: engine.Connection, table: str, aggregates: str, run_ids: list[str]) -> dict[str, tuple[int, ...]]:

@@ -1,5 +1,6 @@
 """The runs page (``reports/runs.html``): the last runs with their status, seconds per stage over
-time, rows written and check results; a failed run with its stage, its error and a link to its
+time, rows written and check results, the CDC slots' lag (when the project has CDC sources, with
+warnings from :mod:`duckbook.publish.runs_cdc`); a failed run with its stage, its error and a link to its
 executed notebook, which :func:`render_failed_notebook` turns into a page. The terminal's views
 of the same (``duckbook runs``, ``duckbook runs show``): :func:`run_table`, :func:`describe`.
 
@@ -20,6 +21,7 @@ from markupsafe import Markup
 
 from duckbook.ops.history import RunRecord
 from duckbook.ops.runlog import Run
+from duckbook.publish.runs_cdc import cdc_slots, cdc_warnings, health_line, readable_bytes
 from duckbook.publish.site import render_page, write_atomic
 
 #: Colour of each stage status (and run status): skipped stages are grey, stale ones amber.
@@ -63,8 +65,9 @@ def run_table(found: Sequence[Run]) -> list[str]:
 
 def describe(record: RunRecord, runs_dir: Path) -> list[str]:
     """What the runs page shows of ``record``, as lines for the terminal (``duckbook runs show``):
-    a header line, one line per stage, the checks, the quarantined rows and, for a failed run,
-    its stage, its error and its executed notebook (under ``runs_dir``).
+    a header line, one line per stage, the checks, the quarantined rows, one line per CDC slot
+    (with the page's warnings) and, for a failed run, its stage, its error and its executed
+    notebook (under ``runs_dir``).
 
     Examples
     --------
@@ -88,6 +91,9 @@ def describe(record: RunRecord, runs_dir: Path) -> list[str]:
         )
     c = record.checks
     lines += [f"checks: {c.passed} pass, {c.warned} warn, {c.failed} fail", f"quarantined rows: {record.quarantined:,}"]
+    if record.cdc:
+        lines += ["CDC slots:", *(f"  {health_line(h)}" for h in record.cdc)]
+        lines += [f"warning: {w}" for w in cdc_warnings([record])]
     if record.failed_stage is not None:
         lines += [f"failed stage: {record.failed_stage}", "error:"]
         lines += [f"    {line}" for line in record.error.splitlines() or [""]]
@@ -141,6 +147,10 @@ def write_runs_page(
         check_colors=CHECK_COLORS,
         duration_chart=_duration_chart(oldest_first, colors),
         trend_chart=_trend_chart(oldest_first),
+        cdc_newest=next((r for r in records if r.cdc), None),
+        cdc_warnings=cdc_warnings(records),
+        lag_chart=_lag_chart(oldest_first) if cdc_slots(records) else None,
+        size=readable_bytes,
         generated_at=f"{generated_at:%Y-%m-%d %H:%M:%S}",
         index_href="index.html",
         docs_href="docs/index.html",
@@ -308,3 +318,38 @@ def _trend_chart(records: Sequence[RunRecord]) -> Markup:
                 parts.append(_rect(x, y, bar, h, color, f"{r.run_id}: {counts[name]} check(s) {name}"))
     parts += _x_labels(records, checks_top + panel + 14)
     return _svg(checks_top + panel + 22, parts, "rows written and check results per run, oldest on the left")
+
+
+def _lag_chart(records: Sequence[RunRecord]) -> Markup:
+    """Each CDC slot's lag after each run, a line per slot (a run without the slot leaves a gap)."""
+    top, height = 14, 120
+    slots = cdc_slots(records)
+    colors = {slot: STAGE_COLORS[i % len(STAGE_COLORS)] for i, slot in enumerate(slots)}
+    ceiling = _nice_ceiling(max((h.lag_bytes for r in records for h in r.cdc), default=0))
+    slot_width, _ = _slots(len(records))
+    parts = _axis(top, height, ceiling, lambda v: readable_bytes(int(v)))
+    for name in slots:
+        points: list[str] = []
+        for i, r in enumerate(records):
+            h = next((h for h in r.cdc if h.slot == name), None)
+            if h is None:  # the slot was not read in this run: end the line here
+                parts.append(_polyline(points, colors[name]))
+                points = []
+                continue
+            x, y = _LEFT + slot_width * (i + 0.5), top + height * (1 - h.lag_bytes / ceiling)
+            points.append(f"{x:.1f},{y:.1f}")
+            title = f"{r.run_id} slot {name}: lag {readable_bytes(h.lag_bytes)}, WAL {h.wal_status}"
+            parts.append(
+                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colors[name]}"><title>{html.escape(title)}</title></circle>'
+            )
+        parts.append(_polyline(points, colors[name]))
+    for i, name in enumerate(slots):  # the legend, top right
+        parts.append(_text(_WIDTH - _RIGHT, top + 12 * i + 8, name, color=colors[name]))
+    parts += _x_labels(records, top + height + 14)
+    return _svg(top + height + 22, parts, "CDC slot lag per run, oldest on the left")
+
+
+def _polyline(points: list[str], color: str) -> str:
+    if len(points) < 2:
+        return ""
+    return f'<polyline points="{" ".join(points)}" fill="none" stroke="{color}" stroke-width="2"/>'
