@@ -1,16 +1,17 @@
-"""A captured table's current state, folded from its landed CDC events.
+"""The test oracle of CDC: a captured table's current state, folded row by row from its landed events.
+
+The pipeline derives versions with duckbook.ingest.cdc_versions; the tests check it and the
+consumer against this plain fold.
 
 The fold is the reference semantics of the landed format: ``S`` and ``I`` put a row, ``U`` moves
 the row from its old key (``identity``) to its new one and overwrites only the columns it carries
 (columns in ``unchanged`` keep their old value: PostgreSQL left those TOAST values out), ``D``
 removes the row of its ``identity``, ``T`` empties the table. Events apply in (commit_lsn, seq)
-order, the snapshot first. Values stay PostgreSQL text; :func:`duckdb_type` maps the recorded
-types for the step that casts them.
+order, the snapshot first. Values stay PostgreSQL text.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -20,39 +21,6 @@ import pyarrow.compute as pc
 from duckbook.ingest.cdc_events import TableSchema
 
 Row = dict[str, str | None]
-
-_TYPES = {
-    "smallint": "SMALLINT",
-    "integer": "INTEGER",
-    "bigint": "BIGINT",
-    "real": "FLOAT",
-    "double precision": "DOUBLE",
-    "boolean": "BOOLEAN",
-    "text": "VARCHAR",
-    "date": "DATE",
-    "timestamp without time zone": "TIMESTAMP",
-    "timestamp with time zone": "TIMESTAMPTZ",
-    "time without time zone": "TIME",
-    "uuid": "UUID",
-    "json": "JSON",
-    "jsonb": "JSON",
-    "bytea": "BLOB",
-    "interval": "INTERVAL",
-}
-
-
-def duckdb_type(pg_type: str) -> str:
-    """The DuckDB type a PostgreSQL column's text casts to (VARCHAR when there is no exact match).
-
-    >>> [duckdb_type(t) for t in ("numeric(12,2)", "numeric", "character varying(40)", "integer", "point")]
-    ['DECIMAL(12,2)', 'VARCHAR', 'VARCHAR', 'INTEGER', 'VARCHAR']
-    >>> duckdb_type("timestamp(3) with time zone"), duckdb_type("numeric(60,2)")
-    ('TIMESTAMPTZ', 'VARCHAR')
-    """
-    decimal = re.fullmatch(r"numeric\((\d+),(\d+)\)", pg_type)
-    if decimal:  # DuckDB's DECIMAL holds 38 digits; wider numerics stay exact as text
-        return f"DECIMAL({decimal[1]},{decimal[2]})" if int(decimal[1]) <= 38 else "VARCHAR"
-    return _TYPES.get(re.sub(r"\(\d+\)", "", pg_type), "VARCHAR")
 
 
 def _key(row: Mapping[str, str | None], key: tuple[str, ...]) -> tuple[Any, ...]:

@@ -11,8 +11,8 @@ import pytest
 
 from duckbook.ingest import cdc_store
 from duckbook.ingest.cdc import CdcSource, Consumer
-from duckbook.ingest.cdc_apply import current_state, fold
 from duckbook.ingest.cdc_events import TableSchema
+from tests.cdc_reference import current_state, fold
 
 SCHEMA = TableSchema({"id": "integer", "doc": "text", "n": "integer"}, ("id",))
 
