@@ -20,7 +20,8 @@ import duckbook
 from duckbook import config, ops
 from duckbook.engine import lock
 from duckbook.run.session import PAUSE_BEFORE_COMMIT
-from tests.e2e.conftest import DUCKBOOK, ROOT, duckbook as cli
+from tests.e2e.conftest import DUCKBOOK, ROOT
+from tests.e2e.conftest import duckbook as cli
 from tests.pipeline import contents
 from tests.replay_support import assert_same
 
@@ -95,7 +96,8 @@ def one_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[tuple]]:
 def test_stream_picks_up_folders_as_they_appear_and_equals_one_run(tmp_path, one_run):
     source_dir, warehouse, log = tmp_path / "drops", tmp_path / "warehouse", tmp_path / "stream.jsonl"
     source_dir.mkdir()
-    proc = start(warehouse, source_dir, "--trigger", "0.5s", "--log", str(log))
+    reports = tmp_path / "reports"
+    proc = start(warehouse, source_dir, "--trigger", "0.5s", "--log", str(log), "--reports-dir", str(reports))
     for n, day in enumerate(DAYS, start=1):
         deliver(day, source_dir)
         wait_for(lambda n=n: len(batches(log)) >= n, f"the micro-batch of {day.name}", proc)
@@ -111,6 +113,8 @@ def test_stream_picks_up_folders_as_they_appear_and_equals_one_run(tmp_path, one
     runs = {r.run_id: r for r in read(warehouse, ops.runs)}
     assert sorted(runs) == sorted(b["run_id"] for b in found)
     assert all(r.status == "success" and r.snapshot_id is not None for r in runs.values())
+    page = (reports / "runs.html").read_text(encoding="utf-8")  # written when the stream ended
+    assert all(run_id in page for run_id in runs)
 
 
 def test_kill_9_mid_batch_loses_nothing_and_never_blocks_readers(tmp_path, one_run):

@@ -274,12 +274,13 @@ def stream(
         Path | None, typer.Option(metavar="FILE", help="Append each micro-batch as one JSON object per line.")
     ] = None,
     warehouse: WarehouseOption = None,
+    reports_dir: ReportsDirOption = None,
 ) -> None:
     """Keep the warehouse current in micro-batches: each trigger polls the API and CDC sources and
     takes new delivery folders; when anything landed, the data stages (ingest, staging, marts,
     metrics) run in this process with the same code as a batch run, incrementally, and publish one
     snapshot (a run `duckbook runs` lists); else nothing is published. Report pages are not
-    rebuilt (`duckbook run` does). Waits while a `duckbook run` holds the warehouse. Ctrl-C or
+    rebuilt (`duckbook run` does); the runs page is, at most every minute. Waits while a `duckbook run` holds the warehouse. Ctrl-C or
     SIGTERM ends the stream after the current micro-batch (twice: rolls it back); a failed
     micro-batch is rolled back, recorded, and ends the stream with code 1. Deliver a folder by
     renaming it into place, so a half-copied file is never read."""
@@ -288,7 +289,7 @@ def stream(
     from duckbook.run.stream_batch import WarehouseBatcher
 
     seconds = streaming.parse_trigger(trigger)
-    cfg = config.load(warehouse=warehouse)
+    cfg = config.load(warehouse=warehouse, reports_dir=reports_dir)
     with WarehouseBatcher(cfg, sources=source or None, source_dir=source_dir) as batch:
         typer.echo(f"streaming into {cfg.warehouse} every {trigger} from {batch.source_dir} (Ctrl-C stops)")
         streaming.stream(batch, trigger=seconds, until_idle=until_idle, echo=typer.echo, log_file=log)

@@ -5,6 +5,7 @@ when nothing landed; rolled back and recorded as a failed run when a stage fails
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
     from duckbook.build.wap import Build
     from duckbook.ingest.contracts import Contract
 
+#: seconds between two writes of the runs page while batches publish
+RUNS_PAGE_EVERY = 60.0
 #: what a model's outcome is when the batch did not rebuild it
 _NOT_REBUILT = ("unchanged", "not selected", "stale")
 
@@ -58,13 +61,17 @@ class WarehouseBatcher:
             raise errors.ConfigError(f"{cfg.notebooks_dir}: the first data stage must be NN_ingest to stream")
         self.ingest_stage, self.model_stages = stages[0], stages[1:]
         self._cleaned = False
+        self._page_due, self._page_written = False, time.monotonic()
         self._env = os.environ.get(engine.RUN_ENV)  # restored on exit
 
     def __enter__(self) -> WarehouseBatcher:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        """Release the writer (rolling back what is uncommitted) and the run's environment."""
+        """Write the runs page if it lags, release the writer (rolling back what is uncommitted)
+        and the run's environment."""
+        if self._page_due:
+            self._write_runs_page(engine.connect(cfg=self.cfg))
         engine.close_writer(self.cfg)
         if self._env is None:
             os.environ.pop(engine.RUN_ENV, None)
@@ -72,7 +79,7 @@ class WarehouseBatcher:
             os.environ[engine.RUN_ENV] = self._env
 
     def __call__(self, number: int) -> BatchResult | None:
-        started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        started = _utcnow()
         run_id = f"stream-{started:%Y%m%dT%H%M%SZ}-{number}"
         with run_lock(self.cfg.lock_file, f"stream {run_id}"):
             os.environ[engine.RUN_ENV] = run_id  # the writer is the run's: no lock of its own, no commit per stage
@@ -86,13 +93,16 @@ class WarehouseBatcher:
             log: list[ops.RunLogEntry] = []
             t0 = time.perf_counter()
             try:
-                return self._batch(number, run_id, started, con, log, t0)
+                found = self._batch(number, run_id, started, con, log, t0)
             except KeyboardInterrupt:
                 engine.rollback(con)
                 raise
             except Exception as exc:
                 engine.rollback(con)
-                return self._failed(number, run_id, started, con, log, t0, exc)
+                found = self._failed(number, run_id, started, con, log, t0, exc)
+            if self._page_due and time.monotonic() - self._page_written >= RUNS_PAGE_EVERY:
+                self._write_runs_page(con)
+            return found
 
     def _batch(
         self, number: int, run_id: str, started: dt.datetime, con: Any, log: list[ops.RunLogEntry], t0: float
@@ -122,7 +132,8 @@ class WarehouseBatcher:
         if pause := os.environ.get(PAUSE_BEFORE_COMMIT):  # test hook only (a kill mid-batch)
             time.sleep(float(pause))
         snapshot = engine.publish(con, message=f"run {run_id}", extra={"run_id": run_id, "status": "success"})
-        published = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        self._page_due = True
+        published = _utcnow()
         waited, lag = self._latency(manifest, published)
         return BatchResult(
             number,
@@ -138,6 +149,15 @@ class WarehouseBatcher:
             latency_max_s=round(max(waited), 3) if waited else None,
             cdc_lag_s=lag,
         )
+
+    def _write_runs_page(self, con: Any) -> None:
+        """``reports/runs.html`` from the run log (~0.3 s: at most every :data:`RUNS_PAGE_EVERY`
+        seconds, and when the stream ends)."""
+        from duckbook.publish import runs
+
+        with contextlib.suppress(OSError):  # the page is a view of the run log, which holds the batch
+            runs.write_runs_page(self.cfg.reports_dir, ops.run_history(con), generated_at=_utcnow())
+        self._page_due, self._page_written = False, time.monotonic()
 
     def _contracts(self) -> dict[str, Contract]:
         """The sources to ingest: all chosen, but only those not read from files (API, CDC) while
@@ -169,7 +189,7 @@ class WarehouseBatcher:
             "success",
             json.dumps(parameters, sort_keys=True),
             ctx.run_started_at,
-            dt.datetime.now(dt.UTC).replace(tzinfo=None),
+            _utcnow(),
             round(time.perf_counter() - t_stage, 3),
             0,
         )
@@ -186,7 +206,7 @@ class WarehouseBatcher:
     ) -> BatchResult:
         """Record a rolled-back batch as a failed run (its own snapshot, touching no other table)."""
         error = f"{type(exc).__name__}: {exc}"
-        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        now = _utcnow()
         stage = self._failed_stage(log)
         seconds = round(time.perf_counter() - t0, 3)
         failure = ops.RunLogEntry(run_id, stage, "failed", "{}", started, now, seconds, 0, error.splitlines()[0])
@@ -198,6 +218,7 @@ class WarehouseBatcher:
             )
         except Exception as record_exc:  # the disk may be full: the error is still shown
             note = f" (could not record it in the run log: {record_exc})"
+        self._page_due = True
         return BatchResult(number, run_id, "failed", seconds, error=error + note)
 
     def _failed_stage(self, log: Sequence[ops.RunLogEntry]) -> str:
@@ -244,3 +265,7 @@ def _per_source(manifest: pl.DataFrame) -> dict[str, tuple[int, int]]:
         files_, rows = out.get(table, (0, 0))
         out[table] = (files_ + 1, rows + int(landed or 0))
     return out
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
