@@ -1,4 +1,4 @@
-"""``duckbook run``, ``backfill``, ``stages``, ``drops`` and ``pull``: running the pipeline and making its input."""
+"""``duckbook run``, ``backfill``, ``stages``, ``drops``, ``pull`` and ``stream``: running the pipeline and making its input."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from duckbook.cli.common import ReportsDirOption, WarehouseOption, app, error_handler
+from duckbook.cli.common import ReportsDirOption, WarehouseOption, app, error_handler, setting_help
 
 
 @app.command()
@@ -246,3 +246,50 @@ def pull(
         polled = api.poll(sources[name], folder)
         stopped = f"; stopped: {polled.stopped}" if polled.stopped else ""
         typer.echo(f"{name}: {polled.records:,} record(s) in {len(polled.files)} page(s) landed in {folder}{stopped}")
+
+
+@app.command()
+@error_handler
+def stream(
+    source: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="SOURCE", help="Ingest only this source (repeatable). [default: every source]"),
+    ] = None,
+    trigger: Annotated[
+        str, typer.Option(metavar="DURATION", help="Time from one micro-batch's start to the next: 5s, 500ms, 2m.")
+    ] = "5s",
+    until_idle: Annotated[
+        bool, typer.Option("--until-idle", help="Stop (code 0) after the first trigger that finds nothing new.")
+    ] = False,
+    source_dir: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="DIR",
+            help=setting_help(
+                "Where delivery folders YYYY-MM-DD/ appear (relative to the project root).", "source_dir", "data/sample"
+            ),
+        ),
+    ] = None,
+    log: Annotated[
+        Path | None, typer.Option(metavar="FILE", help="Append each micro-batch as one JSON object per line.")
+    ] = None,
+    warehouse: WarehouseOption = None,
+    reports_dir: ReportsDirOption = None,
+) -> None:
+    """Keep the warehouse current in micro-batches: each trigger polls the API and CDC sources and
+    takes new delivery folders; when anything landed, the data stages (ingest, staging, marts,
+    metrics) run in this process with the same code as a batch run, incrementally, and publish one
+    snapshot (a run `duckbook runs` lists); else nothing is published. Report pages are not
+    rebuilt (`duckbook run` does); the runs page is, at most every minute. Waits while a `duckbook run` holds the warehouse. Ctrl-C or
+    SIGTERM ends the stream after the current micro-batch (twice: rolls it back); a failed
+    micro-batch is rolled back, recorded, and ends the stream with code 1. Deliver a folder by
+    renaming it into place, so a half-copied file is never read."""
+    from duckbook import config
+    from duckbook.run import stream as streaming
+    from duckbook.run.stream_batch import WarehouseBatcher
+
+    seconds = streaming.parse_trigger(trigger)
+    cfg = config.load(warehouse=warehouse, reports_dir=reports_dir)
+    with WarehouseBatcher(cfg, sources=source or None, source_dir=source_dir) as batch:
+        typer.echo(f"streaming into {cfg.warehouse} every {trigger} from {batch.source_dir} (Ctrl-C stops)")
+        streaming.stream(batch, trigger=seconds, until_idle=until_idle, echo=typer.echo, log_file=log)
