@@ -57,6 +57,8 @@ class BatchResult:
     latency_max_s: float | None = None
     #: publication time minus the newest CDC commit in the batch (None: no CDC change in it)
     cdc_lag_s: float | None = None
+    #: the CDC slots' lag in bytes after the batch's poll, summed (None: no CDC source)
+    cdc_lag_bytes: int | None = None
     error: str = ""
 
     def line(self) -> str:
@@ -70,6 +72,7 @@ class BatchResult:
             else "latency n/a"
         )
         lag = f", CDC lag {self.cdc_lag_s:.2f}s" if self.cdc_lag_s is not None else ""
+        lag += f", slot lag {self.cdc_lag_bytes:,} B" if self.cdc_lag_bytes is not None else ""
         return (
             f"batch {self.number} {self.run_id}: {ingested}; {len(self.models)} model(s) rebuilt; "
             f"{self.seconds:.2f}s; {latency}{lag} -> snapshot {self.snapshot}"

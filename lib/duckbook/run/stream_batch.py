@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from duckbook.build.context import StageContext
+    from duckbook.build.ingest_cdc import CdcIngested
     from duckbook.build.wap import Build
     from duckbook.ingest.contracts import Contract
 
@@ -134,7 +135,7 @@ class WarehouseBatcher:
         snapshot = engine.publish(con, message=f"run {run_id}", extra={"run_id": run_id, "status": "success"})
         self._page_due = True
         published = _utcnow()
-        waited, lag = self._latency(manifest, published)
+        waited, lag = self._latency(manifest, ingested.cdc, published)
         return BatchResult(
             number,
             run_id,
@@ -148,6 +149,7 @@ class WarehouseBatcher:
             latency_median_s=round(statistics.median(waited), 3) if waited else None,
             latency_max_s=round(max(waited), 3) if waited else None,
             cdc_lag_s=lag,
+            cdc_lag_bytes=sum(c.health.lag_bytes for c in ingested.cdc) if ingested.cdc else None,
         )
 
     def _write_runs_page(self, con: Any) -> None:
@@ -225,19 +227,17 @@ class WarehouseBatcher:
         stages = [self.ingest_stage, *self.model_stages]
         return stages[len(log)].name if len(log) < len(stages) else "(run)"
 
-    def _latency(self, manifest: pl.DataFrame, published: dt.datetime) -> tuple[list[float], float | None]:
+    def _latency(
+        self, manifest: pl.DataFrame, cdc: Sequence[CdcIngested], published: dt.datetime
+    ) -> tuple[list[float], float | None]:
         """Seconds from each CDC commit (or delivered file's mtime) in the batch to ``published``,
         and the CDC lag (from the newest commit), None without CDC changes."""
-        from duckbook.ingest import files
-
         waited: list[float] = []
-        commits: list[dt.datetime] = []
-        for table, batch_id, file_path in manifest.select("table", "batch_id", "file_path").iter_rows():
+        for table, file_path in manifest.select("table", "file_path").iter_rows():
             contract = self.sources.get(table)
-            if contract is not None and contract.kind == "changes":
-                commits += _commit_times(files.batch_file(self.cfg.raw_zone, table, batch_id))
-            elif file_path and (mtime := self._mtime(file_path)) is not None:
+            if contract is not None and contract.cdc is None and file_path and (mtime := self._mtime(file_path)):
                 waited.append((published - mtime).total_seconds())
+        commits = [t.astimezone(dt.UTC).replace(tzinfo=None) for c in cdc for t in c.commit_times]
         waited += [(published - c).total_seconds() for c in commits]
         lag = round((published - max(commits)).total_seconds(), 3) if commits else None
         return waited, lag
@@ -248,14 +248,6 @@ class WarehouseBatcher:
             if (path := base / file_path).is_file():
                 return dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC).replace(tzinfo=None)
         return None
-
-
-def _commit_times(parquet: Path) -> list[dt.datetime]:
-    """The distinct CDC commit times (naive UTC) of a landed change batch."""
-    import pyarrow.parquet as pq
-
-    column = pq.read_table(parquet, columns=["_cdc_committed_at"]).column(0)
-    return sorted({t for t in column.to_pylist() if t is not None})
 
 
 def _per_source(manifest: pl.DataFrame) -> dict[str, tuple[int, int]]:

@@ -163,6 +163,8 @@ def test_batch_line_shows_cdc_lag_and_unknown_latency():
     assert "latency n/a" in published(1, latency_median_s=None, latency_max_s=None).line()
     line = published(1, cdc_lag_s=0.75).line()
     assert "latency 1.50s median, 2.00s max, CDC lag 0.75s -> snapshot 1" in line
+    line = published(1, cdc_lag_s=0.75, cdc_lag_bytes=123456).line()
+    assert "CDC lag 0.75s, slot lag 123,456 B -> snapshot 1" in line
 
 
 @pytest.mark.parametrize("text", ["", "fast", "0s", "-1s", "5h"])
