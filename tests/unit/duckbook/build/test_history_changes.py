@@ -225,7 +225,7 @@ def streams(draw):
     return records, cuts
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=35, deadline=None)
 @given(
     stream=streams(),
     hard_deletes=st.sampled_from(["close", "ignore"]),
@@ -254,7 +254,7 @@ def _monotone(records):
     return out
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(stream=streams())
 def test_times_out_of_order_still_split_invariantly_without_empty_versions(con, stream):
     records, cuts = stream
