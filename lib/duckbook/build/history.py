@@ -255,13 +255,13 @@ def _validate(
     return list(dict.fromkeys(tracked))
 
 
-def _align(history: ir.Table, snapshot: ir.Table, key: Sequence[str]) -> ir.Table:
+def _align(history: ir.Table, snapshot: ir.Table, key: Sequence[str], *, caller: str = "apply_snapshot") -> ir.Table:
     """The history with the snapshot's columns and types (an added column null), then the validity columns."""
     have = history.schema()
     missing = [c for c in (*key, *VALIDITY_COLUMNS) if c not in have]
     if missing:
         raise HistoryError(
-            f"apply_snapshot: the history lacks column(s) {', '.join(missing)} (columns: {', '.join(have.names)})"
+            f"{caller}: the history lacks column(s) {', '.join(missing)} (columns: {', '.join(have.names)})"
         )
     columns = {}
     for name, dtype in snapshot.schema().items():
@@ -275,3 +275,8 @@ def _align(history: ir.Table, snapshot: ir.Table, key: Sequence[str]) -> ir.Tabl
         valid_to=history.valid_to.cast("timestamp"),
         is_current=history.is_current.cast("boolean"),
     )
+
+
+# CDC versions have their own module (it builds on the helpers above); re-exported here so every
+# SCD2 transform is imported from one place.
+from duckbook.build.history_changes import apply_changes as apply_changes  # noqa: E402

@@ -17,7 +17,8 @@
   use falls back to a full rebuild, so the result always equals a full refresh.
 * ``snapshot``: SCD2 history of a snapshot source; each delivered snapshot not applied yet is
   applied in delivery order (:func:`duckbook.build.history.apply_snapshot`); a correction of an
-  applied snapshot replays them all.
+  applied snapshot replays them all. Of a changes source (CDC), the version batches not applied
+  yet are applied together (:func:`duckbook.build.history.apply_changes`: one version per commit).
 
 A model whose code fingerprint (:attr:`duckbook.project.Model.fingerprint`: its function, the
 code of its package it uses, its options) differs from the one it was last built with is rebuilt
@@ -39,6 +40,7 @@ import ibis.expr.types as ir
 from duckbook import engine
 from duckbook.build import changes, history
 from duckbook.build.changes import Change, Feed
+from duckbook.errors import ProjectError
 from duckbook.ingest import files
 from duckbook.project import Model
 
@@ -49,6 +51,9 @@ if TYPE_CHECKING:
 #: More changed keys than this are recorded as a full change.
 MAX_CHANGED_KEYS = 50_000
 _FAR_FUTURE = dt.datetime(9999, 1, 1)
+#: The CDC columns of a changes source's versions and the names they carry while the model's
+#: function runs (unlikely to clash with a column of the source).
+CDC_CARRIED = {c: f"duckbook_cdc{c[4:]}" for c in ("_cdc_committed_at", "_cdc_lsn", "_cdc_seq", "_cdc_op")}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -275,6 +280,12 @@ def _snapshot(
     """Apply the source's delivered snapshots not applied yet to the model's history."""
     con = ctx.con
     source = _edges(ctx, m)[0].partition(".")[2]
+    is_changes = ctx.project.sources[source].kind == "changes"
+    if is_changes and m.strategy == "timestamp":
+        raise ProjectError(
+            f"model {m.qualified}: strategy='timestamp' does not apply to the changes source {source} "
+            "(a version's commit time is its timestamp): use strategy='check' (the default)"
+        )
     batches = files.current_batches(con, source, ctx.cfg.raw_zone)
     applied = [] if fresh or state is None else state[1]
     current_ids = [b.batch_id for b in batches]
@@ -284,21 +295,24 @@ def _snapshot(
         feed.mark_consumed(m.qualified, seq, applied=current_ids)
         return ctx.table(m.qualified), Outcome(m.qualified, "unchanged", "no new snapshot")
     old = None if replay else ctx.table(m.qualified)
-    hist = old
-    for b in todo:
-        rows = m.function(con.read_parquet(b.parquet_path, hive_partitioning=False))
-        at = dt.datetime.combine(b.delivery_date, dt.time())
-        step = history.apply_snapshot(
-            hist,
-            rows,
-            key=[m.unique_key],
-            at=at,
-            tracked=m.tracked,
-            strategy=m.strategy,  # type: ignore[arg-type]
-            updated_at=m.updated_at or None,
-            hard_deletes=m.hard_deletes,  # type: ignore[arg-type]
-        )
-        hist = engine.materialize_temp(con, step, prefix="_history")
+    if is_changes:  # together: the same history as one call per batch (apply_changes orders the versions)
+        hist = _apply_versions(ctx, m, source, old, [b.parquet_path for b in todo])
+    else:
+        hist = old
+        for b in todo:
+            rows = m.function(con.read_parquet(b.parquet_path, hive_partitioning=False))
+            at = dt.datetime.combine(b.delivery_date, dt.time())
+            step = history.apply_snapshot(
+                hist,
+                rows,
+                key=[m.unique_key],
+                at=at,
+                tracked=m.tracked,
+                strategy=m.strategy,  # type: ignore[arg-type]
+                updated_at=m.updated_at or None,
+                hard_deletes=m.hard_deletes,  # type: ignore[arg-type]
+            )
+            hist = engine.materialize_temp(con, step, prefix="_history")
     assert hist is not None
     staged = build.add(m.name, hist, sources=_edges(ctx, m))  # hist is a temp table: lineage names the inputs
     change = changes.full(m.qualified)
@@ -308,7 +322,32 @@ def _snapshot(
     feed.record(change)
     feed.mark_consumed(m.qualified, seq, applied=current_ids)
     what = "replayed" if replay else "applied"
-    return staged, Outcome(m.qualified, "snapshot", f"{what} {len(todo)} snapshot(s) of {source}")
+    kind = "version batch(es)" if is_changes else "snapshot(s)"
+    return staged, Outcome(m.qualified, "snapshot", f"{what} {len(todo)} {kind} of {source}")
+
+
+def _apply_versions(ctx: StageContext, m: Model, source: str, hist: ir.Table | None, paths: Sequence[str]) -> ir.Table:
+    """The history of ``m`` after the version batches at ``paths`` of the changes source ``source``
+    (:func:`duckbook.build.history.apply_changes`), materialized. The model's function runs on the
+    versions with their CDC columns under names it carries through (``passthrough`` leaves out
+    ``_`` columns); a function that drops them cannot place its rows in time."""
+    raw = ctx.con.read_parquet(list(paths), hive_partitioning=False, union_by_name=True)
+    out = m.function(raw.rename({carried: column for column, carried in CDC_CARRIED.items()}))
+    missing = [c for c in CDC_CARRIED.values() if c not in out.columns]
+    if missing:
+        raise ProjectError(
+            f"model {m.qualified}: a snapshot model over a CDC source must carry unknown columns: use "
+            f"passthrough(...) (the function dropped {', '.join(missing)} of the versions of {source})"
+        )
+    versions = out.rename(dict(CDC_CARRIED.items()))
+    step = history.apply_changes(
+        hist,
+        versions,
+        key=[m.unique_key],
+        tracked=m.tracked,
+        hard_deletes=m.hard_deletes,  # type: ignore[arg-type]
+    )
+    return engine.materialize_temp(ctx.con, step, prefix="_history")
 
 
 def _edges(ctx: StageContext, m: Model) -> tuple[str, ...]:
