@@ -95,7 +95,7 @@ def test_cdc_fed_marts_equal_the_file_pipeline_then_follow_the_writer(shop, run,
         dim = con.raw_sql(
             "SELECT customer_id, customer_name, is_current, valid_from FROM marts.dim_customer "
             "WHERE customer_id IN (SELECT unnest(?)) ORDER BY customer_id, valid_from",
-            params=[sorted(renamed)],
+            parameters=[sorted(renamed)],
         ).fetchall()
         orders = {r[0] for r in con.raw_sql("SELECT order_id FROM marts.orders").fetchall()}
     finally:

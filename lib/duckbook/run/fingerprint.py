@@ -84,15 +84,16 @@ def source_listing(directory: Path) -> str:
     return h.hexdigest()
 
 
-def polls_api(project_files: Iterable[Path]) -> bool:
-    """Whether a project file declares an HTTP API source (``api:``): only polling tells whether
-    it has new data, so the stage that ingests never skips on an unchanged fingerprint."""
+def polls_sources(project_files: Iterable[Path]) -> bool:
+    """Whether a project file declares an HTTP API source (``api:``) or a PostgreSQL CDC source
+    (``cdc:``): only polling tells whether they have new data, so the stage that ingests never
+    skips on an unchanged fingerprint."""
     import yaml
 
     for path in project_files:
         doc = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
         sources = (doc or {}).get("sources") or {} if isinstance(doc, dict) else {}
-        if any(isinstance(spec, dict) and "api" in spec for spec in sources.values()):
+        if any(isinstance(spec, dict) and ("api" in spec or "cdc" in spec) for spec in sources.values()):
             return True
     return False
 
@@ -209,8 +210,8 @@ class Known:
         if "source_dir" in plan.declared.get(stage.name, {}):
             given = Path(str(values.get("source_dir") or plan.cfg.source_dir))
             sources = source_listing(given if given.is_absolute() else plan.cfg.root / given)
-            if polls_api(plan.cfg.project_files):  # a fingerprint never seen: the stage runs and polls
-                sources += f":api-poll:{time.time_ns()}"
+            if polls_sources(plan.cfg.project_files):  # a fingerprint never seen: the stage runs and polls
+                sources += f":poll:{time.time_ns()}"
         return stage_fingerprint(code, stage.path, values, inputs, sources)
 
 

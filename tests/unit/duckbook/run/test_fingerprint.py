@@ -89,9 +89,12 @@ def test_stage_inputs_leave_out_later_stages_schemas():
     assert fingerprint.stage_inputs(versions, []) == versions
 
 
-def test_a_project_with_an_api_source_polls_every_run(tmp_path):
+@pytest.mark.parametrize(
+    "polled", ["api: {base_url: 'http://x'}", "cdc: {dsn: 'dbname=x', table: public.a}"], ids=["api", "cdc"]
+)
+def test_a_project_with_an_api_or_cdc_source_polls_every_run(tmp_path, polled):
     files = tmp_path / "sources.yml", tmp_path / "models.yml"
     files[0].write_text("sources:\n  raw_a: {file: a.csv, columns: {id: {type: string}}}\n")
-    assert not fingerprint.polls_api([*files])
-    files[1].write_text("sources:\n  api_a: {api: {base_url: 'http://x'}, columns: {id: {type: string}}}\n")
-    assert fingerprint.polls_api([*files])
+    assert not fingerprint.polls_sources([*files])
+    files[1].write_text(f"sources:\n  polled_a: {{{polled}, columns: {{id: {{type: string}}}}}}\n")
+    assert fingerprint.polls_sources([*files])
