@@ -138,7 +138,10 @@ def test_a_lost_slot_exits_1_with_the_command_and_resnapshot_restores_polling(pg
     sql(dsn, f"SELECT pg_drop_replication_slot('{slot}')", f"DELETE FROM {slot}.loaves WHERE id = 2")
     lost = invoke("status")
     assert lost.exit_code == 1, lost.output
-    assert f"  LOST: CDC source '{slot}': replication slot '{slot}' is gone; re-snapshot the source: " in lost.output
+    assert (
+        f"  LOST: CDC source '{slot}': replication slot '{slot}' is gone; run `duckbook cdc resnapshot {slot}` "
+        in lost.output
+    )
     assert f"error: 1 CDC slot(s) lost or unreachable: {slot} (see above); `duckbook cdc resnapshot {slot}`" in (
         lost.output
     )
