@@ -291,5 +291,5 @@ def stream(
     seconds = streaming.parse_trigger(trigger)
     cfg = config.load(warehouse=warehouse, reports_dir=reports_dir)
     with WarehouseBatcher(cfg, sources=source or None, source_dir=source_dir) as batch:
-        typer.echo(f"streaming into {cfg.warehouse} every {trigger} from {batch.source_dir} (Ctrl-C stops)")
+        typer.echo(f"streaming into {cfg.warehouse} every {trigger} from {batch.origins()} (Ctrl-C stops)")
         streaming.stream(batch, trigger=seconds, until_idle=until_idle, echo=typer.echo, log_file=log)

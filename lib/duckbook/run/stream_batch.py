@@ -65,6 +65,18 @@ class WarehouseBatcher:
         self._page_due, self._page_written = False, time.monotonic()
         self._env = os.environ.get(engine.RUN_ENV)  # restored on exit
 
+    def origins(self) -> str:
+        """Where the chosen sources come from, for the stream's first line.
+
+        Files from ``source_dir``, API sources by name, CDC sources by slot."""
+        files = [c for c in self.sources.values() if c.file]
+        apis = sorted(n for n, c in self.sources.items() if c.api is not None)
+        slots = sorted({c.cdc.slot for c in self.sources.values() if c.cdc is not None})
+        parts = [f"files in {self.source_dir}"] if files else []
+        parts += [f"API {', '.join(apis)}"] if apis else []
+        parts += [f"CDC slot(s) {', '.join(slots)}"] if slots else []
+        return "; ".join(parts)
+
     def __enter__(self) -> WarehouseBatcher:
         return self
 

@@ -37,6 +37,17 @@ def test_bad_arguments_are_refused_before_anything_is_written(tmp_path):
     assert not (tmp_path / "warehouse").exists()
 
 
+def test_the_first_line_names_where_the_sources_come_from(tmp_path, monkeypatch):
+    cfg = config.load(warehouse=str(tmp_path / "warehouse"))
+    assert WarehouseBatcher(cfg, source_dir=tmp_path).origins() == f"files in {tmp_path}"
+    monkeypatch.setenv(
+        "DUCKBOOK_PROJECT_FILES",
+        "lib/jaffle_shop/sources_cdc.yml,lib/jaffle_shop/models.yml,lib/jaffle_shop/semantic_models.yml",
+    )
+    cdc = config.load(warehouse=str(tmp_path / "warehouse"))
+    assert WarehouseBatcher(cdc, source_dir=tmp_path).origins() == "CDC slot(s) duckbook_jaffle"
+
+
 def test_batches_on_a_warehouse(tmp_path):
     source_dir, warehouse = tmp_path / "drops", tmp_path / "warehouse"
     source_dir.mkdir()
