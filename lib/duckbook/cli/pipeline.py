@@ -64,7 +64,7 @@ def run(
         bool,
         typer.Option(
             "--when-new-data",
-            help="Exit at once (code 0, one line) when no delivery is waiting: a sensor for cron.",
+            help="Exit at once (code 0, one line) when no delivery is waiting: a sensor for cron (a project with API or CDC sources always runs: only polling tells; `duckbook stream` polls them).",
         ),
     ] = False,
 ) -> None:
@@ -74,6 +74,7 @@ def run(
     parameters and inputs did not change since it last ran is skipped (--force runs it anyway)."""
     from duckbook import params
     from duckbook.run import runner
+    from duckbook.run.fingerprint import polls_sources
 
     assignments = params.split_assignments(param or [])
     if full_refresh:
@@ -87,7 +88,9 @@ def run(
         exclude=exclude or [],
         force=force,
     )
-    if when_new_data:
+    if when_new_data and polls_sources(the_plan.cfg.project_files):
+        typer.echo("the project has API or CDC sources (only polling tells whether they have new data): running")
+    elif when_new_data:
         waiting = runner.waiting_deliveries(the_plan)
         if not waiting:
             typer.echo(f"no new delivery in {the_plan.source_dir} up to {the_plan.run_date}: nothing to run")

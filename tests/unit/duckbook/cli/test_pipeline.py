@@ -53,3 +53,23 @@ def test_every_missing_warehouse_says_the_same_thing(command, tmp_path):
         result.output
         == f"error: warehouse {tmp_path / 'none'} does not exist yet: run `duckbook run` (or `make run`) first\n"
     )
+
+
+def test_when_new_data_always_runs_a_project_that_polls_api_or_cdc_sources(monkeypatch, tmp_path):
+    from duckbook.run import runner
+
+    ran = []
+    monkeypatch.setattr(
+        runner,
+        "run",
+        lambda plan, **kw: ran.append(plan) or runner.RunResult("x", "failed", [], tmp_path, [], error="stop"),
+    )
+    monkeypatch.setenv(
+        "DUCKBOOK_PROJECT_FILES",
+        "lib/jaffle_shop/sources_cdc.yml,lib/jaffle_shop/models.yml,lib/jaffle_shop/semantic_models.yml",
+    )
+    result = invoke("run", "--when-new-data", "--warehouse", str(tmp_path / "wh"))
+    assert "the project has API or CDC sources (only polling tells whether they have new data): running" in (
+        result.output
+    )
+    assert len(ran) == 1
