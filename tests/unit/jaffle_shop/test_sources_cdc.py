@@ -51,7 +51,9 @@ def test_every_file_source_has_a_cdc_twin_with_the_same_contract(twins):
 def test_checks_and_pii_marks_are_the_file_twins(twins):
     raw_files, raw_cdc = _sources("sources.yml"), _sources("sources_cdc.yml")
     for name, spec in raw_cdc.items():
-        assert spec.get("checks") == raw_files[name].get("checks"), name
+        # the volume check compares deliveries' sizes: a micro-batch's size follows the trigger
+        in_files = [c for c in raw_files[name].get("checks", []) if c["type"] != "volume"]
+        assert spec.get("checks", []) == in_files, name
         pii = {c for c, col in spec["columns"].items() if col.get("pii")}
         assert pii == {c for c, col in raw_files[name]["columns"].items() if col.get("pii")}, name
     assert {c for c, col in raw_cdc["raw_customers"]["columns"].items() if col.get("pii")} == {"name"}
