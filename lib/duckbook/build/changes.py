@@ -186,7 +186,7 @@ def lost_keys(table: ir.Table, changes: Sequence[Change]) -> bool:
             keys.setdefault(change.key_column, set()).update(change.keys)
     for column, values in keys.items():
         wanted = ibis.memtable({"_key": sorted(values)}, schema={"_key": "string"})
-        found = table.select(_key=table[column].cast("string")).distinct().semi_join(wanted, "_key")
+        found = table.select(_key=table[column].cast("string")).semi_join(wanted, "_key").distinct()
         if found.count().execute() < len(values):
             return True
     return False
