@@ -167,3 +167,26 @@ def changed_rows(table: ir.Table, changes: Sequence[Change]) -> ir.Table | None:
         t = table[column]
         parts.append((t >= ibis.literal(start, type="timestamp")) | t.isnull())
     return table.filter(ibis.or_(*parts)) if parts else table.limit(0)
+
+
+def lost_keys(table: ir.Table, changes: Sequence[Change]) -> bool:
+    """Whether ``table`` no longer has a row for some key the ``changes`` name: rows were deleted
+    (a CDC source's deletes, a model's vanished keys). An incremental model reads only the rows
+    its inputs still have, so it cannot reach the rows it derived from deleted ones.
+
+    >>> t = ibis.memtable({"id": ["a", "b"]})
+    >>> lost_keys(t, [Change("raw.t", key_column="id", keys=("a",))])
+    False
+    >>> lost_keys(t, [Change("raw.t", key_column="id", keys=("a", "z"))])  # z was deleted
+    True
+    """
+    keys: dict[str, set[str]] = {}
+    for change in changes:
+        if change.keys and change.key_column in table.columns:
+            keys.setdefault(change.key_column, set()).update(change.keys)
+    for column, values in keys.items():
+        wanted = ibis.memtable({"_key": sorted(values)}, schema={"_key": "string"})
+        found = table.select(_key=table[column].cast("string")).semi_join(wanted, "_key").distinct()
+        if found.count().execute() < len(values):
+            return True
+    return False

@@ -98,6 +98,9 @@ def build_model(
         return ctx.table(m.qualified), Outcome(m.qualified, "unchanged", "no input changed")
     if m.materialization == "table":
         return _full(ctx, build, feed, m, inputs, seq, "input changed: " + ", ".join(sorted(pending)), diff=True)
+    if lost := sorted(name for name, found in pending.items() if changes.lost_keys(inputs[name], found)):
+        # a full change downstream too: the rows derived from the deleted ones are only found by rebuilding
+        return _full(ctx, build, feed, m, inputs, seq, "rows deleted from " + ", ".join(lost))
     return _incremental(ctx, build, feed, m, inputs, pending, seq)
 
 

@@ -86,6 +86,19 @@ class Warehouse:
         build.publish()
         ctx.close()
 
+    def delete(self, ids: list[str]) -> None:
+        """Delete events from raw.events as a CDC source does: the change names the deleted keys."""
+        ctx = self.stage()
+        build = ctx.build("raw")
+        engine.delete_keys(ctx.con, "raw", "events", "id", ibis.memtable({"id": ids}))
+        build.adopt("events", rows_written=0)
+        feed = Feed(ctx.con, ctx.run_id)
+        feed.record(Change("raw.events", key_column="id", keys=tuple(ids)))
+        feed.flush()
+        build.audit([])
+        build.publish()
+        ctx.close()
+
     def build(self, *, full_refresh: bool = False, models: list = MODELS) -> dict[str, str]:
         """Build every model (two stages: s, then m); return what was done to each."""
         done = {}
@@ -159,6 +172,17 @@ def test_a_change_that_cannot_be_told_apart_rebuilds_in_full(wh):
     wh.build()
     wh.deliver([("e2", "g1", day(2), 4)], change=full("raw.events"))
     assert wh.build()["s.stg"] == "full"
+    wh.check_equals_full_rebuild()
+
+
+def test_rows_deleted_from_an_input_rebuild_in_full_downstream(wh):
+    wh.deliver([("e1", "g1", day(1), 1), ("e2", "g2", day(2), 2), ("e3", "g1", day(3), 3)])
+    wh.build()
+    wh.delete(["e2"])  # its rows in s.stg, and g2 and day 2 downstream, can only be found by a rebuild
+    assert wh.build() == {"s.stg": "full", "m.per_day": "full", "m.per_group": "full", "m.total": "full"}
+    wh.check_equals_full_rebuild()
+    wh.deliver([("e4", "g1", day(4), 4)])  # then incremental again
+    assert wh.build()["s.stg"] == "incremental"
     wh.check_equals_full_rebuild()
 
 
