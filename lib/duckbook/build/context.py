@@ -63,10 +63,11 @@ class StageContext:
     def table(self, qualified: str) -> ir.Table:
         """The published table ``schema.table``; ``LookupError`` says which stage to run first."""
         schema, _, name = qualified.partition(".")
-        if schema not in self.con.list_databases() or name not in self.con.list_tables(database=schema):
+        found = engine.table(self.con, schema, name) if schema and name else None
+        if found is None:
             raise LookupError(f"table {qualified} is not in {self.cfg.warehouse}: run the stage that builds it first")
         self.reads.add(qualified)
-        return self.con.table(name, database=schema)
+        return found
 
     @functools.cached_property
     def project(self) -> Project:

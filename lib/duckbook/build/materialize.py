@@ -150,7 +150,9 @@ def _incremental(
             return _full(ctx, build, feed, m, inputs, seq, f"full change of {edges[0]}")
         delta = engine.materialize_temp(con, m.function(changed), prefix="_delta")
         keys = delta.select(m.unique_key)
-        since = _earliest(m.time_column, [delta, target.semi_join(keys, m.unique_key)]) if m.time_column else None
+        since = None
+        if m.time_column:
+            since = _earliest([(m.time_column, t) for t in (delta, target.semi_join(keys, m.unique_key))])
         engine.delete_keys(con, m.schema, m.name, m.unique_key, keys)
         return _replaced(
             ctx, build, feed, m, delta, seq, since=since, detail=f"{_count(delta)} row(s) by {m.unique_key}"
@@ -225,21 +227,21 @@ def _window_start(
     minus the lookback), far in the future when only null times are reached, or ``None`` when a
     change reaches no column it can be told by (a full rebuild)."""
     time_of = dict(m.time_inputs)
-    earliest: list[dt.datetime] = []
+    reached: list[tuple[str, ir.Table]] = []  # (time column, changed rows): all read in one query
     for name, input_changes in pending.items():
         changed = changes.changed_rows(inputs[name], input_changes)
         if changed is None:
             return None
         column = time_of.get(name, m.time_column)
         if column in changed.columns:
-            found = _earliest(column, [changed])
+            reached.append((column, changed))
         else:  # the change names a column the model carries (e.g. an order's id, a product's id)
             mine = [changes.changed_rows(t, input_changes) for t in (new, target)]
             if any(t is None for t in mine):
                 return None
-            found = _earliest(m.time_column, [t for t in mine if t is not None])
-        earliest += [found] if found is not None else []
-    start = min(earliest, default=_FAR_FUTURE) - dt.timedelta(days=m.lookback_days)
+            reached += [(m.time_column, t) for t in mine if t is not None]
+    found = _earliest(reached)
+    start = (_FAR_FUTURE if found is None else found) - dt.timedelta(days=m.lookback_days)
     return _truncate(start, m.time_grain or "day")
 
 
@@ -357,14 +359,18 @@ def _edges(ctx: StageContext, m: Model) -> tuple[str, ...]:
     return ctx.project.edges[m.qualified]
 
 
-def _earliest(column: str, tables: Sequence[ir.Table]) -> dt.datetime | None:
-    """The earliest value of ``column`` over ``tables`` as a datetime (``None`` if all null)."""
-    values = [t[column].min().execute() for t in tables]
-    found = [v for v in values if v is not None and v == v]  # NaT compares unequal to itself
-    if not found:
+def _earliest(columns: Sequence[tuple[str, ir.Table]]) -> dt.datetime | None:
+    """The earliest day of each ``(column, table)`` as a datetime (``None`` if all null or none):
+    one query for all (each query on the lake costs ~20 ms, whatever it reads)."""
+    if not columns:
         return None
-    first = min(dt.datetime.combine(v, dt.time()) if type(v) is dt.date else v for v in found)
-    return dt.datetime(first.year, first.month, first.day)
+    parts = [t.aggregate(**{f"v{i}": t[column].min()}) for i, (column, t) in enumerate(columns)]
+    row = parts[0]
+    for part in parts[1:]:
+        row = row.cross_join(part)  # one row each: one row of every minimum, in its own type
+    values = row.to_pyarrow().to_pylist()[0].values()
+    days = [dt.datetime(v.year, v.month, v.day) for v in values if v is not None and v == v]  # NaT != NaT
+    return min(days, default=None)
 
 
 def _truncate(t: dt.datetime, grain: str) -> dt.datetime:

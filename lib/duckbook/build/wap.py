@@ -60,7 +60,7 @@ class Build:
         upstream = [*lineage.upstream_tables(expr, self.schema), *sources]
         self._lineage[name] = {"upstream": upstream, "sql": sql}
         self._results = self._counts = None
-        self._tables[name] = self.ctx.con.table(self._staged[name], database=self.schema)
+        self._tables[name] = self._table(self._staged[name])
         return self._tables[name]
 
     def adopt(self, name: str, *, rows_written: int, expr: ir.Table | None = None) -> ir.Table:
@@ -79,8 +79,15 @@ class Build:
                 "sql": engine.sql_of(self.ctx.con, expr),
             }
         self._results = self._counts = None
-        self._tables[name] = self.ctx.con.table(name, database=self.schema)
+        self._tables[name] = self._table(name)
         return self._tables[name]
+
+    def _table(self, name: str) -> ir.Table:
+        """Table ``name`` of the schema, which the build just wrote."""
+        found = engine.table(self.ctx.con, self.schema, name)
+        if found is None:
+            raise LookupError(f"table {self.schema}.{name} is not in {self.ctx.cfg.warehouse}")
+        return found
 
     def table(self, name: str) -> ir.Table:
         """``name`` as this build leaves it: its new version when the build changed it, else the

@@ -64,6 +64,7 @@ from duckbook.engine.tables import (
     sql_of,
     stage_table,
     swap_in,
+    table,
     table_exists,
 )
 
@@ -112,6 +113,7 @@ __all__ = [
     "retypes_in_place",
     "stage_table",
     "swap_in",
+    "table",
     "table_exists",
     "transaction",
     "write_parquet",

@@ -201,6 +201,12 @@ def describe(schema: str, name: str) -> sge.Select:
     )
 
 
+def describe_table(schema: str, name: str) -> sge.Describe:
+    """``DESCRIBE schema.name``: each column's name, DuckDB type and ``null`` (``YES`` / ``NO``),
+    as Ibis reads a table's schema; an error when there is no such table."""
+    return sge.Describe(this=table(schema, name))
+
+
 def list_schemas(catalog: str) -> sge.Select:
     """The schemas of the attached database ``catalog``, by name."""
     return (

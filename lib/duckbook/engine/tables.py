@@ -56,6 +56,19 @@ def columns(con: Connection, schema: str, name: str) -> list[tuple[str, str]]:
     return [(str(c), str(t)) for c, t in execute(con, ddl.describe(schema, name)).fetchall()]
 
 
+def table(con: DuckDBBackend, schema: str, name: str) -> ir.Table | None:
+    """Table or view ``schema.name`` as Ibis's ``con.table(name, database=schema)`` returns it, or
+    ``None`` when there is none: one ``DESCRIBE`` (~1 ms), where Ibis's listing of the schema's
+    tables to check it exists costs ~15 ms on a DuckLake and its lookup ~6 ms."""
+    import duckdb
+
+    try:
+        described = execute(con, ddl.describe_table(schema, name)).fetchall()
+    except duckdb.CatalogException:
+        return None
+    return compat.database_table(con, schema, name, [(str(c), str(t), null == "YES") for c, t, null, *_ in described])
+
+
 def table_exists(con: Connection, schema: str, name: str) -> bool:
     """Whether ``schema.name`` exists (a table or a view)."""
     return bool(columns(con, schema, name))

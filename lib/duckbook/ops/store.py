@@ -67,7 +67,8 @@ def exists(con: engine.Connection, name: str) -> bool:
 
 def read(con: engine.DuckDBBackend, name: str) -> ir.Table | None:
     """Ops table ``name``, or ``None`` when nothing has been recorded into it yet."""
-    return con.table(name, database=SCHEMA) if exists(con, name) else None
+    columns(name)  # an unknown name is an error, not "absent"
+    return engine.table(con, SCHEMA, name)
 
 
 def table(con: engine.DuckDBBackend, name: str) -> ir.Table:

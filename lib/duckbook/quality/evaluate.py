@@ -11,6 +11,7 @@ sample of failing keys), and raising when error checks failed.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
@@ -46,6 +47,7 @@ def run_checks(checks: Sequence[Check], tables: Tables) -> ir.Table:
     counts = dict(zip(failing, count_rows(list(failing.values())), strict=True))
     pct_tables = sorted({c.table for c in row_checks if any(t and "%" in t for t in c.thresholds)})
     totals = dict(zip(pct_tables, count_rows([tables[t] for t in pct_tables]), strict=True))
+    observed_values = _observe([c for c in checks if isinstance(c, AggregateCheck)], tables)
     rows = []
     for check in checks:
         error_if, warn_if = check.thresholds
@@ -58,7 +60,7 @@ def run_checks(checks: Sequence[Check], tables: Tables) -> ir.Table:
             if n and check.key:
                 sample = _sample(failing[id(check)], check.key)
         elif isinstance(check, AggregateCheck):
-            raw = check.observe(tables).to_pyarrow().as_py()
+            raw = observed_values[id(check)]
             value = float(raw) if raw is not None else float("nan")
             observed, unit = (None if raw is None else value), check.unit
         else:
@@ -88,6 +90,19 @@ def run_checks(checks: Sequence[Check], tables: Tables) -> ir.Table:
             }
         )
     return ibis.memtable(pa.Table.from_pylist(rows, schema=_RESULT_SCHEMA.to_pyarrow()))
+
+
+def _observe(checks: Sequence[AggregateCheck], tables: Tables) -> dict[int, Any]:
+    """Each aggregate check's observed value (as Python) by the check's identity, in one query:
+    the one-row observations side by side (each query on the lake costs ~20 ms)."""
+    if not checks:
+        return {}
+    parts = [c.observe(tables).name(f"v{i}").as_table() for i, c in enumerate(checks)]
+    row = parts[0]
+    for part in parts[1:]:
+        row = row.cross_join(part)
+    values = row.to_pyarrow().to_pylist()[0]
+    return {id(c): values[f"v{i}"] for i, c in enumerate(checks)}
 
 
 def _sample(bad: ir.Table, key: tuple[str, ...]) -> str:

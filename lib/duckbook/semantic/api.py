@@ -66,6 +66,10 @@ class QueryOptions(TypedDict, total=False):
     keep_empty: bool
 
 
+#: compiled queries a layer keeps (a project has a few metric tables; ad hoc queries vary)
+_COMPILED_KEPT = 64
+
+
 class QueryArgumentError(MetricError, TypeError):
     """A query was given a keyword argument it does not take (a ``TypeError``, as Python's own)."""
 
@@ -115,17 +119,25 @@ def query(layer: SemanticLayer, metrics: Sequence[str], tables: Tables, **option
     resolve = tables if callable(tables) else tables.__getitem__
     if not metrics:
         return planner.compile_members(layer, resolve, by, where)
-    return planner.compile_query(
-        layer,
-        resolve,
-        metrics,
-        by=by,
-        grain=grain,
-        where=where,
-        start=_as_date(start, "start") if start is not None else None,
-        end=_as_date(end, "end") if end is not None else None,
-        keep_empty=options.get("keep_empty", False),
+    first = _as_date(start, "start") if start is not None else None
+    last = _as_date(end, "end") if end is not None else None
+    keep_empty = options.get("keep_empty", False)
+    # the same query over equal tables (same names, schemas, connection) compiles to an equal
+    # expression: keep it (Ibis expressions are immutable); a resolving function is not a key
+    key = None
+    if not callable(tables):
+        key = (tuple(metrics), tuple(by), grain, where, first, last, keep_empty)
+        key += tuple((name, tables[name].op()) for name in sorted(tables))
+        if (found := layer.compiled.get(key)) is not None:
+            return found
+    result = planner.compile_query(
+        layer, resolve, metrics, by=by, grain=grain, where=where, start=first, end=last, keep_empty=keep_empty
     )
+    if key is not None:
+        if len(layer.compiled) >= _COMPILED_KEPT:
+            layer.compiled.clear()
+        layer.compiled[key] = result
+    return result
 
 
 def validate(layer: SemanticLayer, metrics: Sequence[str], **options: Unpack[QueryOptions]) -> None:

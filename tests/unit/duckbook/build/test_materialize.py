@@ -14,7 +14,7 @@ import pytest
 from duckbook import engine
 from duckbook.build.changes import Change, Feed, full
 from duckbook.build.context import start_stage
-from duckbook.build.materialize import _truncate, build_model
+from duckbook.build.materialize import _earliest, _truncate, build_model
 from duckbook.project import model
 from tests.unit.helpers import rows
 
@@ -222,3 +222,13 @@ def test_windows_align_to_the_grain():
     assert _truncate(t, "month") == dt.datetime(2024, 5, 1)
     assert _truncate(t, "quarter") == dt.datetime(2024, 4, 1)
     assert _truncate(t, "year") == dt.datetime(2024, 1, 1)
+
+
+def test_earliest_is_the_first_day_over_every_column_in_one_query():
+    stamps = ibis.memtable({"at": [dt.datetime(2024, 3, 5, 17, 30), None]})
+    days = ibis.memtable({"day": [dt.date(2024, 3, 9), dt.date(2024, 4, 1)]})
+    nulls = ibis.memtable({"at": [None]}, schema={"at": "timestamp"})
+    assert _earliest([("at", stamps), ("day", days), ("at", nulls)]) == dt.datetime(2024, 3, 5)
+    assert _earliest([("day", days)]) == dt.datetime(2024, 3, 9)
+    assert _earliest([("at", nulls), ("at", stamps.limit(0))]) is None
+    assert _earliest([]) is None

@@ -44,6 +44,18 @@ def test_ensure_table_never_drops_or_retypes_a_column(con):
     assert tables.columns(con, SCHEMA, TABLE) == [("x", "BIGINT"), ("old", "VARCHAR")]
 
 
+def test_table_is_what_ibis_looks_up_or_none(con):
+    tables.ensure_schema(con, SCHEMA)
+    con.raw_sql(
+        f'CREATE TABLE "a""b"."select" (x BIGINT NOT NULL, "order" VARCHAR, d DECIMAL(18, 2), t TIMESTAMP, l INT[])'
+    )
+    found = tables.table(con, SCHEMA, TABLE)
+    assert found is not None and found.equals(con.table(TABLE, database=SCHEMA))
+    assert not found.schema()["x"].nullable and found.schema()["order"].nullable
+    assert tables.table(con, SCHEMA, "missing") is None
+    assert tables.table(con, "no_schema", TABLE) is None
+
+
 def test_stage_table_materializes_a_memtable_under_a_hidden_name(con):
     expr = ibis.memtable({"x": [2, 1]}).mutate(y=ibis._.x * 10)
     staged, sql = tables.stage_table(con, SCHEMA, TABLE, expr)

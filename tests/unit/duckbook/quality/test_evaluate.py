@@ -219,3 +219,23 @@ def test_run_checks_does_not_mix_up_checks_with_the_same_name():
     except ValueError:
         return
     assert [r["failing_rows"] for r in got] == [2, 1]  # today: [1, 1]
+
+
+def test_aggregate_checks_on_several_tables_each_get_their_own_observation():
+    def observing(name, table, observe):
+        return AggregateCheck(name=name, table=table, description=name, observe=observe, error_if="> 2", unit="")
+
+    empty = ibis.memtable({"x": []}, schema={"x": "int64"})
+    checks = [
+        observing("count_t", "t", lambda t: t["t"].count()),
+        observing("max_u", "u", lambda t: t["u"].x.max()),
+        observing("max_empty", "e", lambda t: t["e"].x.max()),  # null: nothing to observe
+        observing("literal", "t", lambda t: ibis.literal(1.5)),
+    ]
+    got = rows(run_checks(checks, {"t": ints(1, 2, 3), "u": ints(1, 2), "e": empty}))
+    assert [(r["check_name"], r["observed"], r["status"]) for r in got] == [
+        ("count_t", 3.0, "fail"),
+        ("max_u", 2.0, "pass"),
+        ("max_empty", None, "fail"),
+        ("literal", 1.5, "pass"),
+    ]

@@ -185,3 +185,13 @@ def test_query_warehouse_on_a_missing_table_names_it(con):
     layer = SemanticLayer.from_dict(changed(lambda s: orders_model(s).update(table="shop.nope")))
     with pytest.raises(MetricError, match=r"^table shop\.nope of the semantic layer is not in the warehouse"):
         query_warehouse(con, layer, ["revenue"])
+
+
+def test_a_query_over_the_same_tables_is_compiled_once(tables):
+    first = LAYER.query(["revenue"], tables, by=["location_name"])
+    assert LAYER.query(["revenue"], dict(tables), by=["location_name"]) is first  # equal tables: kept
+    assert LAYER.query(["revenue"], tables, by=["channel"]) is not first  # other arguments
+    other = {**tables, "shop.orders": tables["shop.orders"].filter(ibis._.total > 0)}
+    assert LAYER.query(["revenue"], other, by=["location_name"]) is not first  # other tables
+    assert LAYER.query(["revenue"], tables.__getitem__, by=["location_name"]) is not first  # a function: no key
+    assert rows(LAYER.query(["revenue"], dict(tables), by=["location_name"])) == rows(first)
