@@ -47,7 +47,7 @@ def test_ensure_table_never_drops_or_retypes_a_column(con):
 def test_table_is_what_ibis_looks_up_or_none(con):
     tables.ensure_schema(con, SCHEMA)
     con.raw_sql(
-        f'CREATE TABLE "a""b"."select" (x BIGINT NOT NULL, "order" VARCHAR, d DECIMAL(18, 2), t TIMESTAMP, l INT[])'
+        'CREATE TABLE "a""b"."select" (x BIGINT NOT NULL, "order" VARCHAR, d DECIMAL(18, 2), t TIMESTAMP, l INT[])'
     )
     found = tables.table(con, SCHEMA, TABLE)
     assert found is not None and found.equals(con.table(TABLE, database=SCHEMA))
