@@ -4,7 +4,9 @@ tests that replay many deliveries: each stage is one transaction, as when run by
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import duckbook
 from duckbook import engine
@@ -61,5 +63,17 @@ def contents(warehouse: Path) -> dict[str, list[tuple]]:
                 rows = t.to_pyarrow().to_pylist()
                 out[f"{schema}.{name}"] = sorted((tuple(r.items()) for r in rows), key=repr)
         return out
+    finally:
+        con.disconnect()
+
+
+T = TypeVar("T")
+
+
+def read(warehouse: Path, what: Callable[[Any], T]) -> T:
+    """``what(con)`` on a read-only connection to the newest snapshot of ``warehouse``."""
+    con = duckbook.connect(warehouse, read_only=True)
+    try:
+        return what(con)
     finally:
         con.disconnect()

@@ -89,6 +89,27 @@ def psql(dsn: str, sql: str) -> str:
     return proc.stdout.strip()
 
 
+def sql(dsn: str, *statements: str) -> None:
+    """Run each statement in its own transaction (psycopg, autocommit)."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as con:
+        for statement in statements:
+            con.execute(statement)  # type: ignore[arg-type]
+
+
+def drop_schema_and_slots(dsn: str, schema: str) -> None:
+    """Drop the replication slots whose names end in ``schema`` (a test names them so), then the schema."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as con:
+        for (slot,) in con.execute(
+            "SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE %s", (f"%{schema}",)
+        ):
+            con.execute("SELECT pg_drop_replication_slot(%s)", (slot,))
+        con.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")  # type: ignore[arg-type]
+
+
 @pytest.fixture(scope="session")
 def postgres_dsn() -> Iterator[str]:
     """DSN of a PostgreSQL 15 server private to this test session (database ``duckbook``)."""

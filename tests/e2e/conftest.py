@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,3 +35,26 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     docs = duckbook("docs", "--warehouse", str(warehouse), "--reports-dir", str(reports))
     assert docs.returncode == 0, docs.stdout + docs.stderr
     return {"warehouse": warehouse, "reports": reports, "stdout": proc.stdout, "base": base}
+
+
+@pytest.fixture
+def shop(postgres_dsn: str) -> Iterator[str]:
+    """The Jaffle Shop's operational database, seeded from data/sample in a fresh database on the
+    test server (dropped with its slots at the end); its DSN."""
+    import uuid
+
+    import psycopg
+
+    from jaffle_shop.operational import create_schema, seed
+    from tests.postgres import parse_dsn
+
+    name = f"jaffle_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(postgres_dsn, autocommit=True) as con:
+        con.execute(f"CREATE DATABASE {name}")  # type: ignore[arg-type]
+    dsn = " ".join(f"{k}={name if k == 'dbname' else v}" for k, v in parse_dsn(postgres_dsn).items())
+    create_schema(dsn)
+    seed(dsn, ROOT / "data" / "sample")
+    yield dsn
+    with psycopg.connect(postgres_dsn, autocommit=True) as con:
+        con.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = %s", (name,))
+        con.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")  # type: ignore[arg-type]

@@ -8,16 +8,14 @@ from __future__ import annotations
 import datetime as dt
 import os
 import subprocess
-import uuid
 from pathlib import Path
 
 import psycopg
 import pytest
 
 import duckbook
-from jaffle_shop.operational import Writer, create_schema, seed
+from jaffle_shop.operational import Writer
 from tests.e2e.conftest import DUCKBOOK, ROOT
-from tests.postgres import parse_dsn
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -25,21 +23,6 @@ PROJECT_FILES = "lib/jaffle_shop/sources_cdc.yml,lib/jaffle_shop/models.yml,lib/
 RUN_DATE = "2019-08-11"
 #: the writer's orders are placed on the run date, after the sample's last order
 T0 = dt.datetime(2019, 8, 11, 21, 0)
-
-
-@pytest.fixture
-def shop(postgres_dsn):
-    """A seeded operational database on the test server (dropped at the end); its DSN."""
-    name = f"jaffle_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(postgres_dsn, autocommit=True) as con:
-        con.execute(f"CREATE DATABASE {name}")
-    dsn = " ".join(f"{k}={name if k == 'dbname' else v}" for k, v in parse_dsn(postgres_dsn).items())
-    create_schema(dsn)
-    seed(dsn, ROOT / "data" / "sample")
-    yield dsn
-    with psycopg.connect(postgres_dsn, autocommit=True) as con:
-        con.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = %s", (name,))
-        con.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def cdc_run(dsn: str, warehouse: Path, reports: Path) -> str:

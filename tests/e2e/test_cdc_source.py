@@ -20,6 +20,7 @@ from duckbook import config, engine
 from duckbook.build.context import start_stage
 from duckbook.build.ingest import ingest
 from duckbook.ingest.cdc import TableNotCapturable
+from tests.postgres import drop_schema_and_slots, sql
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -51,12 +52,7 @@ def pg(postgres_dsn):
             f"CREATE TABLE {schema}.customers (id int PRIMARY KEY, name text, doc text, amount numeric(38,10), qty int)"
         )
     yield postgres_dsn, schema
-    with psycopg.connect(postgres_dsn, autocommit=True) as con:
-        for (slot,) in con.execute(
-            "SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE %s", (f"%{schema}",)
-        ):
-            con.execute("SELECT pg_drop_replication_slot(%s)", (slot,))
-        con.execute(f"DROP SCHEMA {schema} CASCADE")
+    drop_schema_and_slots(postgres_dsn, schema)
 
 
 @pytest.fixture
@@ -77,12 +73,6 @@ def toy(tmp_path, monkeypatch, pg):
     yield root
     for mod in [m for m in sys.modules if m.split(".")[0] == "toy_bakery"]:
         del sys.modules[mod]
-
-
-def sql(dsn: str, *statements: str) -> None:
-    with psycopg.connect(dsn, autocommit=True) as con:
-        for s in statements:
-            con.execute(s)  # type: ignore[arg-type]
 
 
 def run_ingest(run_id: str):

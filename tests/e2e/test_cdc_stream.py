@@ -12,8 +12,6 @@ import os
 import signal
 import subprocess
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -25,9 +23,8 @@ from duckbook.engine import lock
 from duckbook.ingest import cdc_spec
 from duckbook.ingest.cdc import Consumer
 from duckbook.run.session import PAUSE_BEFORE_COMMIT
-from jaffle_shop.operational import TABLES, Writer, create_schema, seed
+from jaffle_shop.operational import TABLES, Writer
 from tests.e2e.conftest import DUCKBOOK, ROOT
-from tests.postgres import parse_dsn
 from tests.replay_support import assert_same
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -38,21 +35,6 @@ SCHEMAS = ("raw", "staging", "marts", "metrics")
 #: the writer's orders are placed after the sample's last order, never after any run's run_date (today)
 T0 = dt.datetime(2019, 8, 11, 21, 0)
 CHUNKS, CHUNK = 4, 12  # writer transactions between two micro-batches
-
-
-@pytest.fixture
-def shop(postgres_dsn: str) -> Iterator[str]:
-    """A seeded operational database on the test server (dropped with its slots at the end); its DSN."""
-    name = f"jaffle_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(postgres_dsn, autocommit=True) as con:
-        con.execute(f"CREATE DATABASE {name}")
-    dsn = " ".join(f"{k}={name if k == 'dbname' else v}" for k, v in parse_dsn(postgres_dsn).items())
-    create_schema(dsn)
-    seed(dsn, ROOT / "data" / "sample")
-    yield dsn
-    with psycopg.connect(postgres_dsn, autocommit=True) as con:
-        con.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = %s", (name,))
-        con.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 class Warehouse:

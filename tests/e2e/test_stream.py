@@ -16,13 +16,12 @@ from pathlib import Path
 
 import pytest
 
-import duckbook
 from duckbook import config, ops
 from duckbook.engine import lock
 from duckbook.run.session import PAUSE_BEFORE_COMMIT
 from tests.e2e.conftest import DUCKBOOK, ROOT
 from tests.e2e.conftest import duckbook as cli
-from tests.pipeline import contents
+from tests.pipeline import contents, read
 from tests.replay_support import assert_same
 
 pytestmark = pytest.mark.slow
@@ -60,15 +59,6 @@ def wait_for(condition, what: str, proc: subprocess.Popen[str], timeout: float =
             proc.kill()
             raise AssertionError(f"timed out waiting for {what}:\n{proc.communicate()}")
         time.sleep(0.1)
-
-
-def read(warehouse: Path, what):
-    """``what(con)`` on a reader of the newest snapshot."""
-    con = duckbook.connect(warehouse, read_only=True)
-    try:
-        return what(con)
-    finally:
-        con.disconnect()
 
 
 def order_count(con) -> int:

@@ -275,8 +275,3 @@ def _align(history: ir.Table, snapshot: ir.Table, key: Sequence[str], *, caller:
         valid_to=history.valid_to.cast("timestamp"),
         is_current=history.is_current.cast("boolean"),
     )
-
-
-# CDC versions have their own module (it builds on the helpers above); re-exported here so every
-# SCD2 transform is imported from one place.
-from duckbook.build.history_changes import apply_changes as apply_changes  # noqa: E402

@@ -35,6 +35,16 @@ from typing import Literal
 import ibis
 import ibis.expr.types as ir
 
+from duckbook.build.history import (
+    BEGINNING_OF_TIME,
+    END_OF_TIME,
+    HARD_DELETES,
+    VALIDITY_COLUMNS,
+    HistoryError,
+    _align,
+    _ts,
+)
+
 # Helper columns (never in the output): time, order, operation of a sequence row; a history row's
 # valid_from; whether a row starts a version; the next boundary's time; the starts so far; a known key.
 _T, _OP, _VF, _START, _NEXT, _NTH, _KNOWN = (f"_scd2_{n}" for n in ("t", "op", "vf", "start", "next", "nth", "known"))
@@ -204,16 +214,3 @@ def _validate(
     if bad:
         raise HistoryError(f"apply_changes: tracked column(s) {', '.join(bad)} are key columns")
     return list(dict.fromkeys(tracked))
-
-
-# Last: duckbook.build.history re-exports apply_changes from its own last line, so either module
-# may be imported first (the names used above are looked up when a function runs).
-from duckbook.build.history import (  # noqa: E402
-    BEGINNING_OF_TIME,
-    END_OF_TIME,
-    HARD_DELETES,
-    VALIDITY_COLUMNS,
-    HistoryError,
-    _align,
-    _ts,
-)

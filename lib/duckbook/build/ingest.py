@@ -88,13 +88,7 @@ def ingest(
         if x.batch.rows_quarantined:
             events.emit("quarantined", file=f.relative, rows=x.batch.rows_quarantined, table=x.batch.table)
     files.record_quarantine(ctx.con, landed)
-    if schema_changes:
-        ops.record(
-            ctx.con,
-            "schema_history",
-            ibis.memtable(schema_changes, schema=ops.schema("schema_history")),
-            replace_where={"batch_id": sorted({str(r["batch_id"]) for r in schema_changes})},
-        )
+    files.record_schema_history(ctx.con, schema_changes)
     build = ctx.build(RAW_SCHEMA)
     by_table: dict[str, list[files.Landed]] = {}
     for x in landed:

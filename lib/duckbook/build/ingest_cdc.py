@@ -189,13 +189,7 @@ def _ingest_source(
         landed.append(dataclasses.replace(x, batch=batch))
         schema_changes += evolved.history(batch_id=batch_id, run_id=ctx.run_id, changed_at=ctx.run_started_at)
     files.record_quarantine(ctx.con, landed)
-    if schema_changes:
-        ops.record(
-            ctx.con,
-            "schema_history",
-            ibis.memtable(schema_changes, schema=ops.schema("schema_history")),
-            replace_where={"batch_id": sorted({str(r["batch_id"]) for r in schema_changes})},
-        )
+    files.record_schema_history(ctx.con, schema_changes)
     batches = [x.batch for x in landed]
     files.record_manifest(landing, batches)  # a rebuild from the raw zone reads them from it
     if full_refresh or start is None:

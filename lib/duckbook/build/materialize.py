@@ -18,7 +18,7 @@
 * ``snapshot``: SCD2 history of a snapshot source; each delivered snapshot not applied yet is
   applied in delivery order (:func:`duckbook.build.history.apply_snapshot`); a correction of an
   applied snapshot replays them all. Of a changes source (CDC), the version batches not applied
-  yet are applied together (:func:`duckbook.build.history.apply_changes`: one version per commit).
+  yet are applied together (:func:`duckbook.build.history_changes.apply_changes`: one version per commit).
 
 A model whose code fingerprint (:attr:`duckbook.project.Model.fingerprint`: its function, the
 code of its package it uses, its options) differs from the one it was last built with is rebuilt
@@ -38,7 +38,7 @@ import ibis
 import ibis.expr.types as ir
 
 from duckbook import engine
-from duckbook.build import changes, history
+from duckbook.build import changes, history, history_changes
 from duckbook.build.changes import Change, Feed
 from duckbook.errors import ProjectError
 from duckbook.ingest import files
@@ -333,7 +333,7 @@ def _snapshot(
 
 def _apply_versions(ctx: StageContext, m: Model, source: str, hist: ir.Table | None, paths: Sequence[str]) -> ir.Table:
     """The history of ``m`` after the version batches at ``paths`` of the changes source ``source``
-    (:func:`duckbook.build.history.apply_changes`), materialized. The model's function runs on the
+    (:func:`duckbook.build.history_changes.apply_changes`), materialized. The model's function runs on the
     versions with their CDC columns under names it carries through (``passthrough`` leaves out
     ``_`` columns); a function that drops them cannot place its rows in time."""
     raw = ctx.con.read_parquet(list(paths), hive_partitioning=False, union_by_name=True)
@@ -345,7 +345,7 @@ def _apply_versions(ctx: StageContext, m: Model, source: str, hist: ir.Table | N
             f"passthrough(...) (the function dropped {', '.join(missing)} of the versions of {source})"
         )
     versions = out.rename(dict(CDC_CARRIED.items()))
-    step = history.apply_changes(
+    step = history_changes.apply_changes(
         hist,
         versions,
         key=[m.unique_key],

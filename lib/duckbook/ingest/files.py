@@ -244,6 +244,18 @@ def record_quarantine(con: engine.DuckDBBackend, landed: Sequence[Landed]) -> No
     ops.record(con, "quarantine", ibis.memtable(bad), replace_where={"batch_id": [x.batch.batch_id for x in landed]})
 
 
+def record_schema_history(con: engine.DuckDBBackend, changes: Sequence[Mapping[str, Any]]) -> None:
+    """Record schema changes (rows of ``ops.schema_history``, from ``evolution``) in one statement,
+    replacing earlier records of the same batches; nothing when there are none."""
+    if changes:
+        ops.record(
+            con,
+            "schema_history",
+            ibis.memtable(list(changes), schema=ops.schema("schema_history")),
+            replace_where={"batch_id": sorted({str(r["batch_id"]) for r in changes})},
+        )
+
+
 def record_manifest(landing: Landing, batches: list[Batch]) -> pl.DataFrame:
     """Record ``batches`` in ``ops.ingest_manifest`` (replacing earlier records of the same
     batches) and return them as a frame for display."""

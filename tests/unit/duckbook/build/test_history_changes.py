@@ -1,4 +1,4 @@
-"""duckbook.build.history.apply_changes: SCD2 versions from CDC versions, worked examples, a
+"""duckbook.build.history_changes.apply_changes: SCD2 versions from CDC versions, worked examples, a
 brute-force reference and batch invariance."""
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from duckbook.build.history import BEGINNING_OF_TIME, END_OF_TIME, HistoryError, apply_changes
+from duckbook.build.history import BEGINNING_OF_TIME, END_OF_TIME, HistoryError
+from duckbook.build.history_changes import apply_changes
 from duckbook.errors import ProjectError
 from tests.unit.helpers import rows
 

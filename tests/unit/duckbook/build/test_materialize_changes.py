@@ -17,7 +17,8 @@ import pytest
 from duckbook import config, engine
 from duckbook.build.changes import Feed
 from duckbook.build.context import start_stage
-from duckbook.build.history import BEGINNING_OF_TIME, END_OF_TIME, apply_changes
+from duckbook.build.history import BEGINNING_OF_TIME, END_OF_TIME
+from duckbook.build.history_changes import apply_changes
 from duckbook.build.materialize import build_model
 from duckbook.errors import ProjectError
 from duckbook.ingest import files

@@ -12,7 +12,6 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -21,6 +20,7 @@ from duckbook import cli, config, project
 from duckbook.engine.lock import run_lock
 from duckbook.ingest.cdc import CdcSource, Consumer
 from duckbook.ingest.cdc_spec import consumers
+from tests.postgres import drop_schema_and_slots, sql
 
 TOY = Path(__file__).resolve().parents[3] / "fixtures" / "toy_project"
 
@@ -70,16 +70,7 @@ def pg(toy: tuple[Path, str], postgres_dsn: str, monkeypatch: pytest.MonkeyPatch
         f"INSERT INTO {slot}.ovens VALUES (1, 'deck')",
     )
     yield postgres_dsn, slot
-    with psycopg.connect(postgres_dsn, autocommit=True) as con:
-        if con.execute("SELECT 1 FROM pg_replication_slots WHERE slot_name = %s", (slot,)).fetchone():
-            con.execute("SELECT pg_drop_replication_slot(%s)", (slot,))
-        con.execute(f"DROP SCHEMA {slot} CASCADE")  # type: ignore[arg-type]
-
-
-def sql(dsn: str, *statements: str) -> None:
-    with psycopg.connect(dsn, autocommit=True) as con:
-        for statement in statements:
-            con.execute(statement)  # type: ignore[arg-type]
+    drop_schema_and_slots(postgres_dsn, slot)
 
 
 def the_source() -> CdcSource:

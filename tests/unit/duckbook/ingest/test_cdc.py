@@ -21,6 +21,7 @@ import pytest
 from duckbook.ingest import cdc_store
 from duckbook.ingest.cdc import STEPS, CdcError, CdcSource, Consumer, SlotLost, TableNotCapturable, resnapshot
 from duckbook.ingest.cdc_events import EVENT_SCHEMA
+from tests.postgres import drop_schema_and_slots, sql
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -37,19 +38,7 @@ def db(postgres_dsn: str) -> Iterator[tuple[str, str]]:
     schema = f"t_{uuid.uuid4().hex[:10]}"
     sql(postgres_dsn, f"CREATE SCHEMA {schema}")
     yield postgres_dsn, schema
-    with psycopg.connect(postgres_dsn, autocommit=True) as con:
-        for (slot,) in con.execute(
-            "SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE %s", (f"%{schema}",)
-        ):
-            con.execute("SELECT pg_drop_replication_slot(%s)", (slot,))
-        con.execute(f"DROP SCHEMA {schema} CASCADE")
-
-
-def sql(dsn: str, *statements: str) -> None:
-    """Run each statement in its own transaction."""
-    with psycopg.connect(dsn, autocommit=True) as con:
-        for statement in statements:
-            con.execute(statement)  # type: ignore[arg-type]
+    drop_schema_and_slots(postgres_dsn, schema)
 
 
 def source(db: tuple[str, str], tmp_path: Path, *tables: str, **kw: Any) -> CdcSource:

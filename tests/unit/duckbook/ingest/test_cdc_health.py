@@ -8,10 +8,10 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from duckbook.ingest.cdc import CdcSource, Consumer, SlotLost
+from tests.postgres import drop_schema_and_slots, sql
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -31,18 +31,7 @@ def db(postgres_dsn: str) -> Iterator[tuple[str, str]]:
         f"CREATE TABLE {schema}.busy (id int, pad text)",
     )
     yield postgres_dsn, schema
-    with psycopg.connect(postgres_dsn, autocommit=True) as con:
-        for (slot,) in con.execute(
-            "SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE %s", (f"%{schema}",)
-        ):
-            con.execute("SELECT pg_drop_replication_slot(%s)", (slot,))
-        con.execute(f"DROP SCHEMA {schema} CASCADE")  # type: ignore[arg-type]
-
-
-def sql(dsn: str, *statements: str) -> None:
-    with psycopg.connect(dsn, autocommit=True) as con:
-        for statement in statements:
-            con.execute(statement)  # type: ignore[arg-type]
+    drop_schema_and_slots(postgres_dsn, schema)
 
 
 def source(db: tuple[str, str], tmp_path: Path, slot: str) -> CdcSource:

@@ -9,23 +9,15 @@ from pathlib import Path
 
 import pytest
 
-import duckbook
 from duckbook import config, ops
 from duckbook.engine import lock
 from duckbook.errors import UserError
 from duckbook.run.stream_batch import WarehouseBatcher
+from tests.pipeline import read
 
 pytestmark = pytest.mark.slow
 
 DROPS = Path(__file__).resolve().parents[4] / "data" / "sample-drops"
-
-
-def read(warehouse: Path, what):
-    con = duckbook.connect(warehouse, read_only=True)
-    try:
-        return what(con)
-    finally:
-        con.disconnect()
 
 
 def test_bad_arguments_are_refused_before_anything_is_written(tmp_path):
